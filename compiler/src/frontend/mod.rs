@@ -1,0 +1,3 @@
+//! Frontends: read a model file and lower it to the float-stage IR.
+
+pub mod nir;

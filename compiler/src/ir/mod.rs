@@ -1,0 +1,18 @@
+//! The typed IR every frontend lowers to and every backend reads.
+//!
+//! A [`Graph`] is an arena of [`Node`]s in evaluation order. Each node applies an [`Op`] to the
+//! elementwise sum of its input ports and yields a value of a [`Type`] (`spike`, `real`, or
+//! `fix<w,f>` with a shape). A port marked `delayed` reads the previous timestep, which is how
+//! recurrent connections are expressed; every other port reads an earlier node. The float stage
+//! mirrors NIR; the integer stage (after `quant`) is what the golden model and the RTL execute.
+//! [`verify`] checks these rules; `text` prints and parses the `.sfir` form.
+
+pub mod graph;
+pub mod op;
+pub mod text;
+pub mod types;
+pub mod verify;
+
+pub use graph::{Graph, Node, NodeId, Port};
+pub use op::{Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor};
+pub use types::{signed_range, signed_width, Elem, Type};

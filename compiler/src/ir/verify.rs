@@ -1,0 +1,278 @@
+//! Structural and type checks on a graph; run after every stage so later stages can trust it.
+
+use super::graph::{Graph, NodeId};
+use super::op::{FloatNeuron, IntNeuron, Op};
+use super::types::{Elem, Type};
+use std::collections::HashSet;
+use std::fmt;
+
+/// One violated rule, naming the node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyError {
+    pub node: String,
+    pub message: String,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "node '{}': {}", self.node, self.message)
+    }
+}
+
+/// All violations found, in node order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyErrors(pub Vec<VerifyError>);
+
+impl fmt::Display for VerifyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|e| e.to_string()).collect();
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+impl std::error::Error for VerifyErrors {}
+
+/// Checks every rule of the IR and returns all violations together.
+pub fn verify(g: &Graph) -> Result<(), VerifyErrors> {
+    let mut errs = Vec::new();
+    let mut seen = HashSet::new();
+    if g.outputs().is_empty() {
+        errs.push(VerifyError {
+            node: g.name.clone(),
+            message: "graph has no output node".into(),
+        });
+    }
+    for id in g.ids() {
+        let node = g.node(id);
+        let mut err = |m: String| {
+            errs.push(VerifyError {
+                node: node.name.clone(),
+                message: m,
+            })
+        };
+        if node.name.is_empty() {
+            err("empty node name".into());
+        }
+        if !seen.insert(node.name.as_str()) {
+            err("duplicate node name".into());
+        }
+        let mut ports_ok = true;
+        for p in &node.inputs {
+            if p.node.index() >= g.nodes.len() {
+                err(format!("input refers to missing node #{}", p.node.0));
+                ports_ok = false;
+            } else if !p.delayed && p.node >= id {
+                err(format!(
+                    "input '{}' is not computed before this node (mark it delayed if it is recurrent)",
+                    g.node(p.node).name
+                ));
+                ports_ok = false;
+            }
+        }
+        if node.ty.shape.is_empty() || node.ty.is_empty() {
+            err(format!("empty shape in type {}", node.ty));
+        }
+        if ports_ok {
+            if let Err(m) = check_op(g, id) {
+                err(m);
+            }
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(VerifyErrors(errs))
+    }
+}
+
+/// The common type of a node's inputs (they are summed, so they must agree).
+fn input_type(g: &Graph, id: NodeId) -> Result<Option<Type>, String> {
+    let node = g.node(id);
+    let mut ty: Option<&Type> = None;
+    for p in &node.inputs {
+        let t = &g.node(p.node).ty;
+        match ty {
+            None => ty = Some(t),
+            Some(prev) if prev.len() != t.len() => {
+                return Err(format!(
+                    "inputs have different sizes: {} from '{}' vs {}",
+                    t,
+                    g.node(p.node).name,
+                    prev
+                ))
+            }
+            Some(prev) if prev.elem == Elem::Spike && t.elem != Elem::Spike => {
+                return Err("cannot sum spike and non-spike inputs".into())
+            }
+            _ => {}
+        }
+    }
+    Ok(ty.cloned())
+}
+
+fn finite(name: &str, v: &[f64]) -> Result<(), String> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(format!("field '{name}' has a non-finite value ({}) at index {i}", v[i])),
+        None => Ok(()),
+    }
+}
+
+fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
+    let node = g.node(id);
+    let n = node.ty.len();
+    let arity = |want: usize| {
+        if node.inputs.len() == want {
+            Ok(())
+        } else {
+            Err(format!("expects {want} input(s), has {}", node.inputs.len()))
+        }
+    };
+    let needs_inputs = || {
+        if node.inputs.is_empty() {
+            Err("has no inputs".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    match &node.op {
+        Op::Input => {
+            arity(0)?;
+            if matches!(node.ty.elem, Elem::Fix { .. }) && g.is_integer() {
+                return Err("integer designs take spike inputs in this version".into());
+            }
+        }
+        Op::Output => {
+            arity(1)?;
+            let src = &g.node(node.inputs[0].node).ty;
+            if *src != node.ty {
+                return Err(format!("type {} differs from its input's {}", node.ty, src));
+            }
+        }
+        Op::Affine { weight, .. } | Op::Linear { weight } => {
+            needs_inputs()?;
+            let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
+            let (rows, cols) = weight.dims2();
+            if weight.shape.len() != 2 || rows != n || cols != in_ty.len() {
+                return Err(format!(
+                    "weight shape {:?} does not map {} inputs to {} outputs",
+                    weight.shape,
+                    in_ty.len(),
+                    n
+                ));
+            }
+            finite("weight", &weight.data)?;
+            if let Op::Affine { bias, .. } = &node.op {
+                if bias.len() != n {
+                    return Err(format!("bias has {} entries, expected {n}", bias.len()));
+                }
+                finite("bias", bias)?;
+            }
+        }
+        Op::Scale { scale } => {
+            needs_inputs()?;
+            if scale.len() != n {
+                return Err(format!("scale has {} entries, expected {n}", scale.len()));
+            }
+            finite("scale", scale)?;
+        }
+        Op::Neuron(nr) => {
+            needs_inputs()?;
+            check_float_neuron(nr, n)?;
+            let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
+            if in_ty.len() != n {
+                return Err(format!("input has {} elements, layer has {n}", in_ty.len()));
+            }
+        }
+        Op::Dense(d) => {
+            needs_inputs()?;
+            let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
+            if in_ty.elem != Elem::Spike {
+                return Err(format!("dense layers take spike inputs, got {}", in_ty));
+            }
+            let (rows, cols) = d.weight.dims2();
+            if d.weight.shape.len() != 2 || rows != n || cols != in_ty.len() || d.bias.len() != n
+            {
+                return Err(format!(
+                    "weight {:?} / bias {} do not map {} inputs to {n} outputs",
+                    d.weight.shape,
+                    d.bias.len(),
+                    in_ty.len()
+                ));
+            }
+            if !matches!(node.ty.elem, Elem::Fix { .. }) {
+                return Err(format!("dense output must be fix, is {}", node.ty));
+            }
+        }
+        Op::IntNeuron(nr) => {
+            needs_inputs()?;
+            let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
+            if !matches!(in_ty.elem, Elem::Fix { .. }) || in_ty.len() != n {
+                return Err(format!("input {} must be fix with {n} elements", in_ty));
+            }
+            check_int_neuron(nr, &node.ty)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_float_neuron(nr: &FloatNeuron, n: usize) -> Result<(), String> {
+    let all = [
+        ("tau_syn", &nr.tau_syn),
+        ("tau_mem", &nr.tau_mem),
+        ("r", &nr.r),
+        ("v_leak", &nr.v_leak),
+        ("v_threshold", &nr.v_threshold),
+        ("v_reset", &nr.v_reset),
+        ("w_in", &nr.w_in),
+    ];
+    for (name, v) in all {
+        if v.len() != n {
+            return Err(format!("field '{name}' has {} entries, expected {n}", v.len()));
+        }
+        finite(name, v)?;
+    }
+    for (name, v) in [("tau_syn", &nr.tau_syn), ("tau_mem", &nr.tau_mem)] {
+        if let Some(i) = v.iter().position(|&t| t <= 0.0) {
+            return Err(format!("field '{name}' must be positive, is {} at index {i}", v[i]));
+        }
+    }
+    Ok(())
+}
+
+fn check_int_neuron(nr: &IntNeuron, ty: &Type) -> Result<(), String> {
+    let n = ty.len();
+    for (name, v) in [
+        ("syn_decay", &nr.syn_decay),
+        ("mem_decay", &nr.mem_decay),
+        ("bias", &nr.bias),
+        ("threshold", &nr.threshold),
+        ("v_reset", &nr.v_reset),
+    ] {
+        if v.len() != n {
+            return Err(format!("field '{name}' has {} entries, expected {n}", v.len()));
+        }
+    }
+    if !(1..=24).contains(&nr.frac_bits) {
+        return Err(format!("frac_bits {} outside 1..=24", nr.frac_bits));
+    }
+    for (name, w) in [("syn_bits", nr.syn_bits), ("mem_bits", nr.mem_bits)] {
+        if !(2..=40).contains(&w) {
+            return Err(format!("{name} {w} outside 2..=40"));
+        }
+    }
+    let one = 1i64 << nr.frac_bits;
+    for (name, v) in [("syn_decay", &nr.syn_decay), ("mem_decay", &nr.mem_decay)] {
+        if let Some(i) = v.iter().position(|&d| !(0..=one).contains(&d)) {
+            return Err(format!("{name}[{i}] = {} outside 0..=2^frac_bits", v[i]));
+        }
+    }
+    let want = if nr.kind.spikes() {
+        Type::spike(n)
+    } else {
+        Type::fix(nr.mem_bits, n)
+    };
+    if *ty != want {
+        return Err(format!("type {} should be {}", ty, want));
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Spikeforge: compile spiking neural networks to verified, synthesizable Verilog.
+//!
+//! Data flows one way: [`frontend`] -> [`ir`] (float) -> [`quant`] -> [`ir`] (integer) ->
+//! [`golden`] (bit-exact executor) and [`backend`] (Verilog) -> [`cosim`] (Verilator against the
+//! golden model) and [`synth`] (Yosys).
+
+pub mod frontend;
+pub mod ir;

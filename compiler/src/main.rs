@@ -1,0 +1,2 @@
+//! The `spikeforge` command line.
+fn main() {}
