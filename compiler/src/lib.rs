@@ -6,3 +6,10 @@
 
 pub mod frontend;
 pub mod ir;
+pub mod golden;
+pub mod quant;
+pub mod backend;
+pub mod cosim;
+pub mod synth;
+pub mod flow;
+pub mod testgen;

@@ -1,2 +1,257 @@
-//! The `spikeforge` command line.
-fn main() {}
+//! The `spikeforge` command line: thin glue over `spikeforge::flow`.
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+use spikeforge::cosim::stimulus;
+use spikeforge::flow::{self, Compiled};
+use spikeforge::golden::Stimulus;
+use spikeforge::quant::QuantOptions;
+use spikeforge::{cosim, ir, synth};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "spikeforge", version, about = "Compile spiking neural networks (NIR) to verified, synthesizable Verilog")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Quantise a model and write Verilog, IR dumps and report.json.
+    ///
+    /// Example: spikeforge compile model.nir -o out/model --weight-bits 8 --dump-ir
+    Compile(Common),
+    /// Run the golden model (and the float reference) and report spike agreement.
+    ///
+    /// Example: spikeforge sim model.nir -T 100
+    Sim(SimArgs),
+    /// Compile, then run the RTL in Verilator against the golden model.
+    ///
+    /// Example: spikeforge cosim model.nir -T 256 --stimulus random
+    Cosim(SimArgs),
+    /// Compile, then synthesise with Yosys and report LUT/FF/CARRY/BRAM/DSP.
+    ///
+    /// Example: spikeforge synth model.nir --target xc7a35t
+    Synth(SynthArgs),
+    /// List the built-in target devices.
+    Targets,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Model file: .nir (NIR, HDF5) or .sfir (Spikeforge IR text).
+    model: PathBuf,
+    /// Output folder (default: out/<model name>).
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Signed bits per weight.
+    #[arg(long, default_value_t = 8)]
+    weight_bits: u32,
+    /// Timestep in seconds (NIR stores none; 1e-4 is snnTorch's export convention).
+    #[arg(long, default_value_t = 1e-4)]
+    dt: f64,
+    /// Fraction bits of the leak constants.
+    #[arg(long, default_value_t = 12)]
+    frac_bits: u32,
+    /// Widest neuron state; wider states saturate.
+    #[arg(long, default_value_t = 32)]
+    max_state_bits: u32,
+    /// Write the IR after each stage as .sfir into <out>/ir/.
+    #[arg(long)]
+    dump_ir: bool,
+    /// Print the report as JSON on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Clone)]
+struct SimArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Timesteps per sample.
+    #[arg(short = 'T', long = "steps", default_value_t = 100)]
+    steps: usize,
+    /// `random` or a stimulus file (one line of 0/1 per step; a blank line ends a sample).
+    #[arg(long, default_value = "random")]
+    stimulus: String,
+    /// Samples of random stimulus.
+    #[arg(long, default_value_t = 1)]
+    samples: usize,
+    /// Spike probability of random stimulus.
+    #[arg(long, default_value_t = 0.3)]
+    rate: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Clone)]
+struct SynthArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Target device name or target .json file.
+    #[arg(long, default_value = "xc7a35t")]
+    target: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn opts(c: &Common) -> QuantOptions {
+    QuantOptions {
+        weight_bits: c.weight_bits,
+        dt: c.dt,
+        frac_bits: c.frac_bits,
+        max_state_bits: c.max_state_bits,
+    }
+}
+
+fn out_dir(c: &Common, g: &ir::Graph) -> PathBuf {
+    c.out.clone().unwrap_or_else(|| PathBuf::from("out").join(sanitize(&g.name)))
+}
+
+fn sanitize(s: &str) -> String {
+    let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if t.is_empty() { "model".into() } else { t }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
+fn compile(c: &Common) -> Result<(Compiled, PathBuf, Value), String> {
+    let g = flow::load(&c.model).map_err(|e| e.to_string())?;
+    let dir = out_dir(c, &g);
+    let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
+    let compiled = flow::compile(g, &opts(c)).map_err(|e| e.to_string())?;
+    cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
+    if let Some(text) = frontend_ir {
+        write(&dir.join("ir/01-frontend.sfir"), &text)?;
+        write(&dir.join("ir/02-quant.sfir"), &ir::text::print(&compiled.int))?;
+    }
+    let report = json!({
+        "model": c.model.display().to_string(),
+        "top": compiled.design.top,
+        "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits},
+        "input_bits": compiled.design.in_bits,
+        "output_bits": compiled.design.out_bits,
+        "layers": compiled.layers,
+        "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
+    });
+    Ok((compiled, dir, report))
+}
+
+fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
+    let n = flow::input_len(g);
+    if a.stimulus == "random" {
+        Ok(stimulus::random(n, a.samples.max(1), a.steps.max(1), a.rate, a.seed))
+    } else {
+        let text = std::fs::read_to_string(&a.stimulus).map_err(|e| format!("{}: {e}", a.stimulus))?;
+        stimulus::parse(&text, n).map_err(|e| format!("{}: {e}", a.stimulus))
+    }
+}
+
+fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    write(&dir.join("report.json"), &text)?;
+    if json_out {
+        println!("{text}");
+    } else {
+        println!("{summary}");
+        println!("report: {}", dir.join("report.json").display());
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Targets => {
+            for n in synth::target::names() {
+                let t = synth::target::load(n)?;
+                println!("{:<10} {:>7} LUT{} {:>7} FF {:>4} BRAM36 {:>4} DSP  {}", t.name, t.luts, t.lut_inputs, t.ffs, t.bram36, t.dsps, t.description);
+            }
+            Ok(())
+        }
+        Cmd::Compile(c) => {
+            let (compiled, dir, report) = compile(&c)?;
+            let summary = format!(
+                "compiled {} -> {} ({} modules, {} input bits, {} output bits)",
+                c.model.display(),
+                dir.join("rtl").display(),
+                compiled.design.files.len(),
+                compiled.design.in_bits,
+                compiled.design.out_bits
+            );
+            finish(&dir, &report, c.json, &summary)
+        }
+        Cmd::Sim(a) => {
+            let (compiled, dir, mut report) = compile(&a.common)?;
+            let s = stim(&a, &compiled.int)?;
+            let golden = spikeforge::golden::run(&compiled.int, &s).map_err(|e| e.to_string())?;
+            let agree = flow::agreement(&compiled, &s, a.common.dt).map_err(|e| e.to_string())?;
+            let mut lines = vec![format!("golden model: {} steps", s.steps())];
+            for o in compiled.int.outputs() {
+                let spikes: i64 = golden.values[o.index()].iter().flatten().sum();
+                lines.push(format!("  output '{}': sum of values {spikes}", compiled.int.node(o).name));
+            }
+            for (n, f) in &agree {
+                lines.push(format!("  float vs integer spike agreement, '{n}': {:.2}%", 100.0 * f));
+            }
+            report["sim"] = json!({"steps": s.steps(), "agreement": agree.iter().map(|(n, f)| json!({"node": n, "agreement": f})).collect::<Vec<_>>()});
+            finish(&dir, &report, a.common.json, &lines.join("\n"))
+        }
+        Cmd::Cosim(a) => {
+            let (compiled, dir, mut report) = compile(&a.common)?;
+            let s = stim(&a, &compiled.int)?;
+            let rtl: Vec<PathBuf> = compiled.design.files.iter().map(|(n, _)| dir.join("rtl").join(n)).collect();
+            cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
+            let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed).map_err(|e| e.to_string())?;
+            let summary = match &r.first_mismatch {
+                None => format!("cosim: {} steps, {} values compared, 0 mismatches (lint clean)", r.steps, r.values_compared),
+                Some(m) => format!(
+                    "cosim: {} mismatches; first: node '{}', neuron {}, step {}: golden {} vs RTL {}",
+                    r.mismatches, m.node, m.neuron, m.step, m.golden, m.rtl
+                ),
+            };
+            report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            finish(&dir, &report, a.common.json, &summary)?;
+            if r.mismatches > 0 {
+                return Err(format!("{} mismatches between RTL and golden model", r.mismatches));
+            }
+            Ok(())
+        }
+        Cmd::Synth(a) => {
+            let target = synth::target::load(&a.target)?;
+            let (compiled, dir, mut report) = compile(&a.common)?;
+            let rtl: Vec<PathBuf> = compiled.design.files.iter().map(|(n, _)| dir.join("rtl").join(n)).collect();
+            let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth")).map_err(|e| e.to_string())?;
+            let summary = format!(
+                "synth ({}, {}): {} LUT, {} FF, {} CARRY, {} BRAM36, {} DSP ({:.1}% of LUTs){}",
+                r.target,
+                r.yosys_version,
+                r.lut,
+                r.ff,
+                r.carry,
+                r.bram36,
+                r.dsp,
+                r.utilisation.get("lut").copied().unwrap_or(0.0),
+                if r.fits { "" } else { " -- DOES NOT FIT" }
+            );
+            report["synth"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            finish(&dir, &report, a.common.json, &summary)
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Verilog backend: one module per layer from the askama templates in `rtl-templates/`, and a
+//! top level with the stream interface. Reads only verified integer IR.
+
+pub mod names;
+
+use crate::ir::{signed_width, Elem, Graph, IntDense, IntNeuron, NodeId, Op, Reset, Compare};
+use crate::quant::interval::Interval;
+use askama::Template;
+use names::{comment_text, Namer};
+
+/// A generated design: files to write and what the cosim harness needs to know.
+#[derive(Clone, Debug)]
+pub struct Design {
+    pub top: String,
+    /// (file name, contents), the top module last.
+    pub files: Vec<(String, String)>,
+    pub in_bits: usize,
+    pub out_bits: usize,
+    /// Signals of the top module mirroring each traced node's value.
+    pub traces: Vec<TraceSignal>,
+}
+
+/// A node's value as a flat bus in the top module.
+#[derive(Clone, Debug)]
+pub struct TraceSignal {
+    pub node: NodeId,
+    pub signal: String,
+    pub elems: usize,
+    pub elem_bits: u32,
+    pub signed: bool,
+}
+
+impl TraceSignal {
+    pub fn bits(&self) -> usize {
+        self.elems * self.elem_bits as usize
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("backend: node '{node}': {message}")]
+pub struct BackendError {
+    pub node: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "dense.v", escape = "none")]
+struct DenseV {
+    header: String,
+    module: String,
+    n_in: usize,
+    n_out: usize,
+    ab: u32,
+    y_bits: usize,
+    weight_rows: Vec<String>,
+    bias: String,
+}
+
+struct Param {
+    name: &'static str,
+    value: String,
+    doc: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "neuron.v", escape = "none")]
+struct NeuronV {
+    header: String,
+    module: String,
+    n: usize,
+    xb: u32,
+    x_bits: usize,
+    y_bits: usize,
+    vb: u32,
+    sb: u32,
+    wb: u32,
+    f: u32,
+    uses_f: bool,
+    cuba: bool,
+    spikes: bool,
+    saturate: bool,
+    reset_zero: bool,
+    cmp: &'static str,
+    params: Vec<Param>,
+    mem_decay_expr: String,
+    vmax: String,
+    vmin: String,
+    smax: String,
+    smin: String,
+}
+
+#[derive(Template)]
+#[template(path = "top.v", escape = "none")]
+struct TopV {
+    header: String,
+    module: String,
+    in_bits: usize,
+    out_bits: usize,
+    in_doc: String,
+    out_doc: String,
+    lines: Vec<String>,
+    out_expr: String,
+}
+
+/// A sized hexadecimal literal of `values`, each `bits` wide, element 0 in the low bits.
+pub fn pack_hex(values: &[i64], bits: u32) -> String {
+    let total = values.len() * bits as usize;
+    let mut nibbles = vec![0u8; total.div_ceil(4)];
+    for (i, &v) in values.iter().enumerate() {
+        for b in 0..bits as usize {
+            if (v >> b.min(63)) & 1 == 1 {
+                let pos = i * bits as usize + b;
+                nibbles[pos / 4] |= 1 << (pos % 4);
+            }
+        }
+    }
+    let hex: String = nibbles
+        .iter()
+        .rev()
+        .map(|n| char::from_digit(*n as u32, 16).unwrap_or('0'))
+        .collect();
+    format!("{total}'h{hex}")
+}
+
+fn signed_lit(v: i64, bits: u32) -> String {
+    if v < 0 {
+        format!("-{bits}'sd{}", v.unsigned_abs())
+    } else {
+        format!("{bits}'sd{v}")
+    }
+}
+
+/// Generates the design for a verified integer graph.
+pub fn generate(g: &Graph) -> Result<Design, BackendError> {
+    let mut namer = Namer::default();
+    let top = format!("sf_{}", namer.ident(&g.name));
+    let mut files = Vec::new();
+    let mut lines = Vec::new();
+    let mut traces = Vec::new();
+    let mut sig = vec![String::new(); g.nodes.len()];
+    let mut in_offset = 0usize;
+    let mut in_doc = Vec::new();
+    let header_src = |id: NodeId| -> String { comment_text(&g.node(id).name) };
+    for id in g.ids() {
+        sig[id.index()] = format!("n_{}", namer.ident(&g.node(id).name));
+    }
+    // Delayed reads see a register holding the previous step's value.
+    let mut delayed_regs = std::collections::BTreeSet::new();
+    for id in g.ids() {
+        for p in &g.node(id).inputs {
+            if p.delayed {
+                delayed_regs.insert(p.node);
+            }
+        }
+    }
+    let bits_of = |id: NodeId| -> usize {
+        let t = &g.node(id).ty;
+        t.len() * t.elem_bits().unwrap_or(1) as usize
+    };
+    let port_sig = |p: &crate::ir::Port, sig: &Vec<String>| -> String {
+        if p.delayed {
+            format!("{}_prev", sig[p.node.index()])
+        } else {
+            sig[p.node.index()].clone()
+        }
+    };
+    for id in g.ids() {
+        let node = g.node(id);
+        let s = sig[id.index()].clone();
+        let w = bits_of(id);
+        let public = "/*verilator public_flat_rd*/";
+        let err = |m: String| BackendError {
+            node: node.name.clone(),
+            message: m,
+        };
+        match &node.op {
+            Op::Input => {
+                lines.push(format!("// Input {}", header_src(id)));
+                lines.push(format!(
+                    "wire [{w}-1:0] {s} {public} = s_axis_tdata[{}:{}];",
+                    in_offset + w - 1,
+                    in_offset
+                ));
+                in_doc.push(format!("{} at [{}:{}]", comment_text(&node.name), in_offset + w - 1, in_offset));
+                in_offset += w;
+            }
+            Op::Output => {
+                let src = port_sig(&node.inputs[0], &sig);
+                lines.push(format!("// Output {}", header_src(id)));
+                lines.push(format!("wire [{w}-1:0] {s} {public} = {src};"));
+            }
+            Op::Dense(d) => {
+                let module = format!("{top}_{}", namer.ident(&format!("{}_dense", node.name)));
+                let ab = node.ty.elem_bits().unwrap_or(2);
+                files.push((format!("{module}.v"), dense_module(&module, &node.name, d, ab).map_err(|e| err(e.to_string()))?));
+                let x = port_sig(&node.inputs[0], &sig);
+                lines.push(format!("// Dense layer {}", header_src(id)));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!("{module} u_{} (.x({x}), .y({s}));", &s[2..]));
+            }
+            Op::IntNeuron(nr) => {
+                let n = nr.len();
+                let xb = node
+                    .inputs
+                    .iter()
+                    .map(|p| g.node(p.node).ty.elem_bits().unwrap_or(1))
+                    .max()
+                    .unwrap_or(1)
+                    + (node.inputs.len() as u32).next_power_of_two().trailing_zeros();
+                let x_sig = if node.inputs.len() == 1 {
+                    port_sig(&node.inputs[0], &sig)
+                } else {
+                    // Several inputs are summed elementwise at a width that cannot overflow.
+                    let sum = format!("{s}_in");
+                    lines.push(format!("wire [{}-1:0] {sum};", n * xb as usize));
+                    let terms: Vec<String> = node
+                        .inputs
+                        .iter()
+                        .map(|p| {
+                            let b = g.node(p.node).ty.elem_bits().unwrap_or(1);
+                            let ps = port_sig(p, &sig);
+                            format!("{{{{{}{{{ps}[k*{b} + {}]}}}}, {ps}[k*{b} +: {b}]}}", xb - b, b - 1)
+                        })
+                        .collect();
+                    lines.push(format!("genvar k_{};", &s[2..]));
+                    lines.push(format!(
+                        "generate for (k_{0} = 0; k_{0} < {n}; k_{0} = k_{0} + 1) begin : g_sum_{0}",
+                        &s[2..]
+                    ));
+                    let body = terms.join(" + ").replace("k*", &format!("k_{}*", &s[2..]));
+                    lines.push(format!(
+                        "    assign {sum}[k_{0}*{xb} +: {xb}] = {body};",
+                        &s[2..]
+                    ));
+                    lines.push("end endgenerate".into());
+                    sum
+                };
+                let module = format!("{top}_{}", namer.ident(&format!("{}_neuron", node.name)));
+                files.push((format!("{module}.v"), neuron_module(&module, &node.name, nr, xb)));
+                lines.push(format!("// Neuron layer {} ({})", header_src(id), node.op.keyword()));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!(
+                    "{module} u_{} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));",
+                    &s[2..]
+                ));
+            }
+            other => return Err(err(format!("{} is not an integer operator", other.keyword()))),
+        }
+        if delayed_regs.contains(&id) {
+            lines.push(format!("reg [{w}-1:0] {s}_prev;"));
+            lines.push(format!(
+                "always @(posedge clk) if (rst) {s}_prev <= {w}'d0; else if (step) {s}_prev <= clear ? {w}'d0 : {s};"
+            ));
+        }
+        if !matches!(node.op, Op::Input) {
+            traces.push(TraceSignal {
+                node: id,
+                signal: s.clone(),
+                elems: node.ty.len(),
+                elem_bits: node.ty.elem_bits().unwrap_or(1),
+                signed: matches!(node.ty.elem, Elem::Fix { .. }),
+            });
+        }
+    }
+    let outs = g.outputs();
+    let out_bits: usize = outs.iter().map(|&o| bits_of(o)).sum();
+    let mut out_doc = Vec::new();
+    let mut off = 0;
+    for &o in &outs {
+        let b = bits_of(o);
+        out_doc.push(format!("{} {} at [{}:{}]", comment_text(&g.node(o).name), g.node(o).ty, off + b - 1, off));
+        off += b;
+    }
+    let out_expr = if outs.len() == 1 {
+        sig[outs[0].index()].clone()
+    } else {
+        let parts: Vec<String> = outs.iter().rev().map(|o| sig[o.index()].clone()).collect();
+        format!("{{{}}}", parts.join(", "))
+    };
+    let topv = TopV {
+        header: format!("Spikeforge top level for graph {}", comment_text(&g.name)),
+        module: top.clone(),
+        in_bits: in_offset.max(1),
+        out_bits,
+        in_doc: in_doc.join(", "),
+        out_doc: out_doc.join(", "),
+        lines,
+        out_expr,
+    };
+    if in_offset == 0 {
+        return Err(BackendError { node: g.name.clone(), message: "graph has no inputs".into() });
+    }
+    files.push((format!("{top}.v"), render(&topv)));
+    Ok(Design {
+        top,
+        files,
+        in_bits: in_offset,
+        out_bits,
+        traces,
+    })
+}
+
+fn render<T: Template>(t: &T) -> String {
+    // Templates have no fallible filters; a failure here is a template bug.
+    let mut s = t.render().unwrap_or_else(|e| format!("// template error: {e}"));
+    s.push('\n');
+    s
+}
+
+fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> Result<String, std::fmt::Error> {
+    let (rows, cols) = d.weight.dims2();
+    let nz = d.weight.data.iter().filter(|&&w| w != 0).count();
+    let mut weight_rows: Vec<String> = (0..rows)
+        .rev()
+        .map(|r| {
+            let row = &d.weight.data[r * cols..(r + 1) * cols];
+            format!("{}{}  // output {r}", pack_hex(row, ab), if r > 0 { "," } else { "" })
+        })
+        .collect();
+    if weight_rows.is_empty() {
+        weight_rows.push("1'b0".into());
+    }
+    Ok(render(&DenseV {
+        header: format!(
+            "Dense layer {}: {cols} spike inputs -> {rows} outputs, {nz} nonzero weights, scale {}",
+            comment_text(name),
+            d.scale
+        ),
+        module: module.to_string(),
+        n_in: cols,
+        n_out: rows,
+        ab,
+        y_bits: rows * ab as usize,
+        weight_rows,
+        bias: pack_hex(&d.bias, ab),
+    }))
+}
+
+fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
+    let n = nr.len();
+    let f = nr.frac_bits;
+    let state = nr.mem_bits.max(if nr.kind.has_synapse() { nr.syn_bits } else { 0 });
+    // Working width: the decay product and every constant fit with room for the sum.
+    let consts = nr
+        .threshold
+        .iter()
+        .chain(&nr.v_reset)
+        .chain(&nr.bias)
+        .fold(Interval::point(0), |a, &v| a.hull(Interval::point(v as i128)));
+    let wb = [state + f + 2, xb, signed_width(consts.lo, consts.hi)]
+        .into_iter()
+        .max()
+        .unwrap_or(2)
+        + 3;
+    let mut params = vec![
+        Param { name: "BIAS", value: pack_hex(&nr.bias, wb), doc: "added every step (v_leak term)" },
+    ];
+    if nr.kind.spikes() {
+        params.push(Param { name: "THRESHOLD", value: pack_hex(&nr.threshold, wb), doc: "spike threshold" });
+        if nr.reset == Reset::Zero {
+            params.push(Param { name: "V_RESET", value: pack_hex(&nr.v_reset, wb), doc: "membrane after a spike" });
+        }
+    }
+    let first = nr.mem_decay.first().copied().unwrap_or(0);
+    let uniform = nr.mem_decay.iter().all(|&d| d == first);
+    let mem_decay_expr = if uniform && first == 0 {
+        "v_w".to_string()
+    } else if uniform && (first as u64).is_power_of_two() {
+        // dt/tau = 2^-k: the leak is a plain arithmetic shift.
+        format!("v_w - (v_w >>> (F - {}))", first.trailing_zeros())
+    } else {
+        params.push(Param { name: "MEM_DECAY", value: pack_hex(&nr.mem_decay, wb), doc: "membrane decay, dt/tau_mem * 2^F" });
+        "v_w - ((v_w * $signed(MEM_DECAY[j*WB +: WB])) >>> F)".to_string()
+    };
+    if nr.kind.has_synapse() {
+        params.push(Param { name: "SYN_DECAY", value: pack_hex(&nr.syn_decay, wb), doc: "synaptic decay, dt/tau_syn * 2^F" });
+    }
+    let uses_f = nr.kind.has_synapse() || mem_decay_expr.contains('F');
+    let (vmin, vmax) = crate::ir::signed_range(nr.mem_bits);
+    let (smin, smax) = crate::ir::signed_range(nr.syn_bits);
+    render(&NeuronV {
+        header: format!(
+            "Neuron layer {} ({}): {n} neurons, membrane {} bits{}, reset {}, spike when v {} threshold",
+            comment_text(name),
+            nr.kind.keyword(),
+            nr.mem_bits,
+            if nr.saturate { " saturating" } else { "" },
+            match nr.reset { Reset::Zero => "to v_reset", Reset::Subtract => "by subtraction" },
+            match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
+        ),
+        module: module.to_string(),
+        n,
+        xb,
+        x_bits: n * xb as usize,
+        y_bits: n * if nr.kind.spikes() { 1 } else { nr.mem_bits as usize },
+        vb: nr.mem_bits,
+        sb: nr.syn_bits,
+        wb,
+        f,
+        uses_f,
+        cuba: nr.kind.has_synapse(),
+        spikes: nr.kind.spikes(),
+        saturate: nr.saturate,
+        reset_zero: nr.reset == Reset::Zero,
+        cmp: match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
+        params,
+        mem_decay_expr,
+        vmax: signed_lit(vmax, wb),
+        vmin: signed_lit(vmin, wb),
+        smax: signed_lit(smax, wb),
+        smin: signed_lit(smin, wb),
+    })
+}

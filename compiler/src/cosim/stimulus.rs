@@ -1,0 +1,56 @@
+//! Stimulus: seeded random spike trains, and a plain text file format for users' own.
+//!
+//! File format: one line per timestep, `0`/`1` characters (one per input element, element 0
+//! first); a blank line ends a sample. `#` starts a comment.
+
+use crate::golden::Stimulus;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// `samples` samples of `steps` timesteps; each input spikes with probability `p`.
+pub fn random(in_len: usize, samples: usize, steps: usize, p: f64, seed: u64) -> Stimulus {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Stimulus {
+        samples: (0..samples)
+            .map(|_| {
+                (0..steps)
+                    .map(|_| (0..in_len).map(|_| rng.random_bool(p.clamp(0.0, 1.0)) as i64).collect())
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Parses the text format; errors name the line.
+pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
+    let mut samples = vec![];
+    let mut cur: Vec<Vec<i64>> = vec![];
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            if !cur.is_empty() {
+                samples.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if line.len() != in_len {
+            return Err(format!("line {}: {} values, the model has {in_len} inputs", i + 1, line.len()));
+        }
+        let beat = line
+            .chars()
+            .map(|c| match c {
+                '0' => Ok(0),
+                '1' => Ok(1),
+                _ => Err(format!("line {}: '{c}' is not 0 or 1", i + 1)),
+            })
+            .collect::<Result<Vec<i64>, String>>()?;
+        cur.push(beat);
+    }
+    if !cur.is_empty() {
+        samples.push(cur);
+    }
+    if samples.is_empty() {
+        return Err("no timesteps in stimulus".into());
+    }
+    Ok(Stimulus { samples })
+}

@@ -1,0 +1,434 @@
+//! Quantiser: float-stage IR (NIR semantics) to integer-stage IR (hardware semantics).
+//!
+//! Each neuron layer and the weight layers feeding it form a group with one integer scale `s`
+//! (integer membrane units per float unit). The neuron's per-step input gain (`r` for IF,
+//! `dt/tau*r` for LIF/LI, `dt/tau_syn*w_in*dt/tau_mem*r` for CubaLIF) is folded into each weight
+//! row, so the hardware only adds; `s` maps the largest folded weight to the largest
+//! `weight_bits` integer. Thresholds, resets and `v_leak` scale by `s`; leaks become decay
+//! constants `round(dt/tau * 2^frac_bits)` (a plain shift when that is a power of two).
+//! State widths come from [`interval`] analysis.
+
+pub mod interval;
+
+use crate::ir::verify::verify;
+use crate::ir::{
+    signed_width, Elem, FloatNeuron, Graph, IntDense, IntNeuron, NeuronKind, NodeId, Op, Port,
+    Tensor, Type,
+};
+use interval::{size_state, Firing, Interval};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Quantiser options.
+#[derive(Clone, Debug)]
+pub struct QuantOptions {
+    /// Signed bits per weight (2..=16).
+    pub weight_bits: u32,
+    /// Simulation timestep in seconds (NIR stores none; snnTorch exports assume 1e-4).
+    pub dt: f64,
+    /// Fraction bits of the decay constants.
+    pub frac_bits: u32,
+    /// Widest state register; wider states saturate instead.
+    pub max_state_bits: u32,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions {
+            weight_bits: 8,
+            dt: 1e-4,
+            frac_bits: 12,
+            max_state_bits: 32,
+        }
+    }
+}
+
+/// What the quantiser decided for one layer (for `report.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerQuant {
+    pub node: String,
+    pub kind: String,
+    pub scale: f64,
+    pub bits: u32,
+    pub saturate: bool,
+    pub note: String,
+}
+
+/// Why a graph cannot be quantised.
+#[derive(Debug, thiserror::Error)]
+#[error("node '{node}': {message}")]
+pub struct QuantError {
+    pub node: String,
+    pub message: String,
+}
+
+fn qerr(node: &str, message: impl Into<String>) -> QuantError {
+    QuantError {
+        node: node.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A weight layer after Scale nodes are folded in: its float weights and biases, already
+/// multiplied by any Scale on the way to its consumer.
+struct Synapse {
+    /// The weight node (or the spike source for an identity connection).
+    name: String,
+    source: Port,
+    weight: Tensor<f64>,
+    bias: Vec<f64>,
+}
+
+/// Follows a neuron's input port back through Scale nodes to a weight layer or spike source.
+fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, QuantError> {
+    let mut gain: Option<Vec<f64>> = None;
+    let mut p = port;
+    loop {
+        let node = g.node(p.node);
+        match &node.op {
+            Op::Scale { scale } => {
+                if node.inputs.len() != 1 || p.delayed {
+                    return Err(qerr(&node.name, "a Scale must have one undelayed input here"));
+                }
+                gain = Some(match gain {
+                    None => scale.clone(),
+                    Some(g0) => g0.iter().zip(scale).map(|(a, b)| a * b).collect(),
+                });
+                p = Port {
+                    node: node.inputs[0].node,
+                    delayed: node.inputs[0].delayed,
+                };
+            }
+            Op::Affine { weight, .. } | Op::Linear { weight } => {
+                if node.inputs.len() != 1 {
+                    return Err(qerr(&node.name, "weight layers with several inputs are not supported yet"));
+                }
+                let src = node.inputs[0];
+                if g.node(src.node).ty.elem != Elem::Spike {
+                    return Err(qerr(
+                        &node.name,
+                        format!(
+                            "input '{}' is {}, but weight layers need spike inputs in this version",
+                            g.node(src.node).name,
+                            g.node(src.node).ty
+                        ),
+                    ));
+                }
+                let (rows, cols) = weight.dims2();
+                let mut w = weight.clone();
+                let mut bias = match &node.op {
+                    Op::Affine { bias, .. } => bias.clone(),
+                    _ => vec![0.0; rows],
+                };
+                if let Some(gv) = &gain {
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            w.data[r * cols + c] *= gv[r];
+                        }
+                        bias[r] *= gv[r];
+                    }
+                }
+                // A delayed Scale in front of the weight layer delays the whole synapse.
+                let delayed = src.delayed || p.delayed;
+                return Ok(Synapse {
+                    name: node.name.clone(),
+                    source: Port {
+                        node: src.node,
+                        delayed,
+                    },
+                    weight: w,
+                    bias,
+                });
+            }
+            _ if node.ty.elem == Elem::Spike => {
+                // A spike source wired straight in: identity weights.
+                let n = node.ty.len();
+                let mut data = vec![0.0; n * n];
+                for i in 0..n {
+                    data[i * n + i] = gain.as_ref().map_or(1.0, |gv| gv[i]);
+                }
+                return Ok(Synapse {
+                    name: format!("{consumer}.from.{}", node.name),
+                    source: p,
+                    weight: Tensor::new(vec![n, n], data),
+                    bias: vec![0.0; n],
+                });
+            }
+            _ => {
+                return Err(qerr(
+                    consumer,
+                    format!(
+                        "input '{}' ({}) cannot feed a neuron in this version",
+                        node.name,
+                        node.op.keyword()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Per-neuron input gain of the float update, folded into the weights.
+fn input_gain(nr: &FloatNeuron, j: usize, dt: f64) -> f64 {
+    match nr.kind {
+        NeuronKind::If => nr.r[j],
+        NeuronKind::Lif | NeuronKind::Li => dt / nr.tau_mem[j] * nr.r[j],
+        NeuronKind::CubaLif => {
+            dt / nr.tau_syn[j] * nr.w_in[j] * (dt / nr.tau_mem[j] * nr.r[j])
+        }
+    }
+}
+
+/// `round(alpha * 2^f)` clamped to `[0, 2^f]`; alpha = dt/tau is the fraction lost per step.
+fn decay_const(alpha: f64, f: u32) -> i64 {
+    let one = 1i64 << f;
+    ((alpha * one as f64).round() as i64).clamp(0, one)
+}
+
+fn round_i64(node: &str, what: &str, v: f64) -> Result<i64, QuantError> {
+    let r = v.round();
+    if !r.is_finite() || r.abs() > (1i64 << 40) as f64 {
+        return Err(qerr(node, format!("{what} {v} does not fit the integer range (scale too large)")));
+    }
+    Ok(r as i64)
+}
+
+/// Quantises a verified float graph into a verified integer graph plus a per-layer report.
+pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>), QuantError> {
+    if !(2..=16).contains(&opt.weight_bits) {
+        return Err(qerr(&g.name, format!("weight bits {} outside 2..=16", opt.weight_bits)));
+    }
+    if !(opt.dt > 0.0 && opt.dt.is_finite()) {
+        return Err(qerr(&g.name, format!("dt {} must be positive", opt.dt)));
+    }
+    let qmax = ((1i64 << (opt.weight_bits - 1)) - 1) as f64;
+    let mut out = Graph::new(g.name.clone());
+    let mut map: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+    let mut report = Vec::new();
+    // Delayed ports may point forward; remember them and patch after all nodes exist.
+    let mut fixups: Vec<(NodeId, usize, NodeId)> = Vec::new();
+    let new_port = |map: &BTreeMap<NodeId, NodeId>, p: Port, at: NodeId, slot: usize, fix: &mut Vec<(NodeId, usize, NodeId)>| {
+        match map.get(&p.node) {
+            Some(&n) => Port { node: n, delayed: p.delayed },
+            None => {
+                fix.push((at, slot, p.node));
+                Port { node: NodeId(u32::MAX), delayed: p.delayed }
+            }
+        }
+    };
+
+    for id in g.ids() {
+        let node = g.node(id);
+        match &node.op {
+            Op::Input => {
+                if node.ty.elem != Elem::Spike {
+                    return Err(qerr(&node.name, format!("input type {} is not supported yet (spike inputs only)", node.ty)));
+                }
+                let nid = out.add(node.name.clone(), Op::Input, vec![], node.ty.clone());
+                map.insert(id, nid);
+            }
+            // Weight layers and Scales are emitted with the neuron (or output) that reads them.
+            Op::Affine { .. } | Op::Linear { .. } | Op::Scale { .. } => {}
+            Op::Output => {
+                let src = node.inputs[0];
+                let ty;
+                let port = if g.node(src.node).op.is_float() && !g.node(src.node).op.has_state() {
+                    // An output reading a weight layer directly: the layer keeps its own scale.
+                    let syn = resolve_synapse(g, src, &node.name)?;
+                    let (dense, _) = emit_dense(&mut out, &syn, &vec![1.0; syn.weight.dims2().0], qmax, None, &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups))?;
+                    report.push(LayerQuant { node: syn.name.clone(), kind: "dense".into(), scale: dense.1, bits: out.node(dense.0).ty.elem_bits().unwrap_or(0), saturate: false, note: "read directly by an output".into() });
+                    ty = out.node(dense.0).ty.clone();
+                    Port::now(dense.0)
+                } else {
+                    let p = new_port(&map, src, NodeId(out.nodes.len() as u32), 0, &mut fixups);
+                    ty = out.node(p.node).ty.clone();
+                    p
+                };
+                let nid = out.add(node.name.clone(), Op::Output, vec![port], ty);
+                map.insert(id, nid);
+            }
+            Op::Neuron(nr) => {
+                let n = nr.len();
+                let syns: Vec<Synapse> = node
+                    .inputs
+                    .iter()
+                    .map(|&p| resolve_synapse(g, p, &node.name))
+                    .collect::<Result<_, _>>()?;
+                let gains: Vec<f64> = (0..n).map(|j| input_gain(nr, j, opt.dt)).collect();
+                // One scale for the group: the largest folded weight maps to qmax.
+                let mut maxabs = 0.0f64;
+                for s in &syns {
+                    let (rows, cols) = s.weight.dims2();
+                    for r in 0..rows {
+                        for c in 0..cols {
+                            maxabs = maxabs.max((s.weight.at(r, c) * gains[r]).abs());
+                        }
+                    }
+                }
+                let scale = if maxabs > 0.0 { qmax / maxabs } else { 1.0 };
+                let mut dense_ids = Vec::new();
+                for s in &syns {
+                    let (d, _) = emit_dense(&mut out, s, &gains, qmax, Some(scale), &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups))?;
+                    report.push(LayerQuant { node: s.name.clone(), kind: "dense".into(), scale, bits: out.node(d.0).ty.elem_bits().unwrap_or(0), saturate: false, note: format!("weights {} bits, gain of '{}' folded in", opt.weight_bits, node.name) });
+                    dense_ids.push(d.0);
+                }
+                let (int, note) = int_neuron(&node.name, nr, &out, &dense_ids, scale, opt)?;
+                report.push(LayerQuant { node: node.name.clone(), kind: nr.kind.keyword().into(), scale, bits: int.mem_bits, saturate: int.saturate, note });
+                let ty = if nr.kind.spikes() { Type::spike(n) } else { Type::fix(int.mem_bits, n) };
+                let nid = out.add(node.name.clone(), Op::IntNeuron(int), dense_ids.iter().map(|&d| Port::now(d)).collect(), ty);
+                map.insert(id, nid);
+            }
+            Op::Dense(_) | Op::IntNeuron(_) => {
+                return Err(qerr(&node.name, "graph is already quantised"));
+            }
+        }
+    }
+    for (at, slot, src) in fixups {
+        let Some(&n) = map.get(&src) else {
+            return Err(qerr(&out.node(at).name, format!("recurrent input '{}' is not a neuron or input", g.node(src).name)));
+        };
+        out.nodes[at.index()].inputs[slot].node = n;
+    }
+    verify(&out).map_err(|e| qerr(&g.name, format!("internal error, quantised graph is invalid: {e}")))?;
+    Ok((out, report))
+}
+
+/// Adds the integer dense layer for a synapse; returns (node, scale).
+fn emit_dense(
+    out: &mut Graph,
+    s: &Synapse,
+    gains: &[f64],
+    qmax: f64,
+    scale: Option<f64>,
+    port: &mut dyn FnMut(Port, NodeId, usize) -> Port,
+) -> Result<((NodeId, f64), ()), QuantError> {
+    let (rows, cols) = s.weight.dims2();
+    let scale = scale.unwrap_or_else(|| {
+        let m = s.weight.data.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        if m > 0.0 { qmax / m } else { 1.0 }
+    });
+    let mut q = Vec::with_capacity(rows * cols);
+    let mut bias = Vec::with_capacity(rows);
+    let (mut lo_all, mut hi_all) = (0i128, 0i128);
+    for r in 0..rows {
+        let b = round_i64(&s.name, "bias", s.bias[r] * gains[r] * scale)?;
+        let (mut lo, mut hi) = (b as i128, b as i128);
+        for c in 0..cols {
+            let w = (s.weight.at(r, c) * gains[r] * scale).round().clamp(-qmax, qmax) as i64;
+            if w < 0 { lo += w as i128 } else { hi += w as i128 }
+            q.push(w);
+        }
+        bias.push(b);
+        lo_all = lo_all.min(lo);
+        hi_all = hi_all.max(hi);
+    }
+    let bits = signed_width(lo_all, hi_all).max(2);
+    if bits > 48 {
+        return Err(qerr(&s.name, format!("accumulator needs {bits} bits")));
+    }
+    let at = NodeId(out.nodes.len() as u32);
+    let p = port(s.source, at, 0);
+    let id = out.add(
+        s.name.clone(),
+        Op::Dense(IntDense { weight: Tensor::new(vec![rows, cols], q), bias, scale }),
+        vec![p],
+        Type::fix(bits, rows),
+    );
+    Ok(((id, scale), ()))
+}
+
+/// Per-neuron range of a dense layer's output.
+pub fn dense_range(d: &IntDense) -> Vec<Interval> {
+    let (rows, cols) = d.weight.dims2();
+    (0..rows)
+        .map(|r| {
+            let mut iv = Interval::point(d.bias[r] as i128);
+            for c in 0..cols {
+                let w = d.weight.at(r, c) as i128;
+                iv = if w < 0 { Interval::new(iv.lo + w, iv.hi) } else { Interval::new(iv.lo, iv.hi + w) };
+            }
+            iv
+        })
+        .collect()
+}
+
+fn int_neuron(
+    name: &str,
+    nr: &FloatNeuron,
+    out: &Graph,
+    dense_ids: &[NodeId],
+    scale: f64,
+    opt: &QuantOptions,
+) -> Result<(IntNeuron, String), QuantError> {
+    let n = nr.len();
+    let f = opt.frac_bits;
+    let mut x = vec![Interval::point(0); n];
+    for &d in dense_ids {
+        if let Op::Dense(dd) = &out.node(d).op {
+            for (j, iv) in dense_range(dd).into_iter().enumerate() {
+                x[j] = x[j].add(iv);
+            }
+        }
+    }
+    let alpha_mem: Vec<f64> = (0..n).map(|j| if nr.kind.has_leak() { opt.dt / nr.tau_mem[j] } else { 0.0 }).collect();
+    let alpha_syn: Vec<f64> = (0..n).map(|j| if nr.kind.has_synapse() { opt.dt / nr.tau_syn[j] } else { 0.0 }).collect();
+    let mem_decay: Vec<i64> = alpha_mem.iter().map(|&a| decay_const(a, f)).collect();
+    let syn_decay: Vec<i64> = alpha_syn.iter().map(|&a| decay_const(a, f)).collect();
+    let mut notes = Vec::new();
+    if alpha_mem.iter().chain(&alpha_syn).any(|&a| a > 1.0) {
+        notes.push("dt exceeds a time constant: the Euler step overshoots, decay clamped to 1".to_string());
+    }
+    if alpha_mem.iter().zip(&mem_decay).any(|(&a, &d)| a > 0.0 && d == 0) {
+        notes.push(format!("a leak below 2^-{f} per step rounds to no leak"));
+    }
+    let bias: Vec<i64> = (0..n)
+        .map(|j| round_i64(name, "v_leak", alpha_mem[j] * nr.v_leak[j] * scale))
+        .collect::<Result<_, _>>()?;
+    let threshold: Vec<i64> = (0..n)
+        .map(|j| round_i64(name, "v_threshold", nr.v_threshold[j] * scale))
+        .collect::<Result<_, _>>()?;
+    let v_reset: Vec<i64> = (0..n)
+        .map(|j| round_i64(name, "v_reset", nr.v_reset[j] * scale))
+        .collect::<Result<_, _>>()?;
+    let (syn_bits, syn_sat, u) = if nr.kind.has_synapse() {
+        let s = size_state(&syn_decay, f, &x, &vec![None; n], opt.max_state_bits);
+        let range = Interval::of_width(s.bits);
+        (s.bits, s.saturate, vec![range; n])
+    } else {
+        (2, false, x)
+    };
+    let inputs: Vec<Interval> = (0..n).map(|j| u[j].add(Interval::point(bias[j] as i128))).collect();
+    let fires: Vec<Option<Firing>> = (0..n)
+        .map(|j| {
+            nr.kind.spikes().then_some(Firing {
+                threshold: threshold[j] as i128,
+                v_reset: v_reset[j] as i128,
+                reset: nr.reset,
+                compare: nr.compare,
+            })
+        })
+        .collect();
+    let m = size_state(&mem_decay, f, &inputs, &fires, opt.max_state_bits);
+    let saturate = syn_sat || m.saturate;
+    if saturate {
+        notes.push(format!("state saturates at {} bits (no smaller width is closed under the update)", opt.max_state_bits));
+    }
+    Ok((
+        IntNeuron {
+            kind: nr.kind,
+            reset: nr.reset,
+            compare: nr.compare,
+            frac_bits: f,
+            syn_decay,
+            mem_decay,
+            bias,
+            threshold,
+            v_reset,
+            syn_bits,
+            mem_bits: m.bits,
+            saturate,
+            scale,
+        },
+        notes.join("; "),
+    ))
+}
