@@ -39,7 +39,7 @@ module {{ module }} (
 {%- if cuba %}
             reg  signed [SB-1:0] s_q;
             wire signed [WB-1:0] s_w = { {(WB-SB){s_q[SB-1]}}, s_q };
-            wire signed [WB-1:0] s_nxt = s_w - ((s_w * $signed(SYN_DECAY[j*WB +: WB])) >>> F) + x_w;
+            wire signed [WB-1:0] s_nxt = {{ syn_decay_expr }} + x_w;
 {%- if saturate %}
             wire signed [WB-1:0] s_new = (s_nxt > SMAX) ? SMAX : (s_nxt < SMIN) ? SMIN : s_nxt;
 {%- else %}

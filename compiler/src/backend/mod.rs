@@ -83,6 +83,7 @@ struct NeuronV {
     cmp: &'static str,
     params: Vec<Param>,
     mem_decay_expr: String,
+    syn_decay_expr: String,
     vmax: String,
     vmin: String,
     smax: String,
@@ -361,21 +362,13 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
             params.push(Param { name: "V_RESET", value: pack_hex(&nr.v_reset, wb), doc: "membrane after a spike" });
         }
     }
-    let first = nr.mem_decay.first().copied().unwrap_or(0);
-    let uniform = nr.mem_decay.iter().all(|&d| d == first);
-    let mem_decay_expr = if uniform && first == 0 {
-        "v_w".to_string()
-    } else if uniform && (first as u64).is_power_of_two() {
-        // dt/tau = 2^-k: the leak is a plain arithmetic shift.
-        format!("v_w - (v_w >>> (F - {}))", first.trailing_zeros())
+    let mem_decay_expr = decay_expr("v_w", &nr.mem_decay, "MEM_DECAY", "membrane decay, dt/tau_mem * 2^F", wb, &mut params);
+    let syn_decay_expr = if nr.kind.has_synapse() {
+        decay_expr("s_w", &nr.syn_decay, "SYN_DECAY", "synaptic decay, dt/tau_syn * 2^F", wb, &mut params)
     } else {
-        params.push(Param { name: "MEM_DECAY", value: pack_hex(&nr.mem_decay, wb), doc: "membrane decay, dt/tau_mem * 2^F" });
-        "v_w - ((v_w * $signed(MEM_DECAY[j*WB +: WB])) >>> F)".to_string()
+        String::new()
     };
-    if nr.kind.has_synapse() {
-        params.push(Param { name: "SYN_DECAY", value: pack_hex(&nr.syn_decay, wb), doc: "synaptic decay, dt/tau_syn * 2^F" });
-    }
-    let uses_f = nr.kind.has_synapse() || mem_decay_expr.contains('F');
+    let uses_f = mem_decay_expr.contains('F') || syn_decay_expr.contains('F');
     let (vmin, vmax) = crate::ir::signed_range(nr.mem_bits);
     let (smin, smax) = crate::ir::signed_range(nr.syn_bits);
     render(&NeuronV {
@@ -405,9 +398,78 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         cmp: match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
         params,
         mem_decay_expr,
+        syn_decay_expr,
         vmax: signed_lit(vmax, wb),
         vmin: signed_lit(vmin, wb),
         smax: signed_lit(smax, wb),
         smin: signed_lit(smin, wb),
     })
+}
+
+/// Canonical signed digits of `a`: (sign, shift) pairs with no two adjacent nonzero digits.
+pub fn csd(mut a: i64) -> Vec<(i8, u32)> {
+    let mut digits = Vec::new();
+    let mut k = 0;
+    while a != 0 {
+        if a & 1 == 1 {
+            let d: i64 = if a & 3 == 3 { -1 } else { 1 };
+            digits.push((d as i8, k));
+            a -= d;
+        }
+        a >>= 1;
+        k += 1;
+    }
+    digits
+}
+
+/// The decayed state `s - floor(s * d / 2^F)` as Verilog. A layer-wide constant becomes a
+/// shift (d = 2^k) or a CSD shift-add network; per-neuron constants use a multiply.
+fn decay_expr(s: &str, decay: &[i64], name: &'static str, doc: &'static str, wb: u32, params: &mut Vec<Param>) -> String {
+    let first = decay.first().copied().unwrap_or(0);
+    if decay.iter().any(|&d| d != first) {
+        params.push(Param { name, value: pack_hex(decay, wb), doc });
+        return format!("{s} - (({s} * $signed({name}[j*WB +: WB])) >>> F)");
+    }
+    if first == 0 {
+        return s.to_string();
+    }
+    let terms: Vec<String> = csd(first)
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &(sign, k))| {
+            let t = if k == 0 { s.to_string() } else { format!("({s} <<< {k})") };
+            match (i, sign) {
+                (0, 1) => t,
+                (0, _) => format!("-{t}"),
+                (_, 1) => format!(" + {t}"),
+                _ => format!(" - {t}"),
+            }
+        })
+        .collect();
+    format!("{s} - (({}) >>> F)  /* {doc} = {first} */", terms.concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csd_digits_rebuild_the_constant_without_adjacent_nonzeros() {
+        for a in 1..5000i64 {
+            let d = csd(a);
+            let sum: i64 = d.iter().map(|&(s, k)| s as i64 * (1i64 << k)).sum();
+            assert_eq!(sum, a);
+            for w in d.windows(2) {
+                assert!(w[1].1 > w[0].1 + 1, "adjacent digits for {a}: {d:?}");
+            }
+        }
+        assert_eq!(csd(7), vec![(-1, 0), (1, 3)]);
+    }
+
+    #[test]
+    fn pack_hex_places_element_zero_lowest() {
+        assert_eq!(pack_hex(&[1, -1], 4), "8'hf1");
+        assert_eq!(pack_hex(&[-2, 3, 0], 3), "9'h01e");
+    }
 }

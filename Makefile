@@ -1,0 +1,38 @@
+# Spikeforge: `make demo` runs the whole flow on a bundled example, `make test` runs the tests.
+CARGO   ?= cargo
+BIN     := target/release/spikeforge
+EXAMPLE := examples/rsnn_16_32_10.nir
+OUT     := out/demo
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup build demo test check bench clean
+
+# Verilator (cosim, lint) and Yosys (synthesis) from Debian's packages, if missing.
+setup:
+	@command -v verilator >/dev/null && command -v yosys >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq verilator yosys; }
+
+build:
+	$(CARGO) build --release --locked
+
+demo: setup build
+	$(BIN) compile $(EXAMPLE) -o $(OUT) --dump-ir
+	$(BIN) sim $(EXAMPLE) -o $(OUT) -T 256
+	$(BIN) cosim $(EXAMPLE) -o $(OUT) -T 256 --samples 2 --stimulus random
+	$(BIN) synth $(EXAMPLE) -o $(OUT) --target xc7a35t
+	@echo "demo done: RTL in $(OUT)/rtl, report in $(OUT)/report.json"
+
+test: setup
+	$(CARGO) test --release --locked --workspace
+
+# Formatting and lints, as CI runs them.
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) run --release --locked --example bench -- BENCHMARKS.md
+
+clean:
+	$(CARGO) clean
+	rm -rf out
