@@ -29,11 +29,15 @@ pub fn load(path: &Path) -> Result<Graph, FlowError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let g = match ext {
         "sfir" => {
-            let meta = std::fs::metadata(path).map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;
+            let meta =
+                std::fs::metadata(path).map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;
             if meta.len() > 1 << 30 {
-                return Err(FlowError::Input(format!("{shown}: file is larger than 1 GiB")));
+                return Err(FlowError::Input(format!(
+                    "{shown}: file is larger than 1 GiB"
+                )));
             }
-            let text = std::fs::read_to_string(path).map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;
             ir::text::parse(&text).map_err(|e| FlowError::Input(format!("{shown}:{e}")))?
         }
         _ => crate::frontend::nir::load(path).map_err(|e| FlowError::Input(e.to_string()))?,
@@ -73,7 +77,12 @@ pub fn input_len(g: &Graph) -> usize {
 }
 
 /// Runs the golden model and the RTL on the stimulus in `dir`.
-pub fn cosim(c: &Compiled, stim: &Stimulus, dir: &Path, seed: u64) -> Result<CosimReport, FlowError> {
+pub fn cosim(
+    c: &Compiled,
+    stim: &Stimulus,
+    dir: &Path,
+    seed: u64,
+) -> Result<CosimReport, FlowError> {
     let golden = golden::run(&c.int, stim)?;
     Ok(cosim::run(&c.int, &c.design, stim, &golden, dir, seed)?)
 }
@@ -81,7 +90,9 @@ pub fn cosim(c: &Compiled, stim: &Stimulus, dir: &Path, seed: u64) -> Result<Cos
 /// Spike agreement between the float reference and the golden model, per spiking node present
 /// in both graphs: the fraction of (step, neuron) pairs with the same spike.
 pub fn agreement(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Vec<(String, f64)>, FlowError> {
-    let Some(float) = &c.float else { return Ok(vec![]) };
+    let Some(float) = &c.float else {
+        return Ok(vec![]);
+    };
     let ft = golden::float::run(float, stim, dt).map_err(FlowError::Input)?;
     let it = golden::run(&c.int, stim)?;
     let mut out = Vec::new();
@@ -90,7 +101,9 @@ pub fn agreement(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Vec<(String, 
         if fnode.ty.elem != ir::Elem::Spike || matches!(fnode.op, ir::Op::Input) {
             continue;
         }
-        let Some(iid) = c.int.find(&fnode.name) else { continue };
+        let Some(iid) = c.int.find(&fnode.name) else {
+            continue;
+        };
         let (mut same, mut total) = (0u64, 0u64);
         for (fs, is) in ft.values[fid.index()].iter().zip(&it.values[iid.index()]) {
             for (a, b) in fs.iter().zip(is) {
@@ -98,7 +111,14 @@ pub fn agreement(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Vec<(String, 
                 same += ((*a != 0.0) == (*b != 0)) as u64;
             }
         }
-        out.push((fnode.name.clone(), if total == 0 { 1.0 } else { same as f64 / total as f64 }));
+        out.push((
+            fnode.name.clone(),
+            if total == 0 {
+                1.0
+            } else {
+                same as f64 / total as f64
+            },
+        ));
     }
     Ok(out)
 }

@@ -4,12 +4,12 @@
 //! [`golden`] (bit-exact executor) and [`backend`] (Verilog) -> [`cosim`] (Verilator against the
 //! golden model) and [`synth`] (Yosys).
 
-pub mod frontend;
-pub mod ir;
-pub mod golden;
-pub mod quant;
 pub mod backend;
 pub mod cosim;
-pub mod synth;
 pub mod flow;
+pub mod frontend;
+pub mod golden;
+pub mod ir;
+pub mod quant;
+pub mod synth;
 pub mod testgen;

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "spikeforge", version, about = "Compile spiking neural networks (NIR) to verified, synthesizable Verilog")]
+#[command(
+    name = "spikeforge",
+    version,
+    about = "Compile spiking neural networks (NIR) to verified, synthesizable Verilog"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -116,12 +120,27 @@ fn opts(c: &Common) -> QuantOptions {
 }
 
 fn out_dir(c: &Common, g: &ir::Graph) -> PathBuf {
-    c.out.clone().unwrap_or_else(|| PathBuf::from("out").join(sanitize(&g.name)))
+    c.out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("out").join(sanitize(&g.name)))
 }
 
 fn sanitize(s: &str) -> String {
-    let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if t.is_empty() { "model".into() } else { t }
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if t.is_empty() {
+        "model".into()
+    } else {
+        t
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -140,7 +159,10 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Value), String> {
     cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
-        write(&dir.join("ir/02-quant.sfir"), &ir::text::print(&compiled.int))?;
+        write(
+            &dir.join("ir/02-quant.sfir"),
+            &ir::text::print(&compiled.int),
+        )?;
     }
     let report = json!({
         "model": c.model.display().to_string(),
@@ -157,9 +179,16 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Value), String> {
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
     let n = flow::input_len(g);
     if a.stimulus == "random" {
-        Ok(stimulus::random(n, a.samples.max(1), a.steps.max(1), a.rate, a.seed))
+        Ok(stimulus::random(
+            n,
+            a.samples.max(1),
+            a.steps.max(1),
+            a.rate,
+            a.seed,
+        ))
     } else {
-        let text = std::fs::read_to_string(&a.stimulus).map_err(|e| format!("{}: {e}", a.stimulus))?;
+        let text =
+            std::fs::read_to_string(&a.stimulus).map_err(|e| format!("{}: {e}", a.stimulus))?;
         stimulus::parse(&text, n).map_err(|e| format!("{}: {e}", a.stimulus))
     }
 }
@@ -181,7 +210,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Targets => {
             for n in synth::target::names() {
                 let t = synth::target::load(n)?;
-                println!("{:<10} {:>7} LUT{} {:>7} FF {:>4} BRAM36 {:>4} DSP  {}", t.name, t.luts, t.lut_inputs, t.ffs, t.bram36, t.dsps, t.description);
+                println!(
+                    "{:<10} {:>7} LUT{} {:>7} FF {:>4} BRAM36 {:>4} DSP  {}",
+                    t.name, t.luts, t.lut_inputs, t.ffs, t.bram36, t.dsps, t.description
+                );
             }
             Ok(())
         }
@@ -205,10 +237,16 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut lines = vec![format!("golden model: {} steps", s.steps())];
             for o in compiled.int.outputs() {
                 let spikes: i64 = golden.values[o.index()].iter().flatten().sum();
-                lines.push(format!("  output '{}': sum of values {spikes}", compiled.int.node(o).name));
+                lines.push(format!(
+                    "  output '{}': sum of values {spikes}",
+                    compiled.int.node(o).name
+                ));
             }
             for (n, f) in &agree {
-                lines.push(format!("  float vs integer spike agreement, '{n}': {:.2}%", 100.0 * f));
+                lines.push(format!(
+                    "  float vs integer spike agreement, '{n}': {:.2}%",
+                    100.0 * f
+                ));
             }
             report["sim"] = json!({"steps": s.steps(), "agreement": agree.iter().map(|(n, f)| json!({"node": n, "agreement": f})).collect::<Vec<_>>()});
             finish(&dir, &report, a.common.json, &lines.join("\n"))
@@ -216,9 +254,15 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Cosim(a) => {
             let (compiled, dir, mut report) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
-            let rtl: Vec<PathBuf> = compiled.design.files.iter().map(|(n, _)| dir.join("rtl").join(n)).collect();
+            let rtl: Vec<PathBuf> = compiled
+                .design
+                .files
+                .iter()
+                .map(|(n, _)| dir.join("rtl").join(n))
+                .collect();
             cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
-            let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed).map_err(|e| e.to_string())?;
+            let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed)
+                .map_err(|e| e.to_string())?;
             let summary = match &r.first_mismatch {
                 None => format!("cosim: {} steps, {} values compared, 0 mismatches (lint clean)", r.steps, r.values_compared),
                 Some(m) => format!(
@@ -229,15 +273,24 @@ fn run(cli: Cli) -> Result<(), String> {
             report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
             finish(&dir, &report, a.common.json, &summary)?;
             if r.mismatches > 0 {
-                return Err(format!("{} mismatches between RTL and golden model", r.mismatches));
+                return Err(format!(
+                    "{} mismatches between RTL and golden model",
+                    r.mismatches
+                ));
             }
             Ok(())
         }
         Cmd::Synth(a) => {
             let target = synth::target::load(&a.target)?;
             let (compiled, dir, mut report) = compile(&a.common)?;
-            let rtl: Vec<PathBuf> = compiled.design.files.iter().map(|(n, _)| dir.join("rtl").join(n)).collect();
-            let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth")).map_err(|e| e.to_string())?;
+            let rtl: Vec<PathBuf> = compiled
+                .design
+                .files
+                .iter()
+                .map(|(n, _)| dir.join("rtl").join(n))
+                .collect();
+            let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth"))
+                .map_err(|e| e.to_string())?;
             let summary = format!(
                 "synth ({}, {}): {} LUT, {} FF, {} CARRY, {} BRAM36, {} DSP ({:.1}% of LUTs){}",
                 r.target,

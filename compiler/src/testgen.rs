@@ -42,21 +42,47 @@ fn random_neuron(rng: &mut ChaCha8Rng, kind: NeuronKind, n: usize, dt: f64) -> F
         let s = if shared { s0 } else { alpha(rng) };
         nr.tau_mem[j] = dt / a;
         nr.tau_syn[j] = dt / s;
-        nr.r[j] = if rng.random_bool(0.5) { nr.tau_mem[j] / dt } else { rng.random_range(0.5..3.0) };
+        nr.r[j] = if rng.random_bool(0.5) {
+            nr.tau_mem[j] / dt
+        } else {
+            rng.random_range(0.5..3.0)
+        };
         nr.w_in[j] = rng.random_range(0.5..4.0);
-        nr.v_leak[j] = if rng.random_bool(0.7) { 0.0 } else { rng.random_range(-0.5..0.5) };
+        nr.v_leak[j] = if rng.random_bool(0.7) {
+            0.0
+        } else {
+            rng.random_range(-0.5..0.5)
+        };
         nr.v_threshold[j] = rng.random_range(0.1..2.0);
-        nr.v_reset[j] = if rng.random_bool(0.7) { 0.0 } else { rng.random_range(-0.5..0.5) };
+        nr.v_reset[j] = if rng.random_bool(0.7) {
+            0.0
+        } else {
+            rng.random_range(-0.5..0.5)
+        };
     }
-    nr.reset = if rng.random_bool(0.5) { Reset::Zero } else { Reset::Subtract };
-    nr.compare = if rng.random_bool(0.7) { Compare::Gt } else { Compare::Ge };
+    nr.reset = if rng.random_bool(0.5) {
+        Reset::Zero
+    } else {
+        Reset::Subtract
+    };
+    nr.compare = if rng.random_bool(0.7) {
+        Compare::Gt
+    } else {
+        Compare::Ge
+    };
     nr
 }
 
 fn random_weights(rng: &mut ChaCha8Rng, rows: usize, cols: usize, sparsity: f64) -> Tensor<f64> {
     let scale = rng.random_range(0.1..2.0);
     let data = (0..rows * cols)
-        .map(|_| if rng.random_bool(sparsity) { 0.0 } else { rng.random_range(-1.0..1.0) * scale })
+        .map(|_| {
+            if rng.random_bool(sparsity) {
+                0.0
+            } else {
+                rng.random_range(-1.0..1.0) * scale
+            }
+        })
         .collect();
     Tensor::new(vec![rows, cols], data)
 }
@@ -72,9 +98,18 @@ pub fn random_snn(seed: u64, lim: &RandomSnn) -> Graph {
     let sparsity = rng.random_range(0.0..0.7);
     for l in 0..layers {
         let last = l + 1 == layers;
-        let n = if last { rng.random_range(1..=16.min(lim.max_width)) } else { rng.random_range(1..=lim.max_width) };
+        let n = if last {
+            rng.random_range(1..=16.min(lim.max_width))
+        } else {
+            rng.random_range(1..=lim.max_width)
+        };
         let kinds = if last {
-            &[NeuronKind::If, NeuronKind::Lif, NeuronKind::CubaLif, NeuronKind::Li][..]
+            &[
+                NeuronKind::If,
+                NeuronKind::Lif,
+                NeuronKind::CubaLif,
+                NeuronKind::Li,
+            ][..]
         } else {
             &[NeuronKind::If, NeuronKind::Lif, NeuronKind::CubaLif][..]
         };
@@ -82,18 +117,37 @@ pub fn random_snn(seed: u64, lim: &RandomSnn) -> Graph {
         let w = random_weights(&mut rng, n, width, sparsity);
         let fc = if rng.random_bool(0.5) {
             let bias = (0..n).map(|_| rng.random_range(-0.3..0.3)).collect();
-            g.add(format!("fc{l}"), Op::Affine { weight: w, bias }, vec![Port::now(prev)], Type::real(n))
+            g.add(
+                format!("fc{l}"),
+                Op::Affine { weight: w, bias },
+                vec![Port::now(prev)],
+                Type::real(n),
+            )
         } else {
-            g.add(format!("fc{l}"), Op::Linear { weight: w }, vec![Port::now(prev)], Type::real(n))
+            g.add(
+                format!("fc{l}"),
+                Op::Linear { weight: w },
+                vec![Port::now(prev)],
+                Type::real(n),
+            )
         };
         let nr = random_neuron(&mut rng, kind, n, lim.dt);
-        let out_ty = if kind.spikes() { Type::spike(n) } else { Type::real(n) };
+        let out_ty = if kind.spikes() {
+            Type::spike(n)
+        } else {
+            Type::real(n)
+        };
         let recurrent = kind.spikes() && rng.random_bool(0.35);
         let mut inputs = vec![Port::now(fc)];
         let neuron_id = crate::ir::NodeId((g.nodes.len() + usize::from(recurrent)) as u32);
         if recurrent {
             let wr = random_weights(&mut rng, n, n, sparsity);
-            let rec = g.add(format!("rec{l}"), Op::Linear { weight: wr }, vec![Port::prev(neuron_id)], Type::real(n));
+            let rec = g.add(
+                format!("rec{l}"),
+                Op::Linear { weight: wr },
+                vec![Port::prev(neuron_id)],
+                Type::real(n),
+            );
             inputs.push(Port::now(rec));
         }
         prev = g.add(format!("lif{l}"), Op::Neuron(nr), inputs, out_ty);
@@ -112,8 +166,18 @@ pub fn lif_mlp(sizes: &[usize], seed: u64, dt: f64) -> Graph {
     for l in 1..sizes.len() {
         let (m, n) = (sizes[l - 1], sizes[l]);
         let bound = 1.0 / (m as f64).sqrt();
-        let w = Tensor::new(vec![n, m], (0..n * m).map(|_| rng.random_range(-bound..bound)).collect());
-        let fc = g.add(format!("fc{l}"), Op::Linear { weight: w }, vec![Port::now(prev)], Type::real(n));
+        let w = Tensor::new(
+            vec![n, m],
+            (0..n * m)
+                .map(|_| rng.random_range(-bound..bound))
+                .collect(),
+        );
+        let fc = g.add(
+            format!("fc{l}"),
+            Op::Linear { weight: w },
+            vec![Port::now(prev)],
+            Type::real(n),
+        );
         let mut nr = FloatNeuron::neutral(NeuronKind::Lif, n);
         for j in 0..n {
             // snnTorch's export: beta = 0.9, tau = dt/(1-beta), r = tau/dt.
@@ -121,8 +185,18 @@ pub fn lif_mlp(sizes: &[usize], seed: u64, dt: f64) -> Graph {
             nr.r[j] = nr.tau_mem[j] / dt;
             nr.v_threshold[j] = 1.0;
         }
-        prev = g.add(format!("lif{l}"), Op::Neuron(nr), vec![Port::now(fc)], Type::spike(n));
+        prev = g.add(
+            format!("lif{l}"),
+            Op::Neuron(nr),
+            vec![Port::now(fc)],
+            Type::spike(n),
+        );
     }
-    g.add("output", Op::Output, vec![Port::now(prev)], Type::spike(*sizes.last().unwrap_or(&1)));
+    g.add(
+        "output",
+        Op::Output,
+        vec![Port::now(prev)],
+        Type::spike(*sizes.last().unwrap_or(&1)),
+    );
     g
 }

@@ -3,7 +3,7 @@
 
 pub mod names;
 
-use crate::ir::{signed_width, Elem, Graph, IntDense, IntNeuron, NodeId, Op, Reset, Compare};
+use crate::ir::{signed_width, Compare, Elem, Graph, IntDense, IntNeuron, NodeId, Op, Reset};
 use crate::quant::interval::Interval;
 use askama::Template;
 use names::{comment_text, Namer};
@@ -182,7 +182,12 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                     in_offset + w - 1,
                     in_offset
                 ));
-                in_doc.push(format!("{} at [{}:{}]", comment_text(&node.name), in_offset + w - 1, in_offset));
+                in_doc.push(format!(
+                    "{} at [{}:{}]",
+                    comment_text(&node.name),
+                    in_offset + w - 1,
+                    in_offset
+                ));
                 in_offset += w;
             }
             Op::Output => {
@@ -193,7 +198,10 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
             Op::Dense(d) => {
                 let module = format!("{top}_{}", namer.ident(&format!("{}_dense", node.name)));
                 let ab = node.ty.elem_bits().unwrap_or(2);
-                files.push((format!("{module}.v"), dense_module(&module, &node.name, d, ab).map_err(|e| err(e.to_string()))?));
+                files.push((
+                    format!("{module}.v"),
+                    dense_module(&module, &node.name, d, ab).map_err(|e| err(e.to_string()))?,
+                ));
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
@@ -207,7 +215,9 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                     .map(|p| g.node(p.node).ty.elem_bits().unwrap_or(1))
                     .max()
                     .unwrap_or(1)
-                    + (node.inputs.len() as u32).next_power_of_two().trailing_zeros();
+                    + (node.inputs.len() as u32)
+                        .next_power_of_two()
+                        .trailing_zeros();
                 let x_sig = if node.inputs.len() == 1 {
                     port_sig(&node.inputs[0], &sig)
                 } else {
@@ -220,7 +230,11 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                         .map(|p| {
                             let b = g.node(p.node).ty.elem_bits().unwrap_or(1);
                             let ps = port_sig(p, &sig);
-                            format!("{{{{{}{{{ps}[k*{b} + {}]}}}}, {ps}[k*{b} +: {b}]}}", xb - b, b - 1)
+                            format!(
+                                "{{{{{}{{{ps}[k*{b} + {}]}}}}, {ps}[k*{b} +: {b}]}}",
+                                xb - b,
+                                b - 1
+                            )
                         })
                         .collect();
                     lines.push(format!("genvar k_{};", &s[2..]));
@@ -237,15 +251,27 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                     sum
                 };
                 let module = format!("{top}_{}", namer.ident(&format!("{}_neuron", node.name)));
-                files.push((format!("{module}.v"), neuron_module(&module, &node.name, nr, xb)));
-                lines.push(format!("// Neuron layer {} ({})", header_src(id), node.op.keyword()));
+                files.push((
+                    format!("{module}.v"),
+                    neuron_module(&module, &node.name, nr, xb),
+                ));
+                lines.push(format!(
+                    "// Neuron layer {} ({})",
+                    header_src(id),
+                    node.op.keyword()
+                ));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
                 lines.push(format!(
                     "{module} u_{} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));",
                     &s[2..]
                 ));
             }
-            other => return Err(err(format!("{} is not an integer operator", other.keyword()))),
+            other => {
+                return Err(err(format!(
+                    "{} is not an integer operator",
+                    other.keyword()
+                )))
+            }
         }
         if delayed_regs.contains(&id) {
             lines.push(format!("reg [{w}-1:0] {s}_prev;"));
@@ -269,7 +295,13 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
     let mut off = 0;
     for &o in &outs {
         let b = bits_of(o);
-        out_doc.push(format!("{} {} at [{}:{}]", comment_text(&g.node(o).name), g.node(o).ty, off + b - 1, off));
+        out_doc.push(format!(
+            "{} {} at [{}:{}]",
+            comment_text(&g.node(o).name),
+            g.node(o).ty,
+            off + b - 1,
+            off
+        ));
         off += b;
     }
     let out_expr = if outs.len() == 1 {
@@ -289,7 +321,10 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
         out_expr,
     };
     if in_offset == 0 {
-        return Err(BackendError { node: g.name.clone(), message: "graph has no inputs".into() });
+        return Err(BackendError {
+            node: g.name.clone(),
+            message: "graph has no inputs".into(),
+        });
     }
     files.push((format!("{top}.v"), render(&topv)));
     Ok(Design {
@@ -303,19 +338,30 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
 
 fn render<T: Template>(t: &T) -> String {
     // Templates have no fallible filters; a failure here is a template bug.
-    let mut s = t.render().unwrap_or_else(|e| format!("// template error: {e}"));
+    let mut s = t
+        .render()
+        .unwrap_or_else(|e| format!("// template error: {e}"));
     s.push('\n');
     s
 }
 
-fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> Result<String, std::fmt::Error> {
+fn dense_module(
+    module: &str,
+    name: &str,
+    d: &IntDense,
+    ab: u32,
+) -> Result<String, std::fmt::Error> {
     let (rows, cols) = d.weight.dims2();
     let nz = d.weight.data.iter().filter(|&&w| w != 0).count();
     let mut weight_rows: Vec<String> = (0..rows)
         .rev()
         .map(|r| {
             let row = &d.weight.data[r * cols..(r + 1) * cols];
-            format!("{}{}  // output {r}", pack_hex(row, ab), if r > 0 { "," } else { "" })
+            format!(
+                "{}{}  // output {r}",
+                pack_hex(row, ab),
+                if r > 0 { "," } else { "" }
+            )
         })
         .collect();
     if weight_rows.is_empty() {
@@ -340,31 +386,61 @@ fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> Result<Strin
 fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
     let n = nr.len();
     let f = nr.frac_bits;
-    let state = nr.mem_bits.max(if nr.kind.has_synapse() { nr.syn_bits } else { 0 });
+    let state = nr.mem_bits.max(if nr.kind.has_synapse() {
+        nr.syn_bits
+    } else {
+        0
+    });
     // Working width: the decay product and every constant fit with room for the sum.
     let consts = nr
         .threshold
         .iter()
         .chain(&nr.v_reset)
         .chain(&nr.bias)
-        .fold(Interval::point(0), |a, &v| a.hull(Interval::point(v as i128)));
+        .fold(Interval::point(0), |a, &v| {
+            a.hull(Interval::point(v as i128))
+        });
     let wb = [state + f + 2, xb, signed_width(consts.lo, consts.hi)]
         .into_iter()
         .max()
         .unwrap_or(2)
         + 3;
-    let mut params = vec![
-        Param { name: "BIAS", value: pack_hex(&nr.bias, wb), doc: "added every step (v_leak term)" },
-    ];
+    let mut params = vec![Param {
+        name: "BIAS",
+        value: pack_hex(&nr.bias, wb),
+        doc: "added every step (v_leak term)",
+    }];
     if nr.kind.spikes() {
-        params.push(Param { name: "THRESHOLD", value: pack_hex(&nr.threshold, wb), doc: "spike threshold" });
+        params.push(Param {
+            name: "THRESHOLD",
+            value: pack_hex(&nr.threshold, wb),
+            doc: "spike threshold",
+        });
         if nr.reset == Reset::Zero {
-            params.push(Param { name: "V_RESET", value: pack_hex(&nr.v_reset, wb), doc: "membrane after a spike" });
+            params.push(Param {
+                name: "V_RESET",
+                value: pack_hex(&nr.v_reset, wb),
+                doc: "membrane after a spike",
+            });
         }
     }
-    let mem_decay_expr = decay_expr("v_w", &nr.mem_decay, "MEM_DECAY", "membrane decay, dt/tau_mem * 2^F", wb, &mut params);
+    let mem_decay_expr = decay_expr(
+        "v_w",
+        &nr.mem_decay,
+        "MEM_DECAY",
+        "membrane decay, dt/tau_mem * 2^F",
+        wb,
+        &mut params,
+    );
     let syn_decay_expr = if nr.kind.has_synapse() {
-        decay_expr("s_w", &nr.syn_decay, "SYN_DECAY", "synaptic decay, dt/tau_syn * 2^F", wb, &mut params)
+        decay_expr(
+            "s_w",
+            &nr.syn_decay,
+            "SYN_DECAY",
+            "synaptic decay, dt/tau_syn * 2^F",
+            wb,
+            &mut params,
+        )
     } else {
         String::new()
     };
@@ -424,10 +500,21 @@ pub fn csd(mut a: i64) -> Vec<(i8, u32)> {
 
 /// The decayed state `s - floor(s * d / 2^F)` as Verilog. A layer-wide constant becomes a
 /// shift (d = 2^k) or a CSD shift-add network; per-neuron constants use a multiply.
-fn decay_expr(s: &str, decay: &[i64], name: &'static str, doc: &'static str, wb: u32, params: &mut Vec<Param>) -> String {
+fn decay_expr(
+    s: &str,
+    decay: &[i64],
+    name: &'static str,
+    doc: &'static str,
+    wb: u32,
+    params: &mut Vec<Param>,
+) -> String {
     let first = decay.first().copied().unwrap_or(0);
     if decay.iter().any(|&d| d != first) {
-        params.push(Param { name, value: pack_hex(decay, wb), doc });
+        params.push(Param {
+            name,
+            value: pack_hex(decay, wb),
+            doc,
+        });
         return format!("{s} - (({s} * $signed({name}[j*WB +: WB])) >>> F)");
     }
     if first == 0 {
@@ -438,7 +525,11 @@ fn decay_expr(s: &str, decay: &[i64], name: &'static str, doc: &'static str, wb:
         .rev()
         .enumerate()
         .map(|(i, &(sign, k))| {
-            let t = if k == 0 { s.to_string() } else { format!("({s} <<< {k})") };
+            let t = if k == 0 {
+                s.to_string()
+            } else {
+                format!("({s} <<< {k})")
+            };
             match (i, sign) {
                 (0, 1) => t,
                 (0, _) => format!("-{t}"),

@@ -4,19 +4,124 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Verilog-2005 and SystemVerilog keywords a name must not collide with.
 const KEYWORDS: &[&str] = &[
-    "always", "and", "assign", "automatic", "begin", "buf", "case", "casex", "casez", "cell",
-    "cmos", "config", "deassign", "default", "defparam", "design", "disable", "edge", "else",
-    "end", "endcase", "endconfig", "endfunction", "endgenerate", "endmodule", "endprimitive",
-    "endspecify", "endtable", "endtask", "event", "for", "force", "forever", "fork", "function",
-    "generate", "genvar", "if", "ifnone", "incdir", "include", "initial", "inout", "input",
-    "instance", "integer", "join", "large", "liblist", "library", "localparam", "logic",
-    "macromodule", "medium", "module", "nand", "negedge", "nmos", "nor", "not", "or", "output",
-    "parameter", "pmos", "posedge", "primitive", "pull0", "pull1", "pulldown", "pullup", "rcmos",
-    "real", "realtime", "reg", "release", "repeat", "rnmos", "rpmos", "rtran", "scalared",
-    "signed", "small", "specify", "specparam", "strong0", "strong1", "supply0", "supply1",
-    "table", "task", "time", "tran", "tri", "tri0", "tri1", "triand", "trior", "trireg",
-    "unsigned", "use", "vectored", "wait", "wand", "weak0", "weak1", "while", "wire", "wor",
-    "xnor", "xor", "bit", "byte", "int", "shortint", "longint", "string", "class", "interface",
+    "always",
+    "and",
+    "assign",
+    "automatic",
+    "begin",
+    "buf",
+    "case",
+    "casex",
+    "casez",
+    "cell",
+    "cmos",
+    "config",
+    "deassign",
+    "default",
+    "defparam",
+    "design",
+    "disable",
+    "edge",
+    "else",
+    "end",
+    "endcase",
+    "endconfig",
+    "endfunction",
+    "endgenerate",
+    "endmodule",
+    "endprimitive",
+    "endspecify",
+    "endtable",
+    "endtask",
+    "event",
+    "for",
+    "force",
+    "forever",
+    "fork",
+    "function",
+    "generate",
+    "genvar",
+    "if",
+    "ifnone",
+    "incdir",
+    "include",
+    "initial",
+    "inout",
+    "input",
+    "instance",
+    "integer",
+    "join",
+    "large",
+    "liblist",
+    "library",
+    "localparam",
+    "logic",
+    "macromodule",
+    "medium",
+    "module",
+    "nand",
+    "negedge",
+    "nmos",
+    "nor",
+    "not",
+    "or",
+    "output",
+    "parameter",
+    "pmos",
+    "posedge",
+    "primitive",
+    "pull0",
+    "pull1",
+    "pulldown",
+    "pullup",
+    "rcmos",
+    "real",
+    "realtime",
+    "reg",
+    "release",
+    "repeat",
+    "rnmos",
+    "rpmos",
+    "rtran",
+    "scalared",
+    "signed",
+    "small",
+    "specify",
+    "specparam",
+    "strong0",
+    "strong1",
+    "supply0",
+    "supply1",
+    "table",
+    "task",
+    "time",
+    "tran",
+    "tri",
+    "tri0",
+    "tri1",
+    "triand",
+    "trior",
+    "trireg",
+    "unsigned",
+    "use",
+    "vectored",
+    "wait",
+    "wand",
+    "weak0",
+    "weak1",
+    "while",
+    "wire",
+    "wor",
+    "xnor",
+    "xor",
+    "bit",
+    "byte",
+    "int",
+    "shortint",
+    "longint",
+    "string",
+    "class",
+    "interface",
 ];
 
 /// Maps arbitrary node names to unique, safe identifiers (stable for a given input order).
@@ -34,13 +139,23 @@ impl Namer {
         }
         let mut base: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         while base.contains("__") {
             base = base.replace("__", "_");
         }
         let base = base.trim_matches('_').to_string();
-        let mut base = if base.is_empty() { "n".to_string() } else { base };
+        let mut base = if base.is_empty() {
+            "n".to_string()
+        } else {
+            base
+        };
         if base.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&base.as_str()) {
             base = format!("n_{base}");
         }
@@ -61,7 +176,13 @@ impl Namer {
 pub fn comment_text(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     format!("'{}'", s.replace("*/", "*?"))
 }
@@ -73,12 +194,17 @@ mod tests {
     #[test]
     fn hostile_names_become_distinct_safe_identifiers() {
         let mut n = Namer::default();
-        let names = ["lif1.lif", "lif1_lif", "module", "0abc", "a b\\c", "x*/\ny", "λ", ""];
+        let names = [
+            "lif1.lif", "lif1_lif", "module", "0abc", "a b\\c", "x*/\ny", "λ", "",
+        ];
         let ids: Vec<String> = names.iter().map(|s| n.ident(s)).collect();
         let set: BTreeSet<&String> = ids.iter().collect();
         assert_eq!(set.len(), ids.len(), "{ids:?}");
         for id in &ids {
-            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{id}"
+            );
             assert!(!id.starts_with(|c: char| c.is_ascii_digit()), "{id}");
             assert!(!KEYWORDS.contains(&id.as_str()), "{id}");
         }

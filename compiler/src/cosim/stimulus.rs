@@ -14,7 +14,11 @@ pub fn random(in_len: usize, samples: usize, steps: usize, p: f64, seed: u64) ->
         samples: (0..samples)
             .map(|_| {
                 (0..steps)
-                    .map(|_| (0..in_len).map(|_| rng.random_bool(p.clamp(0.0, 1.0)) as i64).collect())
+                    .map(|_| {
+                        (0..in_len)
+                            .map(|_| rng.random_bool(p.clamp(0.0, 1.0)) as i64)
+                            .collect()
+                    })
                     .collect()
             })
             .collect(),
@@ -34,7 +38,11 @@ pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
             continue;
         }
         if line.len() != in_len {
-            return Err(format!("line {}: {} values, the model has {in_len} inputs", i + 1, line.len()));
+            return Err(format!(
+                "line {}: {} values, the model has {in_len} inputs",
+                i + 1,
+                line.len()
+            ));
         }
         let beat = line
             .chars()

@@ -27,25 +27,40 @@ pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
             for id in g.ids() {
                 let node = g.node(id);
                 let len = node.ty.len();
-                let mut x: Vec<f64> = vec![0.0; g.node(node.inputs.first().map_or(id, |p| p.node)).ty.len()];
+                let mut x: Vec<f64> =
+                    vec![0.0; g.node(node.inputs.first().map_or(id, |p| p.node)).ty.len()];
                 for p in &node.inputs {
-                    let src = if p.delayed { &prev[p.node.index()] } else { &cur[p.node.index()] };
+                    let src = if p.delayed {
+                        &prev[p.node.index()]
+                    } else {
+                        &cur[p.node.index()]
+                    };
                     for (a, b) in x.iter_mut().zip(src) {
                         *a += *b;
                     }
                 }
                 let val = match &node.op {
                     Op::Input => {
-                        let v: Vec<f64> = (0..len).map(|i| beat.get(offset + i).copied().unwrap_or(0) as f64).collect();
+                        let v: Vec<f64> = (0..len)
+                            .map(|i| beat.get(offset + i).copied().unwrap_or(0) as f64)
+                            .collect();
                         offset += len;
                         v
                     }
                     Op::Output => x,
-                    Op::Affine { weight, bias } => matvec(weight.dims2(), &weight.data, &x, Some(bias)),
+                    Op::Affine { weight, bias } => {
+                        matvec(weight.dims2(), &weight.data, &x, Some(bias))
+                    }
                     Op::Linear { weight } => matvec(weight.dims2(), &weight.data, &x, None),
                     Op::Scale { scale } => x.iter().zip(scale).map(|(a, b)| a * b).collect(),
                     Op::Neuron(nr) => step(nr, &mut syn[id.index()], &mut mem[id.index()], &x, dt),
-                    other => return Err(format!("node '{}': {} is not a float operator", node.name, other.keyword())),
+                    other => {
+                        return Err(format!(
+                            "node '{}': {} is not a float operator",
+                            node.name,
+                            other.keyword()
+                        ))
+                    }
                 };
                 cur.push(val);
             }
@@ -62,7 +77,11 @@ fn matvec((rows, cols): (usize, usize), w: &[f64], x: &[f64], bias: Option<&Vec<
     (0..rows)
         .map(|r| {
             let b = bias.map_or(0.0, |b| b[r]);
-            b + w[r * cols..(r + 1) * cols].iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+            b + w[r * cols..(r + 1) * cols]
+                .iter()
+                .zip(x)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
         })
         .collect()
 }

@@ -78,7 +78,11 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                 let sum = |cur: &Vec<Vec<i64>>| -> Vec<i64> {
                     let mut acc = vec![0i64; in_len];
                     for p in &node.inputs {
-                        let src = if p.delayed { &prev[p.node.index()] } else { &cur[p.node.index()] };
+                        let src = if p.delayed {
+                            &prev[p.node.index()]
+                        } else {
+                            &cur[p.node.index()]
+                        };
                         for (a, b) in acc.iter_mut().zip(src) {
                             *a += *b;
                         }
@@ -88,7 +92,10 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                 let val = match &node.op {
                     Op::Input => {
                         let _ = inputs.iter().position(|&i| i == id);
-                        let v = beat.get(offset..offset + len).map(|s| s.to_vec()).unwrap_or_else(|| vec![0; len]);
+                        let v = beat
+                            .get(offset..offset + len)
+                            .map(|s| s.to_vec())
+                            .unwrap_or_else(|| vec![0; len]);
                         offset += len;
                         v
                     }
@@ -99,13 +106,21 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                         (0..rows)
                             .map(|r| {
                                 let row = &d.weight.data[r * cols..(r + 1) * cols];
-                                d.bias[r] + row.iter().zip(&x).filter(|(_, &s)| s != 0).map(|(w, _)| *w).sum::<i64>()
+                                d.bias[r]
+                                    + row
+                                        .iter()
+                                        .zip(&x)
+                                        .filter(|(_, &s)| s != 0)
+                                        .map(|(w, _)| *w)
+                                        .sum::<i64>()
                             })
                             .collect()
                     }
                     Op::IntNeuron(nr) => {
                         let x = sum(&cur);
-                        let st = state[id.index()].as_mut().expect("state exists for every neuron");
+                        let st = state[id.index()]
+                            .as_mut()
+                            .expect("state exists for every neuron");
                         step_neuron(nr, st, &x).map_err(|(neuron, message)| GoldenError {
                             node: node.name.clone(),
                             neuron,
@@ -145,14 +160,21 @@ fn clamp_or_check(v: i64, bits: u32, saturate: bool, what: &str) -> Result<i64, 
     }
 }
 
+// Parallel per-neuron arrays are indexed together; an index reads clearer than a zip of six.
+#[allow(clippy::needless_range_loop)]
 /// One timestep of one neuron layer; returns the layer's output (spikes or membranes).
-fn step_neuron(nr: &IntNeuron, st: &mut LayerState, x: &[i64]) -> Result<Vec<i64>, (usize, String)> {
+fn step_neuron(
+    nr: &IntNeuron,
+    st: &mut LayerState,
+    x: &[i64],
+) -> Result<Vec<i64>, (usize, String)> {
     let f = nr.frac_bits;
     let mut out = Vec::with_capacity(nr.len());
     for j in 0..nr.len() {
         let u = if nr.kind.has_synapse() {
             let s = decay(st.syn[j] as i128, nr.syn_decay[j], f) as i64 + x[j];
-            let s = clamp_or_check(s, nr.syn_bits, nr.saturate, "synaptic current").map_err(|m| (j, m))?;
+            let s = clamp_or_check(s, nr.syn_bits, nr.saturate, "synaptic current")
+                .map_err(|m| (j, m))?;
             st.syn[j] = s;
             s
         } else {
@@ -173,7 +195,8 @@ fn step_neuron(nr: &IntNeuron, st: &mut LayerState, x: &[i64]) -> Result<Vec<i64
         } else {
             (0, pre)
         };
-        let next = clamp_or_check(next, nr.mem_bits, nr.saturate, "membrane").map_err(|m| (j, m))?;
+        let next =
+            clamp_or_check(next, nr.mem_bits, nr.saturate, "membrane").map_err(|m| (j, m))?;
         st.v[j] = next;
         out.push(if nr.kind.spikes() { spike } else { next });
     }
@@ -182,5 +205,7 @@ fn step_neuron(nr: &IntNeuron, st: &mut LayerState, x: &[i64]) -> Result<Vec<i64
 
 /// Node ids whose traces are worth comparing (everything but inputs).
 pub fn traced_nodes(g: &Graph) -> Vec<NodeId> {
-    g.ids().filter(|&i| !matches!(g.node(i).op, Op::Input)).collect()
+    g.ids()
+        .filter(|&i| !matches!(g.node(i).op, Op::Input))
+        .collect()
 }

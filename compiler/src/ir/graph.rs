@@ -23,11 +23,17 @@ pub struct Port {
 
 impl Port {
     pub fn now(node: NodeId) -> Self {
-        Port { node, delayed: false }
+        Port {
+            node,
+            delayed: false,
+        }
     }
 
     pub fn prev(node: NodeId) -> Self {
-        Port { node, delayed: true }
+        Port {
+            node,
+            delayed: true,
+        }
     }
 }
 

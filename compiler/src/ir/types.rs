@@ -116,6 +116,9 @@ mod tests {
     #[test]
     fn type_prints_compactly() {
         assert_eq!(Type::fix(9, 40).to_string(), "fix<9,0>[40]");
-        assert_eq!(Type::new(Elem::Spike, vec![2, 34, 34]).to_string(), "spike[2,34,34]");
+        assert_eq!(
+            Type::new(Elem::Spike, vec![2, 34, 34]).to_string(),
+            "spike[2,34,34]"
+        );
     }
 }

@@ -112,7 +112,10 @@ fn input_type(g: &Graph, id: NodeId) -> Result<Option<Type>, String> {
 
 fn finite(name: &str, v: &[f64]) -> Result<(), String> {
     match v.iter().position(|x| !x.is_finite()) {
-        Some(i) => Err(format!("field '{name}' has a non-finite value ({}) at index {i}", v[i])),
+        Some(i) => Err(format!(
+            "field '{name}' has a non-finite value ({}) at index {i}",
+            v[i]
+        )),
         None => Ok(()),
     }
 }
@@ -124,7 +127,10 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
         if node.inputs.len() == want {
             Ok(())
         } else {
-            Err(format!("expects {want} input(s), has {}", node.inputs.len()))
+            Err(format!(
+                "expects {want} input(s), has {}",
+                node.inputs.len()
+            ))
         }
     };
     let needs_inputs = || {
@@ -190,8 +196,7 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
                 return Err(format!("dense layers take spike inputs, got {}", in_ty));
             }
             let (rows, cols) = d.weight.dims2();
-            if d.weight.shape.len() != 2 || rows != n || cols != in_ty.len() || d.bias.len() != n
-            {
+            if d.weight.shape.len() != 2 || rows != n || cols != in_ty.len() || d.bias.len() != n {
                 return Err(format!(
                     "weight {:?} / bias {} do not map {} inputs to {n} outputs",
                     d.weight.shape,
@@ -227,13 +232,19 @@ fn check_float_neuron(nr: &FloatNeuron, n: usize) -> Result<(), String> {
     ];
     for (name, v) in all {
         if v.len() != n {
-            return Err(format!("field '{name}' has {} entries, expected {n}", v.len()));
+            return Err(format!(
+                "field '{name}' has {} entries, expected {n}",
+                v.len()
+            ));
         }
         finite(name, v)?;
     }
     for (name, v) in [("tau_syn", &nr.tau_syn), ("tau_mem", &nr.tau_mem)] {
         if let Some(i) = v.iter().position(|&t| t <= 0.0) {
-            return Err(format!("field '{name}' must be positive, is {} at index {i}", v[i]));
+            return Err(format!(
+                "field '{name}' must be positive, is {} at index {i}",
+                v[i]
+            ));
         }
     }
     Ok(())
@@ -249,7 +260,10 @@ fn check_int_neuron(nr: &IntNeuron, ty: &Type) -> Result<(), String> {
         ("v_reset", &nr.v_reset),
     ] {
         if v.len() != n {
-            return Err(format!("field '{name}' has {} entries, expected {n}", v.len()));
+            return Err(format!(
+                "field '{name}' has {} entries, expected {n}",
+                v.len()
+            ));
         }
     }
     if !(1..=24).contains(&nr.frac_bits) {

@@ -27,7 +27,7 @@ impl Interval {
         Interval::new(self.lo.min(o.lo), self.hi.max(o.hi))
     }
 
-    pub fn add(self, o: Interval) -> Interval {
+    pub fn plus(self, o: Interval) -> Interval {
         Interval::new(self.lo + o.lo, self.hi + o.hi)
     }
 
@@ -111,7 +111,7 @@ pub fn size_state(
         let mut closed = true;
         let mut pre_all: Option<Interval> = None;
         for j in 0..inputs.len() {
-            let pre = decay_interval(range, decays[j], frac_bits).add(inputs[j]);
+            let pre = decay_interval(range, decays[j], frac_bits).plus(inputs[j]);
             pre_all = Some(pre_all.map_or(pre, |p| p.hull(pre)));
             // Reset and threshold values must be representable too.
             let next = after_firing(pre, fires[j]);
@@ -184,6 +184,9 @@ mod tests {
         let s = size_state(&[0], 12, &[Interval::new(0, 50)], &[Some(f)], 32);
         assert_eq!(s.bits, 8);
         assert!(!s.saturate);
-        assert_eq!(after_firing(Interval::new(90, 150), Some(f)), Interval::new(0, 100));
+        assert_eq!(
+            after_firing(Interval::new(90, 150), Some(f)),
+            Interval::new(0, 100)
+        );
     }
 }

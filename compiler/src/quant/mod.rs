@@ -88,7 +88,10 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
         match &node.op {
             Op::Scale { scale } => {
                 if node.inputs.len() != 1 || p.delayed {
-                    return Err(qerr(&node.name, "a Scale must have one undelayed input here"));
+                    return Err(qerr(
+                        &node.name,
+                        "a Scale must have one undelayed input here",
+                    ));
                 }
                 gain = Some(match gain {
                     None => scale.clone(),
@@ -101,7 +104,10 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
             }
             Op::Affine { weight, .. } | Op::Linear { weight } => {
                 if node.inputs.len() != 1 {
-                    return Err(qerr(&node.name, "weight layers with several inputs are not supported yet"));
+                    return Err(qerr(
+                        &node.name,
+                        "weight layers with several inputs are not supported yet",
+                    ));
                 }
                 let src = node.inputs[0];
                 if g.node(src.node).ty.elem != Elem::Spike {
@@ -173,9 +179,7 @@ fn input_gain(nr: &FloatNeuron, j: usize, dt: f64) -> f64 {
     match nr.kind {
         NeuronKind::If => nr.r[j],
         NeuronKind::Lif | NeuronKind::Li => dt / nr.tau_mem[j] * nr.r[j],
-        NeuronKind::CubaLif => {
-            dt / nr.tau_syn[j] * nr.w_in[j] * (dt / nr.tau_mem[j] * nr.r[j])
-        }
+        NeuronKind::CubaLif => dt / nr.tau_syn[j] * nr.w_in[j] * (dt / nr.tau_mem[j] * nr.r[j]),
     }
 }
 
@@ -188,15 +192,23 @@ fn decay_const(alpha: f64, f: u32) -> i64 {
 fn round_i64(node: &str, what: &str, v: f64) -> Result<i64, QuantError> {
     let r = v.round();
     if !r.is_finite() || r.abs() > (1i64 << 40) as f64 {
-        return Err(qerr(node, format!("{what} {v} does not fit the integer range (scale too large)")));
+        return Err(qerr(
+            node,
+            format!("{what} {v} does not fit the integer range (scale too large)"),
+        ));
     }
     Ok(r as i64)
 }
 
+// Weight rows and per-neuron gains are indexed together.
+#[allow(clippy::needless_range_loop)]
 /// Quantises a verified float graph into a verified integer graph plus a per-layer report.
 pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>), QuantError> {
     if !(2..=16).contains(&opt.weight_bits) {
-        return Err(qerr(&g.name, format!("weight bits {} outside 2..=16", opt.weight_bits)));
+        return Err(qerr(
+            &g.name,
+            format!("weight bits {} outside 2..=16", opt.weight_bits),
+        ));
     }
     if !(opt.dt > 0.0 && opt.dt.is_finite()) {
         return Err(qerr(&g.name, format!("dt {} must be positive", opt.dt)));
@@ -207,12 +219,22 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
     let mut report = Vec::new();
     // Delayed ports may point forward; remember them and patch after all nodes exist.
     let mut fixups: Vec<(NodeId, usize, NodeId)> = Vec::new();
-    let new_port = |map: &BTreeMap<NodeId, NodeId>, p: Port, at: NodeId, slot: usize, fix: &mut Vec<(NodeId, usize, NodeId)>| {
+    let new_port = |map: &BTreeMap<NodeId, NodeId>,
+                    p: Port,
+                    at: NodeId,
+                    slot: usize,
+                    fix: &mut Vec<(NodeId, usize, NodeId)>| {
         match map.get(&p.node) {
-            Some(&n) => Port { node: n, delayed: p.delayed },
+            Some(&n) => Port {
+                node: n,
+                delayed: p.delayed,
+            },
             None => {
                 fix.push((at, slot, p.node));
-                Port { node: NodeId(u32::MAX), delayed: p.delayed }
+                Port {
+                    node: NodeId(u32::MAX),
+                    delayed: p.delayed,
+                }
             }
         }
     };
@@ -222,7 +244,13 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
         match &node.op {
             Op::Input => {
                 if node.ty.elem != Elem::Spike {
-                    return Err(qerr(&node.name, format!("input type {} is not supported yet (spike inputs only)", node.ty)));
+                    return Err(qerr(
+                        &node.name,
+                        format!(
+                            "input type {} is not supported yet (spike inputs only)",
+                            node.ty
+                        ),
+                    ));
                 }
                 let nid = out.add(node.name.clone(), Op::Input, vec![], node.ty.clone());
                 map.insert(id, nid);
@@ -235,8 +263,22 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 let port = if g.node(src.node).op.is_float() && !g.node(src.node).op.has_state() {
                     // An output reading a weight layer directly: the layer keeps its own scale.
                     let syn = resolve_synapse(g, src, &node.name)?;
-                    let (dense, _) = emit_dense(&mut out, &syn, &vec![1.0; syn.weight.dims2().0], qmax, None, &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups))?;
-                    report.push(LayerQuant { node: syn.name.clone(), kind: "dense".into(), scale: dense.1, bits: out.node(dense.0).ty.elem_bits().unwrap_or(0), saturate: false, note: "read directly by an output".into() });
+                    let (dense, _) = emit_dense(
+                        &mut out,
+                        &syn,
+                        &vec![1.0; syn.weight.dims2().0],
+                        qmax,
+                        None,
+                        &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups),
+                    )?;
+                    report.push(LayerQuant {
+                        node: syn.name.clone(),
+                        kind: "dense".into(),
+                        scale: dense.1,
+                        bits: out.node(dense.0).ty.elem_bits().unwrap_or(0),
+                        saturate: false,
+                        note: "read directly by an output".into(),
+                    });
                     ty = out.node(dense.0).ty.clone();
                     Port::now(dense.0)
                 } else {
@@ -268,14 +310,47 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 let scale = if maxabs > 0.0 { qmax / maxabs } else { 1.0 };
                 let mut dense_ids = Vec::new();
                 for s in &syns {
-                    let (d, _) = emit_dense(&mut out, s, &gains, qmax, Some(scale), &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups))?;
-                    report.push(LayerQuant { node: s.name.clone(), kind: "dense".into(), scale, bits: out.node(d.0).ty.elem_bits().unwrap_or(0), saturate: false, note: format!("weights {} bits, gain of '{}' folded in", opt.weight_bits, node.name) });
+                    let (d, _) = emit_dense(
+                        &mut out,
+                        s,
+                        &gains,
+                        qmax,
+                        Some(scale),
+                        &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups),
+                    )?;
+                    report.push(LayerQuant {
+                        node: s.name.clone(),
+                        kind: "dense".into(),
+                        scale,
+                        bits: out.node(d.0).ty.elem_bits().unwrap_or(0),
+                        saturate: false,
+                        note: format!(
+                            "weights {} bits, gain of '{}' folded in",
+                            opt.weight_bits, node.name
+                        ),
+                    });
                     dense_ids.push(d.0);
                 }
                 let (int, note) = int_neuron(&node.name, nr, &out, &dense_ids, scale, opt)?;
-                report.push(LayerQuant { node: node.name.clone(), kind: nr.kind.keyword().into(), scale, bits: int.mem_bits, saturate: int.saturate, note });
-                let ty = if nr.kind.spikes() { Type::spike(n) } else { Type::fix(int.mem_bits, n) };
-                let nid = out.add(node.name.clone(), Op::IntNeuron(int), dense_ids.iter().map(|&d| Port::now(d)).collect(), ty);
+                report.push(LayerQuant {
+                    node: node.name.clone(),
+                    kind: nr.kind.keyword().into(),
+                    scale,
+                    bits: int.mem_bits,
+                    saturate: int.saturate,
+                    note,
+                });
+                let ty = if nr.kind.spikes() {
+                    Type::spike(n)
+                } else {
+                    Type::fix(int.mem_bits, n)
+                };
+                let nid = out.add(
+                    node.name.clone(),
+                    Op::IntNeuron(int),
+                    dense_ids.iter().map(|&d| Port::now(d)).collect(),
+                    ty,
+                );
                 map.insert(id, nid);
             }
             Op::Dense(_) | Op::IntNeuron(_) => {
@@ -285,14 +360,26 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
     }
     for (at, slot, src) in fixups {
         let Some(&n) = map.get(&src) else {
-            return Err(qerr(&out.node(at).name, format!("recurrent input '{}' is not a neuron or input", g.node(src).name)));
+            return Err(qerr(
+                &out.node(at).name,
+                format!(
+                    "recurrent input '{}' is not a neuron or input",
+                    g.node(src).name
+                ),
+            ));
         };
         out.nodes[at.index()].inputs[slot].node = n;
     }
-    verify(&out).map_err(|e| qerr(&g.name, format!("internal error, quantised graph is invalid: {e}")))?;
+    verify(&out).map_err(|e| {
+        qerr(
+            &g.name,
+            format!("internal error, quantised graph is invalid: {e}"),
+        )
+    })?;
     Ok((out, report))
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Adds the integer dense layer for a synapse; returns (node, scale).
 fn emit_dense(
     out: &mut Graph,
@@ -305,7 +392,11 @@ fn emit_dense(
     let (rows, cols) = s.weight.dims2();
     let scale = scale.unwrap_or_else(|| {
         let m = s.weight.data.iter().fold(0.0f64, |m, w| m.max(w.abs()));
-        if m > 0.0 { qmax / m } else { 1.0 }
+        if m > 0.0 {
+            qmax / m
+        } else {
+            1.0
+        }
     });
     let mut q = Vec::with_capacity(rows * cols);
     let mut bias = Vec::with_capacity(rows);
@@ -314,8 +405,14 @@ fn emit_dense(
         let b = round_i64(&s.name, "bias", s.bias[r] * gains[r] * scale)?;
         let (mut lo, mut hi) = (b as i128, b as i128);
         for c in 0..cols {
-            let w = (s.weight.at(r, c) * gains[r] * scale).round().clamp(-qmax, qmax) as i64;
-            if w < 0 { lo += w as i128 } else { hi += w as i128 }
+            let w = (s.weight.at(r, c) * gains[r] * scale)
+                .round()
+                .clamp(-qmax, qmax) as i64;
+            if w < 0 {
+                lo += w as i128
+            } else {
+                hi += w as i128
+            }
             q.push(w);
         }
         bias.push(b);
@@ -330,7 +427,11 @@ fn emit_dense(
     let p = port(s.source, at, 0);
     let id = out.add(
         s.name.clone(),
-        Op::Dense(IntDense { weight: Tensor::new(vec![rows, cols], q), bias, scale }),
+        Op::Dense(IntDense {
+            weight: Tensor::new(vec![rows, cols], q),
+            bias,
+            scale,
+        }),
         vec![p],
         Type::fix(bits, rows),
     );
@@ -345,7 +446,11 @@ pub fn dense_range(d: &IntDense) -> Vec<Interval> {
             let mut iv = Interval::point(d.bias[r] as i128);
             for c in 0..cols {
                 let w = d.weight.at(r, c) as i128;
-                iv = if w < 0 { Interval::new(iv.lo + w, iv.hi) } else { Interval::new(iv.lo, iv.hi + w) };
+                iv = if w < 0 {
+                    Interval::new(iv.lo + w, iv.hi)
+                } else {
+                    Interval::new(iv.lo, iv.hi + w)
+                };
             }
             iv
         })
@@ -366,19 +471,41 @@ fn int_neuron(
     for &d in dense_ids {
         if let Op::Dense(dd) = &out.node(d).op {
             for (j, iv) in dense_range(dd).into_iter().enumerate() {
-                x[j] = x[j].add(iv);
+                x[j] = x[j].plus(iv);
             }
         }
     }
-    let alpha_mem: Vec<f64> = (0..n).map(|j| if nr.kind.has_leak() { opt.dt / nr.tau_mem[j] } else { 0.0 }).collect();
-    let alpha_syn: Vec<f64> = (0..n).map(|j| if nr.kind.has_synapse() { opt.dt / nr.tau_syn[j] } else { 0.0 }).collect();
+    let alpha_mem: Vec<f64> = (0..n)
+        .map(|j| {
+            if nr.kind.has_leak() {
+                opt.dt / nr.tau_mem[j]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let alpha_syn: Vec<f64> = (0..n)
+        .map(|j| {
+            if nr.kind.has_synapse() {
+                opt.dt / nr.tau_syn[j]
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let mem_decay: Vec<i64> = alpha_mem.iter().map(|&a| decay_const(a, f)).collect();
     let syn_decay: Vec<i64> = alpha_syn.iter().map(|&a| decay_const(a, f)).collect();
     let mut notes = Vec::new();
     if alpha_mem.iter().chain(&alpha_syn).any(|&a| a > 1.0) {
-        notes.push("dt exceeds a time constant: the Euler step overshoots, decay clamped to 1".to_string());
+        notes.push(
+            "dt exceeds a time constant: the Euler step overshoots, decay clamped to 1".to_string(),
+        );
     }
-    if alpha_mem.iter().zip(&mem_decay).any(|(&a, &d)| a > 0.0 && d == 0) {
+    if alpha_mem
+        .iter()
+        .zip(&mem_decay)
+        .any(|(&a, &d)| a > 0.0 && d == 0)
+    {
         notes.push(format!("a leak below 2^-{f} per step rounds to no leak"));
     }
     let bias: Vec<i64> = (0..n)
@@ -397,7 +524,9 @@ fn int_neuron(
     } else {
         (2, false, x)
     };
-    let inputs: Vec<Interval> = (0..n).map(|j| u[j].add(Interval::point(bias[j] as i128))).collect();
+    let inputs: Vec<Interval> = (0..n)
+        .map(|j| u[j].plus(Interval::point(bias[j] as i128)))
+        .collect();
     let fires: Vec<Option<Firing>> = (0..n)
         .map(|j| {
             nr.kind.spikes().then_some(Firing {
@@ -411,7 +540,10 @@ fn int_neuron(
     let m = size_state(&mem_decay, f, &inputs, &fires, opt.max_state_bits);
     let saturate = syn_sat || m.saturate;
     if saturate {
-        notes.push(format!("state saturates at {} bits (no smaller width is closed under the update)", opt.max_state_bits));
+        notes.push(format!(
+            "state saturates at {} bits (no smaller width is closed under the update)",
+            opt.max_state_bits
+        ));
     }
     Ok((
         IntNeuron {

@@ -31,15 +31,23 @@ pub struct SynthReport {
 }
 
 pub fn yosys_version() -> Result<String, CosimError> {
-    let out = Command::new("yosys").arg("-V").output().map_err(|e| CosimError::Missing {
-        tool: "yosys".into(),
-        message: e.to_string(),
-    })?;
+    let out = Command::new("yosys")
+        .arg("-V")
+        .output()
+        .map_err(|e| CosimError::Missing {
+            tool: "yosys".into(),
+            message: e.to_string(),
+        })?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Runs Yosys on the RTL files and counts cells by the target's classes.
-pub fn synth(top: &str, rtl: &[PathBuf], target: &Target, dir: &Path) -> Result<SynthReport, CosimError> {
+pub fn synth(
+    top: &str,
+    rtl: &[PathBuf],
+    target: &Target,
+    dir: &Path,
+) -> Result<SynthReport, CosimError> {
     let t0 = Instant::now();
     let version = yosys_version()?;
     let script = target.yosys_script.replace("{top}", top);
@@ -71,7 +79,8 @@ pub fn synth(top: &str, rtl: &[PathBuf], target: &Target, dir: &Path) -> Result<
             log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    let stat = std::fs::read_to_string(dir.join("yosys_stat.txt")).map_err(|e| CosimError::Io(e.to_string()))?;
+    let stat = std::fs::read_to_string(dir.join("yosys_stat.txt"))
+        .map_err(|e| CosimError::Io(e.to_string()))?;
     let cells = parse_stat(&stat);
     let count = |class: &str| -> u64 {
         let prefixes = target.cells.get(class).cloned().unwrap_or_default();
@@ -81,11 +90,27 @@ pub fn synth(top: &str, rtl: &[PathBuf], target: &Target, dir: &Path) -> Result<
             .map(|(_, n)| n)
             .sum()
     };
-    let (lut, ff, carry, dsp, lutram) = (count("lut"), count("ff"), count("carry"), count("dsp"), count("lutram"));
+    let (lut, ff, carry, dsp, lutram) = (
+        count("lut"),
+        count("ff"),
+        count("carry"),
+        count("dsp"),
+        count("lutram"),
+    );
     let bram36 = count("bram36") as f64 + count("bram18") as f64 / 2.0;
     let bram_4k = count("bram_4k");
     let mut utilisation = BTreeMap::new();
-    let pct = |a: f64, b: u64| if b == 0 { if a > 0.0 { f64::INFINITY } else { 0.0 } } else { 100.0 * a / b as f64 };
+    let pct = |a: f64, b: u64| {
+        if b == 0 {
+            if a > 0.0 {
+                f64::INFINITY
+            } else {
+                0.0
+            }
+        } else {
+            100.0 * a / b as f64
+        }
+    };
     utilisation.insert("lut".to_string(), pct((lut + lutram) as f64, target.luts));
     utilisation.insert("ff".to_string(), pct(ff as f64, target.ffs));
     utilisation.insert("dsp".to_string(), pct(dsp as f64, target.dsps));

@@ -41,7 +41,9 @@ pub fn names() -> Vec<&'static str> {
 pub fn parse(origin: &str, text: &str) -> Result<Target, String> {
     let t: Target = serde_json::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     if t.luts == 0 || t.ffs == 0 || !(3..=8).contains(&t.lut_inputs) {
-        return Err(format!("{origin}: luts, ffs must be positive and lut_inputs in 3..=8"));
+        return Err(format!(
+            "{origin}: luts, ffs must be positive and lut_inputs in 3..=8"
+        ));
     }
     if !t.yosys_script.contains("{top}") {
         return Err(format!("{origin}: yosys_script must contain {{top}}"));
@@ -51,7 +53,7 @@ pub fn parse(origin: &str, text: &str) -> Result<Target, String> {
             return Err(format!("{origin}: cells has no '{class}' class"));
         }
     }
-    if !(t.default_clock_mhz > 0.0) {
+    if t.default_clock_mhz.is_nan() || t.default_clock_mhz <= 0.0 {
         return Err(format!("{origin}: default_clock_mhz must be positive"));
     }
     Ok(t)
@@ -63,7 +65,8 @@ pub fn load(name_or_path: &str) -> Result<Target, String> {
         return parse(name_or_path, text);
     }
     if name_or_path.ends_with(".json") {
-        let text = std::fs::read_to_string(name_or_path).map_err(|e| format!("{name_or_path}: {e}"))?;
+        let text =
+            std::fs::read_to_string(name_or_path).map_err(|e| format!("{name_or_path}: {e}"))?;
         return parse(name_or_path, &text);
     }
     Err(format!(
@@ -83,6 +86,8 @@ mod tests {
             assert_eq!(t.name, n);
         }
         assert!(load("xc9z999").unwrap_err().contains("unknown target"));
-        assert!(parse("bad.json", "{\"name\": 1}").unwrap_err().starts_with("bad.json:"));
+        assert!(parse("bad.json", "{\"name\": 1}")
+            .unwrap_err()
+            .starts_with("bad.json:"));
     }
 }
