@@ -1,6 +1,8 @@
 //! NIR frontend: real third-party models, nested graphs, and clean one-line errors on bad files.
 
-use hdf5_pure::{FileBuilder, GroupBuilder};
+mod common;
+use common::*;
+use hdf5_pure::FileBuilder;
 use spikeforge::frontend::nir::{load, load_bytes, NirError};
 use spikeforge::ir::verify::verify;
 use spikeforge::ir::{Elem, Graph, NeuronKind, Op, Port, Type};
@@ -134,112 +136,6 @@ fn load_bytes_matches_load() {
 }
 
 // ---- building NIR files with hdf5_pure's writer ----
-
-/// A node to write: a leaf (NIR type and numeric fields) or a nested graph.
-enum N {
-    Leaf(&'static str, Vec<(&'static str, Vec<f64>, Vec<u64>)>),
-    Graph(G),
-}
-
-struct G {
-    nodes: Vec<(String, N)>,
-    edges: Vec<(String, String)>,
-}
-
-fn leaf(ty: &'static str, fields: &[(&'static str, &[f64], &[u64])]) -> N {
-    N::Leaf(
-        ty,
-        fields
-            .iter()
-            .map(|(n, d, s)| (*n, d.to_vec(), s.to_vec()))
-            .collect(),
-    )
-}
-
-fn input(n: u64) -> N {
-    // Integer `shape`, as nir writes it.
-    N::Leaf("Input", vec![("shape", vec![n as f64], vec![1])])
-}
-
-fn output(n: u64) -> N {
-    N::Leaf("Output", vec![("shape", vec![n as f64], vec![1])])
-}
-
-fn linear(rows: u64, cols: u64, w: f64) -> N {
-    let data = vec![w; (rows * cols) as usize];
-    N::Leaf("Linear", vec![("weight", data, vec![rows, cols])])
-}
-
-fn lif(n: usize) -> N {
-    N::Leaf(
-        "LIF",
-        vec![
-            ("tau", vec![0.01; n], vec![n as u64]),
-            ("r", vec![1.0; n], vec![n as u64]),
-            ("v_leak", vec![0.0; n], vec![n as u64]),
-            ("v_threshold", vec![1.0; n], vec![n as u64]),
-        ],
-    )
-}
-
-fn graph(nodes: Vec<(&str, N)>, edges: &[(&str, &str)]) -> G {
-    G {
-        nodes: nodes.into_iter().map(|(n, x)| (n.to_string(), x)).collect(),
-        edges: edges
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect(),
-    }
-}
-
-fn write_str(g: &mut GroupBuilder, name: &str, s: &str) {
-    g.create_dataset(name)
-        .with_vlen_strings(&[s])
-        .with_shape(&[]);
-}
-
-fn write_graph(gb: &mut GroupBuilder, g: &G) {
-    write_str(gb, "type", "NIRGraph");
-    let mut nodes = gb.create_group("nodes");
-    for (name, n) in &g.nodes {
-        let mut ng = nodes.create_group(name);
-        match n {
-            N::Leaf(ty, fields) => {
-                write_str(&mut ng, "type", ty);
-                for (f, data, shape) in fields {
-                    if *f == "shape" {
-                        let ints: Vec<i64> = data.iter().map(|&x| x as i64).collect();
-                        ng.create_dataset(f).with_i64_data(&ints).with_shape(shape);
-                    } else {
-                        ng.create_dataset(f).with_f64_data(data).with_shape(shape);
-                    }
-                }
-            }
-            N::Graph(inner) => write_graph(&mut ng, inner),
-        }
-        nodes.add_group(ng.finish());
-    }
-    gb.add_group(nodes.finish());
-    let flat: Vec<&str> = g
-        .edges
-        .iter()
-        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
-        .collect();
-    gb.create_dataset("edges")
-        .with_vlen_strings(&flat)
-        .with_shape(&[g.edges.len() as u64, 2]);
-}
-
-fn nir_bytes(g: &G) -> Vec<u8> {
-    let mut fb = FileBuilder::new();
-    fb.create_dataset("version")
-        .with_vlen_strings(&["1.0.8"])
-        .with_shape(&[]);
-    let mut node = fb.create_group("node");
-    write_graph(&mut node, g);
-    fb.add_group(node.finish());
-    fb.finish().expect("writes")
-}
 
 fn load_graph(g: &G) -> Result<Graph, NirError> {
     load_bytes("model.nir", nir_bytes(g))

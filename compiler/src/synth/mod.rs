@@ -139,6 +139,34 @@ pub fn synth(
     })
 }
 
+/// Yosys's structural check (`hierarchy -check; proc; check -assert`): every module resolves,
+/// processes lower without latches or multiple drivers. Fast; used on every generated design.
+pub fn check(top: &str, rtl: &[PathBuf]) -> Result<(), CosimError> {
+    let files: Vec<String> = rtl.iter().map(|p| p.display().to_string()).collect();
+    let script = format!(
+        "read_verilog {}; hierarchy -check -top {top}; proc; opt_clean; check -assert",
+        files.join(" ")
+    );
+    let out = Command::new("yosys")
+        .args(["-q", "-p", &script])
+        .output()
+        .map_err(|e| CosimError::Missing {
+            tool: "yosys".into(),
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(CosimError::Failed {
+            what: "yosys check".into(),
+            log: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Cell counts from Yosys's `stat` text (the top module's, flattened).
 pub fn parse_stat(text: &str) -> BTreeMap<String, u64> {
     let mut cells = BTreeMap::new();

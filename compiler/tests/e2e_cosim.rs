@@ -1,0 +1,163 @@
+//! End to end: models through quantiser, golden model, Verilog, Verilator and Yosys.
+//! Every design is linted (`verilator --lint-only -Wall`), checked by Yosys, and cosimulated
+//! against the golden model with zero mismatches allowed.
+
+use spikeforge::cosim::{self, stimulus};
+use spikeforge::flow::{self, Compiled};
+use spikeforge::quant::QuantOptions;
+use spikeforge::testgen::{random_snn, RandomSnn};
+use spikeforge::{ir, synth};
+use std::path::{Path, PathBuf};
+
+fn shared(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+/// Lints, Yosys-checks and cosimulates `c`; returns the number of values compared.
+fn verify_design(c: &Compiled, samples: usize, steps: usize, seed: u64, dir: &Path) -> u64 {
+    let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("write rtl");
+    cosim::lint(&c.design, &rtl).unwrap_or_else(|e| panic!("lint: {e}"));
+    synth::check(&c.design.top, &rtl).unwrap_or_else(|e| panic!("yosys: {e}"));
+    let stim = stimulus::random(flow::input_len(&c.int), samples, steps, 0.3, seed);
+    let r =
+        flow::cosim(c, &stim, &dir.join("cosim"), seed).unwrap_or_else(|e| panic!("cosim: {e}"));
+    assert_eq!(r.steps, samples * steps);
+    assert_eq!(r.mismatches, 0, "first mismatch: {:?}", r.first_mismatch);
+    assert!(r.values_compared > 0);
+    r.values_compared
+}
+
+fn model_cosim(path: &Path) {
+    let g = flow::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let c = flow::compile(g, &QuantOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    verify_design(&c, 2, 256, 7, dir.path());
+}
+
+#[test]
+fn braille_recurrent_cuba_lif_cosims_bit_exact() {
+    model_cosim(&shared("braille_noDelay_noBias_subtract.nir"));
+}
+
+#[test]
+fn norse_lif_cosims_bit_exact() {
+    model_cosim(&shared("lif_norse.nir"));
+}
+
+#[test]
+fn snntorch_two_lif_cosims_bit_exact() {
+    model_cosim(&shared("two_lif_neurons.nir"));
+}
+
+#[test]
+fn bundled_example_cosims_bit_exact() {
+    model_cosim(&example("rsnn_16_32_10.nir"));
+}
+
+/// Random dense SNNs (sizes up to 64, random weights, thresholds, leaks, resets, comparisons,
+/// weight and state widths, recurrence). State caps as low as 10 bits force saturation.
+fn random_batch(seeds: std::ops::Range<u64>) {
+    for seed in seeds {
+        let g = random_snn(seed, &RandomSnn::default());
+        ir::verify::verify(&g).unwrap();
+        let opt = QuantOptions {
+            weight_bits: 2 + (seed % 9) as u32,
+            frac_bits: [8, 12, 16][(seed % 3) as usize],
+            max_state_bits: [10, 14, 32][(seed / 3 % 3) as usize],
+            ..QuantOptions::default()
+        };
+        let c = flow::compile(g, &opt).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        verify_design(&c, 2, 40, seed, dir.path());
+    }
+}
+
+#[test]
+fn random_snns_0_to_10() {
+    random_batch(0..10);
+}
+
+#[test]
+fn random_snns_10_to_20() {
+    random_batch(10..20);
+}
+
+#[test]
+fn random_snns_20_to_30() {
+    random_batch(20..30);
+}
+
+#[test]
+fn random_snns_30_to_40() {
+    random_batch(30..40);
+}
+
+#[test]
+fn random_snns_40_to_50() {
+    random_batch(40..50);
+}
+
+/// Saturation must actually be exercised by the random suite, or it proves nothing.
+#[test]
+fn random_suite_covers_saturation_recurrence_and_every_neuron_kind() {
+    let (mut sat, mut rec) = (0, 0);
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..50u64 {
+        let g = random_snn(seed, &RandomSnn::default());
+        let opt = QuantOptions {
+            weight_bits: 2 + (seed % 9) as u32,
+            frac_bits: [8, 12, 16][(seed % 3) as usize],
+            max_state_bits: [10, 14, 32][(seed / 3 % 3) as usize],
+            ..QuantOptions::default()
+        };
+        let c = flow::compile(g, &opt).unwrap();
+        for n in &c.int.nodes {
+            if let ir::Op::IntNeuron(nr) = &n.op {
+                sat += nr.saturate as usize;
+                kinds.insert(nr.kind.keyword());
+            }
+            rec += n.inputs.iter().filter(|p| p.delayed).count();
+        }
+    }
+    assert!(sat >= 3, "only {sat} saturating layers");
+    assert!(rec >= 5, "only {rec} recurrent edges");
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+}
+
+/// Yosys maps the real models to the xc7a35t and counts LUTs and FFs.
+#[test]
+fn shared_models_synthesize_for_xc7() {
+    let target = synth::target::load("xc7a35t").unwrap();
+    for name in ["lif_norse.nir", "two_lif_neurons.nir"] {
+        let g = flow::load(&shared(name)).unwrap();
+        let c = flow::compile(g, &QuantOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let rtl = cosim::write_rtl(&c.design, &dir.path().join("rtl")).unwrap();
+        let r = synth::synth(&c.design.top, &rtl, &target, &dir.path().join("synth")).unwrap();
+        assert!(r.lut > 0 && r.ff > 0, "{name}: {r:?}");
+        // Each neuron keeps its membrane in flip-flops, plus the output register.
+        let state_bits: u32 = c
+            .int
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                ir::Op::IntNeuron(nr) => Some(nr.mem_bits * nr.len() as u32),
+                _ => None,
+            })
+            .sum();
+        assert!(
+            r.ff as u32 >= state_bits,
+            "{name}: {} FF < {state_bits} state bits",
+            r.ff
+        );
+        assert!(r.fits);
+    }
+}
