@@ -1,0 +1,171 @@
+//! The command line on bad input: one clear line on stderr, exit code 1, never a panic.
+//! And on good input: the subcommands a user runs first.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn spikeforge(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spikeforge"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rsnn_16_32_10.nir")
+}
+
+/// Compiles `bytes` as `name`; asserts a one-line error naming the file and containing `want`.
+fn rejects(name: &str, bytes: &[u8], want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), bytes).unwrap();
+    let (code, stdout, stderr) = spikeforge(&["compile", name, "-o", "out"], dir.path());
+    assert_eq!(code, 1, "{name}: exit {code}, stderr {stderr}");
+    assert!(stdout.is_empty(), "{name}: stdout {stdout}");
+    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{name}: not one line: {stderr}");
+    assert!(lines[0].starts_with(&format!("error: {name}")), "{name}: {stderr}");
+    assert!(lines[0].contains(want), "{name}: expected '{want}' in: {stderr}");
+    assert!(!dir.path().join("out").exists(), "{name}: output written despite the error");
+}
+
+fn lif3() -> N {
+    N::Leaf(
+        "LIF",
+        vec![
+            ("tau", vec![1e-3; 3], vec![3]),
+            ("r", vec![10.0; 3], vec![3]),
+            ("v_leak", vec![0.0; 3], vec![3]),
+            ("v_threshold", vec![1.0; 3], vec![3]),
+        ],
+    )
+}
+
+fn net(fc: N, edges: &[(&str, &str)]) -> Vec<u8> {
+    nir_bytes(&graph(
+        vec![("input", input(2)), ("fc", fc), ("lif", lif3()), ("output", output(3))],
+        edges,
+    ))
+}
+
+const CHAIN: &[(&str, &str)] = &[("input", "fc"), ("fc", "lif"), ("lif", "output")];
+
+#[test]
+fn truncated_file() {
+    let bytes = std::fs::read(example()).unwrap();
+    rejects("cut.nir", &bytes[..bytes.len() / 2], "cut.nir");
+}
+
+#[test]
+fn non_hdf5_file() {
+    rejects("notes.nir", b"this is not an HDF5 file\n", "not an HDF5 file");
+}
+
+#[test]
+fn unknown_node_type() {
+    let conv = N::Leaf("Conv2d", vec![("weight", vec![0.0; 4], vec![1, 1, 2, 2])]);
+    rejects("conv.nir", &net(conv, CHAIN), "node type 'Conv2d' is not supported");
+}
+
+#[test]
+fn edge_to_missing_node() {
+    let edges = &[("input", "fc"), ("fc", "lif"), ("lif", "ghost"), ("lif", "output")];
+    rejects("ghost.nir", &net(linear(3, 2, 0.5), edges), "no node named 'ghost'");
+}
+
+#[test]
+fn shape_mismatch() {
+    rejects("shape.nir", &net(linear(3, 5, 0.5), CHAIN), "shape mismatch");
+}
+
+#[test]
+fn nan_weight() {
+    let mut w = vec![0.5; 6];
+    w[3] = f64::NAN;
+    let fc = N::Leaf("Linear", vec![("weight", w, vec![3, 2])]);
+    rejects("nan.nir", &net(fc, CHAIN), "NaN");
+}
+
+#[test]
+fn sfir_syntax_error_has_a_location() {
+    rejects("bad.sfir", b"graph g {\n  %x: spike[2] = inptu\n}\n", "bad.sfir:2:");
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = spikeforge(&["compile", "nope.nir"], dir.path());
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("error: nope.nir"), "{stderr}");
+}
+
+#[test]
+fn compile_writes_rtl_ir_dumps_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let (code, stdout, stderr) = spikeforge(
+        &["compile", ex.to_str().unwrap(), "-o", "o", "--dump-ir", "--weight-bits", "6"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("compiled"), "{stdout}");
+    let o = dir.path().join("o");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(o.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["options"]["weight_bits"], 6);
+    assert_eq!(report["input_bits"], 16);
+    assert_eq!(report["output_bits"], 10);
+    for f in report["rtl"].as_array().unwrap() {
+        assert!(o.join(f.as_str().unwrap()).exists(), "{f}");
+    }
+    // The dumps parse back, and the integer dump is a compilable model by itself.
+    for stage in ["01-frontend", "02-quant"] {
+        let text = std::fs::read_to_string(o.join(format!("ir/{stage}.sfir"))).unwrap();
+        let g = spikeforge::ir::text::parse(&text).unwrap();
+        spikeforge::ir::verify::verify(&g).unwrap();
+    }
+    let quant_ir = o.join("ir/02-quant.sfir");
+    let (code, _, stderr) = spikeforge(&["compile", quant_ir.to_str().unwrap(), "-o", "o2"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let a = std::fs::read_dir(o.join("rtl")).unwrap().count();
+    let b = std::fs::read_dir(dir.path().join("o2/rtl")).unwrap().count();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn sim_reports_float_integer_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let (code, stdout, stderr) =
+        spikeforge(&["sim", ex.to_str().unwrap(), "-o", "o", "-T", "64", "--json"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let agree = report["sim"]["agreement"].as_array().unwrap();
+    assert!(!agree.is_empty());
+    for a in agree {
+        let f = a["agreement"].as_f64().unwrap();
+        // 8-bit weights keep the quantised network close to the float one.
+        assert!(f > 0.9, "{a}");
+    }
+}
+
+#[test]
+fn help_has_an_example_for_every_subcommand() {
+    for sub in ["compile", "sim", "cosim", "synth"] {
+        let (code, stdout, _) = spikeforge(&[sub, "--help"], Path::new("."));
+        assert_eq!(code, 0);
+        assert!(stdout.contains("Example: spikeforge"), "{sub}: {stdout}");
+    }
+    let (code, stdout, _) = spikeforge(&["targets"], Path::new("."));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("xc7a35t") && stdout.contains("ice40up5k"));
+}
