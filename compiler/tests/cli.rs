@@ -33,9 +33,18 @@ fn rejects(name: &str, bytes: &[u8], want: &str) {
     assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{name}: not one line: {stderr}");
-    assert!(lines[0].starts_with(&format!("error: {name}")), "{name}: {stderr}");
-    assert!(lines[0].contains(want), "{name}: expected '{want}' in: {stderr}");
-    assert!(!dir.path().join("out").exists(), "{name}: output written despite the error");
+    assert!(
+        lines[0].starts_with(&format!("error: {name}")),
+        "{name}: {stderr}"
+    );
+    assert!(
+        lines[0].contains(want),
+        "{name}: expected '{want}' in: {stderr}"
+    );
+    assert!(
+        !dir.path().join("out").exists(),
+        "{name}: output written despite the error"
+    );
 }
 
 fn lif3() -> N {
@@ -52,7 +61,12 @@ fn lif3() -> N {
 
 fn net(fc: N, edges: &[(&str, &str)]) -> Vec<u8> {
     nir_bytes(&graph(
-        vec![("input", input(2)), ("fc", fc), ("lif", lif3()), ("output", output(3))],
+        vec![
+            ("input", input(2)),
+            ("fc", fc),
+            ("lif", lif3()),
+            ("output", output(3)),
+        ],
         edges,
     ))
 }
@@ -67,24 +81,45 @@ fn truncated_file() {
 
 #[test]
 fn non_hdf5_file() {
-    rejects("notes.nir", b"this is not an HDF5 file\n", "not an HDF5 file");
+    rejects(
+        "notes.nir",
+        b"this is not an HDF5 file\n",
+        "not an HDF5 file",
+    );
 }
 
 #[test]
 fn unknown_node_type() {
     let conv = N::Leaf("Conv2d", vec![("weight", vec![0.0; 4], vec![1, 1, 2, 2])]);
-    rejects("conv.nir", &net(conv, CHAIN), "node type 'Conv2d' is not supported");
+    rejects(
+        "conv.nir",
+        &net(conv, CHAIN),
+        "node type 'Conv2d' is not supported",
+    );
 }
 
 #[test]
 fn edge_to_missing_node() {
-    let edges = &[("input", "fc"), ("fc", "lif"), ("lif", "ghost"), ("lif", "output")];
-    rejects("ghost.nir", &net(linear(3, 2, 0.5), edges), "no node named 'ghost'");
+    let edges = &[
+        ("input", "fc"),
+        ("fc", "lif"),
+        ("lif", "ghost"),
+        ("lif", "output"),
+    ];
+    rejects(
+        "ghost.nir",
+        &net(linear(3, 2, 0.5), edges),
+        "no node named 'ghost'",
+    );
 }
 
 #[test]
 fn shape_mismatch() {
-    rejects("shape.nir", &net(linear(3, 5, 0.5), CHAIN), "shape mismatch");
+    rejects(
+        "shape.nir",
+        &net(linear(3, 5, 0.5), CHAIN),
+        "shape mismatch",
+    );
 }
 
 #[test]
@@ -97,7 +132,11 @@ fn nan_weight() {
 
 #[test]
 fn sfir_syntax_error_has_a_location() {
-    rejects("bad.sfir", b"graph g {\n  %x: spike[2] = inptu\n}\n", "bad.sfir:2:");
+    rejects(
+        "bad.sfir",
+        b"graph g {\n  %x: spike[2] = inptu\n}\n",
+        "bad.sfir:2:",
+    );
 }
 
 #[test]
@@ -113,7 +152,15 @@ fn compile_writes_rtl_ir_dumps_and_report() {
     let dir = tempfile::tempdir().unwrap();
     let ex = example();
     let (code, stdout, stderr) = spikeforge(
-        &["compile", ex.to_str().unwrap(), "-o", "o", "--dump-ir", "--weight-bits", "6"],
+        &[
+            "compile",
+            ex.to_str().unwrap(),
+            "-o",
+            "o",
+            "--dump-ir",
+            "--weight-bits",
+            "6",
+        ],
         dir.path(),
     );
     assert_eq!(code, 0, "{stderr}");
@@ -134,10 +181,15 @@ fn compile_writes_rtl_ir_dumps_and_report() {
         spikeforge::ir::verify::verify(&g).unwrap();
     }
     let quant_ir = o.join("ir/02-quant.sfir");
-    let (code, _, stderr) = spikeforge(&["compile", quant_ir.to_str().unwrap(), "-o", "o2"], dir.path());
+    let (code, _, stderr) = spikeforge(
+        &["compile", quant_ir.to_str().unwrap(), "-o", "o2"],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{stderr}");
     let a = std::fs::read_dir(o.join("rtl")).unwrap().count();
-    let b = std::fs::read_dir(dir.path().join("o2/rtl")).unwrap().count();
+    let b = std::fs::read_dir(dir.path().join("o2/rtl"))
+        .unwrap()
+        .count();
     assert_eq!(a, b);
 }
 
@@ -145,8 +197,10 @@ fn compile_writes_rtl_ir_dumps_and_report() {
 fn sim_reports_float_integer_agreement() {
     let dir = tempfile::tempdir().unwrap();
     let ex = example();
-    let (code, stdout, stderr) =
-        spikeforge(&["sim", ex.to_str().unwrap(), "-o", "o", "-T", "64", "--json"], dir.path());
+    let (code, stdout, stderr) = spikeforge(
+        &["sim", ex.to_str().unwrap(), "-o", "o", "-T", "64", "--json"],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let agree = report["sim"]["agreement"].as_array().unwrap();

@@ -209,3 +209,127 @@ pub fn traced_nodes(g: &Graph) -> Vec<NodeId> {
         .filter(|&i| !matches!(g.node(i).op, Op::Input))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
+
+    /// input(1) -> dense(weight w) -> neuron -> output, with the neuron built by `nr`.
+    fn single(w: i64, nr: IntNeuron) -> Graph {
+        let mut g = Graph::new("t");
+        let i = g.add("in", Op::Input, vec![], Type::spike(1));
+        let d = g.add(
+            "fc",
+            Op::Dense(IntDense {
+                weight: Tensor::new(vec![1, 1], vec![w]),
+                bias: vec![0],
+                scale: 1.0,
+            }),
+            vec![Port::now(i)],
+            Type::fix(16, 1),
+        );
+        let ty = if nr.kind.spikes() {
+            Type::spike(1)
+        } else {
+            Type::fix(nr.mem_bits, 1)
+        };
+        let n = g.add("n", Op::IntNeuron(nr), vec![Port::now(d)], ty.clone());
+        g.add("out", Op::Output, vec![Port::now(n)], ty);
+        crate::ir::verify::verify(&g).unwrap();
+        g
+    }
+
+    fn neuron(kind: NeuronKind, decay: i64, threshold: i64, reset: Reset) -> IntNeuron {
+        IntNeuron {
+            kind,
+            reset,
+            compare: Compare::Gt,
+            frac_bits: 12,
+            syn_decay: vec![0],
+            mem_decay: vec![decay],
+            bias: vec![0],
+            threshold: vec![threshold],
+            v_reset: vec![0],
+            syn_bits: 16,
+            mem_bits: 16,
+            saturate: false,
+            scale: 1.0,
+        }
+    }
+
+    fn outputs(g: &Graph, steps: &[i64]) -> Vec<i64> {
+        let stim = Stimulus {
+            samples: vec![steps.iter().map(|&s| vec![s]).collect()],
+        };
+        let t = run(g, &stim).unwrap();
+        t.values[g.outputs()[0].index()]
+            .iter()
+            .map(|v| v[0])
+            .collect()
+    }
+
+    #[test]
+    fn integrate_and_fire_counts_to_its_threshold() {
+        // v = 1, 2, 3, 4 > 3 fires and resets to 0, then 1, 2.
+        let g = single(1, neuron(NeuronKind::If, 0, 3, Reset::Zero));
+        assert_eq!(outputs(&g, &[1, 1, 1, 1, 1, 1]), vec![0, 0, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn leaky_membrane_halves_with_floor() {
+        // Leak 1/2 (2048/4096), input 8: v = 8, 8 - 4 + 8 = 12, 12 - 6 + 8 = 14, then no input:
+        // 14 - 7 = 7, 7 - 3 = 4 (floor(3.5) = 3).
+        let g = single(8, neuron(NeuronKind::Li, 2048, 0, Reset::Zero));
+        assert_eq!(outputs(&g, &[1, 1, 1, 0, 0]), vec![8, 12, 14, 7, 4]);
+    }
+
+    #[test]
+    fn subtractive_reset_keeps_the_excess() {
+        // IF, threshold 5, input 4: v = 4, 8 > 5 fires -> 3, 7 fires -> 2, 6 fires -> 1.
+        let g = single(4, neuron(NeuronKind::If, 0, 5, Reset::Subtract));
+        assert_eq!(outputs(&g, &[1, 1, 1, 1]), vec![0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn cuba_current_decays_before_feeding_the_membrane() {
+        // syn: 10, 10 - 5 + 10 = 15; v (no leak): 10, 25. Threshold 30 is never crossed.
+        let mut nr = neuron(NeuronKind::CubaLif, 0, 30, Reset::Zero);
+        nr.syn_decay = vec![2048];
+        let g = single(10, nr);
+        let stim = Stimulus {
+            samples: vec![vec![vec![1], vec![1], vec![1]]],
+        };
+        let t = run(&g, &stim).unwrap();
+        // Step 2: syn = 15 - 7 + 10 = 18, v = 25 + 18 = 43 > 30 fires.
+        let out: Vec<i64> = t.values[3].iter().map(|v| v[0]).collect();
+        assert_eq!(out, vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn state_clears_between_samples() {
+        let g = single(1, neuron(NeuronKind::If, 0, 2, Reset::Zero));
+        let sample: Vec<Vec<i64>> = vec![vec![1]; 3];
+        let stim = Stimulus {
+            samples: vec![sample.clone(), sample],
+        };
+        let t = run(&g, &stim).unwrap();
+        let out: Vec<i64> = t.values[3].iter().map(|v| v[0]).collect();
+        assert_eq!(out, vec![0, 0, 1, 0, 0, 1]);
+    }
+
+    #[test]
+    fn overflow_without_saturation_is_reported_and_saturation_clamps() {
+        let mut nr = neuron(NeuronKind::Li, 0, 0, Reset::Zero);
+        nr.mem_bits = 4;
+        let g = single(5, nr.clone());
+        let stim = Stimulus {
+            samples: vec![vec![vec![1]; 3]],
+        };
+        let e = run(&g, &stim).unwrap_err();
+        assert_eq!((e.node.as_str(), e.step), ("n", 1));
+        nr.saturate = true;
+        let g = single(5, nr);
+        assert_eq!(outputs(&g, &[1, 1, 1]), vec![5, 7, 7]);
+    }
+}

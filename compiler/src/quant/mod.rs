@@ -564,3 +564,78 @@ fn int_neuron(
         notes.join("; "),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{FloatNeuron, Port, Tensor, Type};
+
+    /// input(2) -> linear([[0.5, -0.25]]) -> LIF(dt/tau = 1/4, r = 4) -> output.
+    fn lif_graph(bias: Option<f64>) -> Graph {
+        let mut g = Graph::new("q");
+        let i = g.add("in", Op::Input, vec![], Type::spike(2));
+        let w = Tensor::new(vec![1, 2], vec![0.5, -0.25]);
+        let op = match bias {
+            Some(b) => Op::Affine {
+                weight: w,
+                bias: vec![b],
+            },
+            None => Op::Linear { weight: w },
+        };
+        let fc = g.add("fc", op, vec![Port::now(i)], Type::real(1));
+        let mut nr = FloatNeuron::neutral(NeuronKind::Lif, 1);
+        nr.tau_mem = vec![4e-4];
+        nr.r = vec![4.0];
+        nr.v_threshold = vec![1.0];
+        nr.v_leak = vec![0.5];
+        nr.v_reset = vec![-0.25];
+        let n = g.add("lif", Op::Neuron(nr), vec![Port::now(fc)], Type::spike(1));
+        g.add("out", Op::Output, vec![Port::now(n)], Type::spike(1));
+        g
+    }
+
+    #[test]
+    fn scale_gain_and_leak_fold_as_documented() {
+        let (q, layers) = quantise(&lif_graph(Some(0.1)), &QuantOptions::default()).unwrap();
+        // Gain dt/tau * r = 1, so the largest weight 0.5 maps to 127: scale 254.
+        let Op::Dense(d) = &q.node(q.find("fc").unwrap()).op else {
+            panic!()
+        };
+        assert_eq!(d.scale, 254.0);
+        assert_eq!(d.weight.data, vec![127, -64]); // -63.5 rounds away from zero
+        assert_eq!(d.bias, vec![25]); // 0.1 * 254 = 25.4
+        let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
+            panic!()
+        };
+        assert_eq!(n.mem_decay, vec![1024]); // 1/4 * 2^12
+        assert_eq!(n.threshold, vec![254]);
+        assert_eq!(n.v_reset, vec![-64]); // -0.25 * 254 = -63.5
+        assert_eq!(n.bias, vec![32]); // dt/tau * v_leak * scale = 0.25 * 0.5 * 254 = 31.75
+        assert!(!n.saturate);
+        assert_eq!(layers.len(), 2);
+    }
+
+    #[test]
+    fn state_width_holds_every_reachable_membrane() {
+        let (q, _) = quantise(&lif_graph(None), &QuantOptions::default()).unwrap();
+        let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
+            panic!()
+        };
+        // Input per step lies in [-64 + 32, 127 + 32]. Quiet membranes reach the threshold 254,
+        // so 8 bits cannot hold them; in 9 bits ([-256, 255]) the most negative state decays to
+        // -256 + 64 - 32 = -224 and the largest fires, so 9 bits are closed under the update.
+        assert_eq!(n.mem_bits, 9);
+    }
+
+    #[test]
+    fn weight_bits_out_of_range_is_an_error() {
+        let opt = QuantOptions {
+            weight_bits: 1,
+            ..QuantOptions::default()
+        };
+        assert!(quantise(&lif_graph(None), &opt)
+            .unwrap_err()
+            .to_string()
+            .contains("weight bits"));
+    }
+}
