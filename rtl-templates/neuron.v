@@ -39,6 +39,7 @@ module {{ module }} (
 {%- if cuba %}
             reg  signed [SB-1:0] s_q;
             wire signed [WB-1:0] s_w = { {(WB-SB){s_q[SB-1]}}, s_q };
+            // {{ syn_decay_doc }}
             wire signed [WB-1:0] s_nxt = {{ syn_decay_expr }} + x_w;
 {%- if saturate %}
             wire signed [WB-1:0] s_new = (s_nxt > SMAX) ? SMAX : (s_nxt < SMIN) ? SMIN : s_nxt;
@@ -55,6 +56,7 @@ module {{ module }} (
 {%- endif %}
             reg  signed [VB-1:0] v_q;
             wire signed [WB-1:0] v_w = { {(WB-VB){v_q[VB-1]}}, v_q };
+            // {{ mem_decay_doc }}
             wire signed [WB-1:0] pre = {{ mem_decay_expr }} + u_w + $signed(BIAS[j*WB +: WB]);
 {%- if spikes %}
             wire signed [WB-1:0] th = $signed(THRESHOLD[j*WB +: WB]);

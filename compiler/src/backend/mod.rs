@@ -83,7 +83,9 @@ struct NeuronV {
     cmp: &'static str,
     params: Vec<Param>,
     mem_decay_expr: String,
+    mem_decay_doc: String,
     syn_decay_expr: String,
+    syn_decay_doc: String,
     vmax: String,
     vmin: String,
     smax: String,
@@ -133,8 +135,23 @@ fn signed_lit(v: i64, bits: u32) -> String {
 
 /// Generates the design for a verified integer graph.
 pub fn generate(g: &Graph) -> Result<Design, BackendError> {
-    let mut namer = Namer::default();
-    let top = format!("sf_{}", namer.ident(&g.name));
+    // Every identifier in the top module and every module name comes from one namer, so node
+    // names can never collide with the fixed ports or with each other.
+    let mut namer = Namer::reserving(&[
+        "clk",
+        "rst",
+        "step",
+        "clear",
+        "s_axis_tdata",
+        "s_axis_tvalid",
+        "s_axis_tready",
+        "s_axis_tlast",
+        "m_axis_tdata",
+        "m_axis_tvalid",
+        "m_axis_tready",
+        "m_axis_tlast",
+    ]);
+    let top = namer.fresh(&format!("sf_{}", g.name));
     let mut files = Vec::new();
     let mut lines = Vec::new();
     let mut traces = Vec::new();
@@ -143,7 +160,7 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
     let mut in_doc = Vec::new();
     let header_src = |id: NodeId| -> String { comment_text(&g.node(id).name) };
     for id in g.ids() {
-        sig[id.index()] = format!("n_{}", namer.ident(&g.node(id).name));
+        sig[id.index()] = namer.ident(&g.node(id).name);
     }
     // Delayed reads see a register holding the previous step's value.
     let mut delayed_regs = std::collections::BTreeSet::new();
@@ -158,9 +175,19 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
         let t = &g.node(id).ty;
         t.len() * t.elem_bits().unwrap_or(1) as usize
     };
+    let prev_sig: Vec<String> = g
+        .ids()
+        .map(|id| {
+            if delayed_regs.contains(&id) {
+                namer.fresh(&format!("{}_prev", sig[id.index()]))
+            } else {
+                String::new()
+            }
+        })
+        .collect();
     let port_sig = |p: &crate::ir::Port, sig: &Vec<String>| -> String {
         if p.delayed {
-            format!("{}_prev", sig[p.node.index()])
+            prev_sig[p.node.index()].clone()
         } else {
             sig[p.node.index()].clone()
         }
@@ -196,7 +223,8 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 lines.push(format!("wire [{w}-1:0] {s} {public} = {src};"));
             }
             Op::Dense(d) => {
-                let module = format!("{top}_{}", namer.ident(&format!("{}_dense", node.name)));
+                let module = namer.fresh(&format!("{top}_{s}_dense"));
+                let inst = namer.fresh(&format!("u_{s}"));
                 let ab = node.ty.elem_bits().unwrap_or(2);
                 files.push((
                     format!("{module}.v"),
@@ -205,7 +233,7 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
-                lines.push(format!("{module} u_{} (.x({x}), .y({s}));", &s[2..]));
+                lines.push(format!("{module} {inst} (.x({x}), .y({s}));"));
             }
             Op::IntNeuron(nr) => {
                 let n = nr.len();
@@ -222,7 +250,9 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                     port_sig(&node.inputs[0], &sig)
                 } else {
                     // Several inputs are summed elementwise at a width that cannot overflow.
-                    let sum = format!("{s}_in");
+                    let sum = namer.fresh(&format!("{s}_in"));
+                    let k = namer.fresh(&format!("k_{s}"));
+                    let gname = namer.fresh(&format!("g_sum_{s}"));
                     lines.push(format!("wire [{}-1:0] {sum};", n * xb as usize));
                     let terms: Vec<String> = node
                         .inputs
@@ -237,20 +267,17 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                             )
                         })
                         .collect();
-                    lines.push(format!("genvar k_{};", &s[2..]));
+                    lines.push(format!("genvar {k};"));
                     lines.push(format!(
-                        "generate for (k_{0} = 0; k_{0} < {n}; k_{0} = k_{0} + 1) begin : g_sum_{0}",
-                        &s[2..]
+                        "generate for ({k} = 0; {k} < {n}; {k} = {k} + 1) begin : {gname}"
                     ));
-                    let body = terms.join(" + ").replace("k*", &format!("k_{}*", &s[2..]));
-                    lines.push(format!(
-                        "    assign {sum}[k_{0}*{xb} +: {xb}] = {body};",
-                        &s[2..]
-                    ));
+                    let body = terms.join(" + ").replace("k*", &format!("{k}*"));
+                    lines.push(format!("    assign {sum}[{k}*{xb} +: {xb}] = {body};"));
                     lines.push("end endgenerate".into());
                     sum
                 };
-                let module = format!("{top}_{}", namer.ident(&format!("{}_neuron", node.name)));
+                let module = namer.fresh(&format!("{top}_{s}_neuron"));
+                let inst = namer.fresh(&format!("u_{s}"));
                 files.push((
                     format!("{module}.v"),
                     neuron_module(&module, &node.name, nr, xb),
@@ -262,8 +289,7 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 ));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
                 lines.push(format!(
-                    "{module} u_{} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));",
-                    &s[2..]
+                    "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
                 ));
             }
             other => {
@@ -274,9 +300,14 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
             }
         }
         if delayed_regs.contains(&id) {
-            lines.push(format!("reg [{w}-1:0] {s}_prev;"));
+            let p = &prev_sig[id.index()];
             lines.push(format!(
-                "always @(posedge clk) if (rst) {s}_prev <= {w}'d0; else if (step) {s}_prev <= clear ? {w}'d0 : {s};"
+                "// Previous step of {}, for recurrent reads",
+                header_src(id)
+            ));
+            lines.push(format!("reg [{w}-1:0] {p};"));
+            lines.push(format!(
+                "always @(posedge clk) if (rst) {p} <= {w}'d0; else if (step) {p} <= clear ? {w}'d0 : {s};"
             ));
         }
         if !matches!(node.op, Op::Input) {
@@ -424,7 +455,7 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
             });
         }
     }
-    let mem_decay_expr = decay_expr(
+    let (mem_decay_expr, mem_decay_doc) = decay_expr(
         "v_w",
         &nr.mem_decay,
         "MEM_DECAY",
@@ -432,7 +463,7 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         wb,
         &mut params,
     );
-    let syn_decay_expr = if nr.kind.has_synapse() {
+    let (syn_decay_expr, syn_decay_doc) = if nr.kind.has_synapse() {
         decay_expr(
             "s_w",
             &nr.syn_decay,
@@ -442,7 +473,7 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
             &mut params,
         )
     } else {
-        String::new()
+        (String::new(), String::new())
     };
     let uses_f = mem_decay_expr.contains('F') || syn_decay_expr.contains('F');
     let (vmin, vmax) = crate::ir::signed_range(nr.mem_bits);
@@ -474,7 +505,9 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         cmp: match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
         params,
         mem_decay_expr,
+        mem_decay_doc,
         syn_decay_expr,
+        syn_decay_doc,
         vmax: signed_lit(vmax, wb),
         vmin: signed_lit(vmin, wb),
         smax: signed_lit(smax, wb),
@@ -507,7 +540,7 @@ fn decay_expr(
     doc: &'static str,
     wb: u32,
     params: &mut Vec<Param>,
-) -> String {
+) -> (String, String) {
     let first = decay.first().copied().unwrap_or(0);
     if decay.iter().any(|&d| d != first) {
         params.push(Param {
@@ -515,10 +548,11 @@ fn decay_expr(
             value: pack_hex(decay, wb),
             doc,
         });
-        return format!("{s} - (({s} * $signed({name}[j*WB +: WB])) >>> F)");
+        let e = format!("{s} - (({s} * $signed({name}[j*WB +: WB])) >>> F)");
+        return (e, format!("{doc}: per-neuron constant multiply"));
     }
     if first == 0 {
-        return s.to_string();
+        return (s.to_string(), format!("{doc} = 0: no leak"));
     }
     let terms: Vec<String> = csd(first)
         .iter()
@@ -538,7 +572,15 @@ fn decay_expr(
             }
         })
         .collect();
-    format!("{s} - (({}) >>> F)  /* {doc} = {first} */", terms.concat())
+    let how = if terms.len() == 1 {
+        "a shift"
+    } else {
+        "shift-adds (CSD)"
+    };
+    (
+        format!("{s} - (({}) >>> F)", terms.concat()),
+        format!("{doc} = {first}: {how}"),
+    )
 }
 
 #[cfg(test)]

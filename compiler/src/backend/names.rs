@@ -132,11 +132,26 @@ pub struct Namer {
 }
 
 impl Namer {
-    /// A safe identifier for `name`, unique among those this namer has handed out.
+    /// A namer with `names` already taken (ports and fixed signals of a module).
+    pub fn reserving(names: &[&str]) -> Self {
+        let mut n = Namer::default();
+        n.used.extend(names.iter().map(|s| s.to_string()));
+        n
+    }
+
+    /// A safe identifier for `name`, unique among those this namer has handed out; the same
+    /// name always gets the same identifier.
     pub fn ident(&mut self, name: &str) -> String {
         if let Some(s) = self.given.get(name) {
             return s.clone();
         }
+        let cand = self.fresh(name);
+        self.given.insert(name.to_string(), cand.clone());
+        cand
+    }
+
+    /// A new safe identifier derived from `base`, distinct from every one handed out so far.
+    pub fn fresh(&mut self, name: &str) -> String {
         let mut base: String = name
             .chars()
             .map(|c| {
@@ -167,7 +182,6 @@ impl Namer {
             cand = format!("{base}_{k}");
         }
         self.used.insert(cand.clone());
-        self.given.insert(name.to_string(), cand.clone());
         cand
     }
 }
@@ -209,6 +223,9 @@ mod tests {
             assert!(!KEYWORDS.contains(&id.as_str()), "{id}");
         }
         assert_eq!(n.ident("lif1.lif"), ids[0]);
+        assert_ne!(n.fresh("lif1.lif"), ids[0]);
+        let mut r = Namer::reserving(&["clk"]);
+        assert_eq!(r.ident("clk"), "clk_2");
         assert!(!comment_text("x*/\ny").contains("*/"));
         assert!(!comment_text("x*/\ny").contains('\n'));
     }

@@ -1,0 +1,165 @@
+//! `make bench`: measures the compiler and writes BENCHMARKS.md with each figure and the
+//! command that made it. Not a test: numbers depend on the machine.
+//!
+//! Usage: cargo run --release --example bench -- BENCHMARKS.md
+
+use spikeforge::cosim::{self, stimulus};
+use spikeforge::quant::QuantOptions;
+use spikeforge::{flow, golden, synth, testgen};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "BENCHMARKS.md".into());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cmd = "make bench";
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `{cmd}` (`cargo run --release --example bench -- BENCHMARKS.md`) on {} cores; \
+         {}; Verilator and Yosys as installed. Re-run to refresh.\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        synth::yosys_version().unwrap_or_else(|e| e.to_string()),
+    );
+
+    // 1. Compile time of a 784-512-512-10 LIF MLP (quantise + interval analysis + Verilog).
+    let sizes = [784, 512, 512, 10];
+    let g = testgen::lif_mlp(&sizes, 42, 1e-4);
+    let synapses: usize = sizes.windows(2).map(|w| w[0] * w[1]).sum();
+    let mut times = Vec::new();
+    let mut rtl_bytes = 0;
+    let mut compiled = None;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let c = flow::compile(g.clone(), &QuantOptions::default()).expect("compiles");
+        times.push(t.elapsed().as_secs_f64());
+        rtl_bytes = c.design.files.iter().map(|(_, s)| s.len()).sum::<usize>();
+        compiled = Some(c);
+    }
+    let c = compiled.expect("compiled");
+    let _ = writeln!(md, "## Compile time\n");
+    let _ = writeln!(
+        md,
+        "| model | synapses | compile (median of 5) | Verilog written |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| LIF MLP 784-512-512-10, seed 42, 8-bit weights | {synapses} | {:.3} s | {:.1} MB |\n",
+        median(times),
+        rtl_bytes as f64 / 1e6
+    );
+
+    // 2. Golden-model throughput on the same network.
+    let steps = 100;
+    let stim = stimulus::random(784, 1, steps, 0.1, 1);
+    let mut rates = Vec::new();
+    let mut syn_rates = Vec::new();
+    let neurons: usize = sizes[1..].iter().sum();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let trace = golden::run(&c.int, &stim).expect("runs");
+        let s = t.elapsed().as_secs_f64();
+        assert_eq!(trace.values[0].len(), steps);
+        rates.push((neurons * steps) as f64 / s);
+        syn_rates.push((synapses * steps) as f64 / s);
+    }
+    let _ = writeln!(md, "## Golden model throughput\n");
+    let _ = writeln!(
+        md,
+        "| model | stimulus | neuron updates/s | synapse evaluations/s |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| LIF MLP 784-512-512-10 | {steps} steps, 10% input rate | {:.3e} | {:.3e} |\n",
+        median(rates),
+        median(syn_rates)
+    );
+
+    // 3. Real models: cosim and Yosys resources.
+    let models: Vec<(String, PathBuf)> = vec![
+        (
+            "examples/rsnn_16_32_10.nir".into(),
+            root.join("examples/rsnn_16_32_10.nir"),
+        ),
+        (
+            "shared lif_norse.nir".into(),
+            root.join("../shared/models/lif_norse.nir"),
+        ),
+        (
+            "shared two_lif_neurons.nir".into(),
+            root.join("../shared/models/two_lif_neurons.nir"),
+        ),
+        (
+            "shared braille_noDelay_noBias_subtract.nir".into(),
+            root.join("../shared/models/braille_noDelay_noBias_subtract.nir"),
+        ),
+    ];
+    let _ = writeln!(
+        md,
+        "## Real models: cosim and synthesis (fully parallel cores)\n"
+    );
+    let _ = writeln!(
+        md,
+        "Cosim: 2 samples x 256 steps of 30% random spikes, golden model vs Verilator. \
+         Synthesis: `synth_xilinx -family xc7 -flatten` for xc7a35t, `synth_ice40 -dsp` for ice40up5k.\n"
+    );
+    let _ = writeln!(md, "| model | cosim values | mismatches | float/int agreement (output) | xc7a35t LUT / FF / CARRY4 / DSP | ice40up5k LUT4 / FF | Yosys time xc7 |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (label, path) in &models {
+        if !path.exists() {
+            let _ = writeln!(md, "| {label} | (file not present) | | | | | |");
+            continue;
+        }
+        let g = flow::load(path).expect("loads");
+        let c = flow::compile(g, &QuantOptions::default()).expect("compiles");
+        let dir = tmp.path().join(label.replace([' ', '/', '.'], "_"));
+        let stim = stimulus::random(flow::input_len(&c.int), 2, 256, 0.3, 7);
+        let r = flow::cosim(&c, &stim, &dir.join("cosim"), 7).expect("cosim");
+        let agree = flow::agreement(&c, &stim, 1e-4).expect("agreement");
+        let out_agree = agree.last().map_or(f64::NAN, |a| a.1);
+        let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
+        let x = synth::synth(
+            &c.design.top,
+            &rtl,
+            &synth::target::load("xc7a35t").unwrap(),
+            &dir.join("xc7"),
+        )
+        .expect("yosys xc7");
+        let i = synth::synth(
+            &c.design.top,
+            &rtl,
+            &synth::target::load("ice40up5k").unwrap(),
+            &dir.join("ice40"),
+        )
+        .expect("yosys ice40");
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {} | {:.2}% | {} / {} / {} / {} | {} / {} | {:.1} s |",
+            r.values_compared,
+            r.mismatches,
+            100.0 * out_agree,
+            x.lut,
+            x.ff,
+            x.carry,
+            x.dsp,
+            i.lut,
+            i.ff,
+            x.seconds
+        );
+        eprintln!("bench: {label} done");
+    }
+    std::fs::write(&out, md).expect("write");
+    eprintln!("wrote {out}");
+}
