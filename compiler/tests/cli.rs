@@ -223,3 +223,47 @@ fn help_has_an_example_for_every_subcommand() {
     assert_eq!(code, 0);
     assert!(stdout.contains("xc7a35t") && stdout.contains("ice40up5k"));
 }
+
+#[test]
+fn cosim_with_a_stimulus_file_reports_zero_mismatches() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny_rsnn.sfir");
+    // Two samples (a blank line ends the first): 4 and 3 steps.
+    std::fs::write(
+        dir.path().join("stim.txt"),
+        "# spikes\n101\n111\n000\n110\n\n011\n111\n100\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = spikeforge(
+        &[
+            "cosim",
+            tiny.to_str().unwrap(),
+            "-o",
+            "o",
+            "--stimulus",
+            "stim.txt",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["cosim"]["steps"], 7);
+    assert_eq!(report["cosim"]["mismatches"], 0);
+    assert!(report["cosim"]["values_compared"].as_u64().unwrap() > 7 * 3);
+    // A malformed stimulus names the file and line.
+    std::fs::write(dir.path().join("bad.txt"), "101\n1x1\n").unwrap();
+    let (code, _, stderr) = spikeforge(
+        &[
+            "cosim",
+            tiny.to_str().unwrap(),
+            "-o",
+            "o2",
+            "--stimulus",
+            "bad.txt",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("bad.txt: line 2"), "{stderr}");
+}

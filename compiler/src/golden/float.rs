@@ -116,3 +116,66 @@ fn step(nr: &FloatNeuron, syn: &mut [f64], v: &mut [f64], x: &[f64], dt: f64) ->
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Port, Tensor, Type};
+
+    fn one_neuron(nr: FloatNeuron) -> Graph {
+        let mut g = Graph::new("f");
+        let i = g.add("in", Op::Input, vec![], Type::spike(1));
+        let w = Tensor::new(vec![1, 1], vec![0.5]);
+        let fc = g.add(
+            "fc",
+            Op::Linear { weight: w },
+            vec![Port::now(i)],
+            Type::real(1),
+        );
+        let n = g.add("n", Op::Neuron(nr), vec![Port::now(fc)], Type::spike(1));
+        g.add("out", Op::Output, vec![Port::now(n)], Type::spike(1));
+        g
+    }
+
+    fn run_ones(g: &Graph, steps: usize) -> Vec<f64> {
+        let stim = Stimulus {
+            samples: vec![vec![vec![1]; steps]],
+        };
+        run(g, &stim, 1e-4).unwrap().values[3]
+            .iter()
+            .map(|v| v[0])
+            .collect()
+    }
+
+    #[test]
+    fn lif_follows_forward_euler() {
+        // dt/tau = 1/4, r = 4, I = 0.5: v = 0.5, 0.875, 1.15625 > 1 fires.
+        let mut nr = FloatNeuron::neutral(NeuronKind::Lif, 1);
+        nr.tau_mem = vec![4e-4];
+        nr.r = vec![4.0];
+        assert_eq!(run_ones(&one_neuron(nr), 3), vec![0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn cuba_lif_updates_its_current_first() {
+        // i = 0.25, then 0.25 + 1/2 (0.5 - 0.25) = 0.375 (w_in = 1, I = 0.5, dt/tau_syn = 1/2);
+        // v = 1/4 * 4 * 0.25 = 0.25, then 0.25 + 1/4 (-0.25 + 1.5) = 0.5625; threshold 0.5 fires
+        // at the second step, not the first.
+        let mut nr = FloatNeuron::neutral(NeuronKind::CubaLif, 1);
+        nr.tau_syn = vec![2e-4];
+        nr.tau_mem = vec![4e-4];
+        nr.r = vec![4.0];
+        nr.v_threshold = vec![0.5];
+        assert_eq!(run_ones(&one_neuron(nr), 2), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn if_neuron_integrates_r_times_input_and_subtracts() {
+        // r = 2, I = 0.5: v = 1, 2 > 1.5 fires -> 0.5, 1.5 (not > 1.5), 2.5 fires.
+        let mut nr = FloatNeuron::neutral(NeuronKind::If, 1);
+        nr.r = vec![2.0];
+        nr.v_threshold = vec![1.5];
+        nr.reset = Reset::Subtract;
+        assert_eq!(run_ones(&one_neuron(nr), 4), vec![0.0, 1.0, 0.0, 1.0]);
+    }
+}
