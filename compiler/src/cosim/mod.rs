@@ -167,6 +167,11 @@ pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<()
 
 /// Builds the Verilator simulator for a design in `dir` (RTL in `dir/rtl`).
 pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, CosimError> {
+    std::fs::create_dir_all(dir).map_err(|e| CosimError::Io(format!("{}: {e}", dir.display())))?;
+    // Verilator's make runs inside obj_dir, so every path it sees must be absolute.
+    let dir = &dir
+        .canonicalize()
+        .map_err(|e| CosimError::Io(format!("{}: {e}", dir.display())))?;
     let rtl = write_rtl(design, &dir.join("rtl"))?;
     let tb = dir.join("tb");
     std::fs::create_dir_all(&tb).map_err(|e| CosimError::Io(e.to_string()))?;
