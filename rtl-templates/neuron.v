@@ -16,12 +16,13 @@ module {{ module }} (
 {%- if cuba %}
     localparam integer SB = {{ sb }};  // synaptic current state bits
 {%- endif %}
-    localparam integer WB = {{ wb }};  // working width
+    localparam integer WB = {{ wb }};  // width of the update's sums
 {%- if uses_f %}
-    localparam integer F  = {{ f }};  // fraction bits of the decay constants
+    localparam integer PW = {{ pw }};  // width of the leak's products
+    localparam integer F  = {{ f }};  // fraction bits of the leak constants
 {%- endif %}
 {%- for p in params %}
-    localparam [N*WB-1:0] {{ p.name }} = {{ p.value }};  // {{ p.doc }}
+    localparam [{{ p.bits }}-1:0] {{ p.name }} = {{ p.value }};  // {{ p.doc }}
 {%- endfor %}
 {%- if saturate %}
     localparam signed [WB-1:0] VMAX = {{ vmax }};
@@ -40,7 +41,14 @@ module {{ module }} (
             reg  signed [SB-1:0] s_q;
             wire signed [WB-1:0] s_w = { {(WB-SB){s_q[SB-1]}}, s_q };
             // {{ syn_decay_doc }}
-            wire signed [WB-1:0] s_nxt = {{ syn_decay_expr }} + x_w;
+{%- if syn_lost.is_empty() %}
+            wire signed [WB-1:0] s_nxt = s_w + x_w;
+{%- else %}
+            wire signed [PW-1:0] s_p = { {(PW-SB){s_q[SB-1]}}, s_q };
+            wire signed [PW-1:0] s_lost_p = {{ syn_lost }};
+            wire [PW-WB-1:0] unused_s_lost = s_lost_p[PW-1:WB];
+            wire signed [WB-1:0] s_nxt = s_w - s_lost_p[WB-1:0] + x_w;
+{%- endif %}
 {%- if saturate %}
             wire signed [WB-1:0] s_new = (s_nxt > SMAX) ? SMAX : (s_nxt < SMIN) ? SMIN : s_nxt;
 {%- else %}
@@ -57,7 +65,14 @@ module {{ module }} (
             reg  signed [VB-1:0] v_q;
             wire signed [WB-1:0] v_w = { {(WB-VB){v_q[VB-1]}}, v_q };
             // {{ mem_decay_doc }}
-            wire signed [WB-1:0] pre = {{ mem_decay_expr }} + u_w + $signed(BIAS[j*WB +: WB]);
+{%- if mem_lost.is_empty() %}
+            wire signed [WB-1:0] pre = v_w + u_w + $signed(BIAS[j*WB +: WB]);
+{%- else %}
+            wire signed [PW-1:0] v_p = { {(PW-VB){v_q[VB-1]}}, v_q };
+            wire signed [PW-1:0] v_lost_p = {{ mem_lost }};
+            wire [PW-WB-1:0] unused_v_lost = v_lost_p[PW-1:WB];
+            wire signed [WB-1:0] pre = v_w - v_lost_p[WB-1:0] + u_w + $signed(BIAS[j*WB +: WB]);
+{%- endif %}
 {%- if spikes %}
             wire signed [WB-1:0] th = $signed(THRESHOLD[j*WB +: WB]);
             wire fire = pre {{ cmp }} th;

@@ -49,17 +49,31 @@ struct DenseV {
     header: String,
     module: String,
     n_in: usize,
-    n_out: usize,
     ab: u32,
     y_bits: usize,
-    weight_rows: Vec<String>,
-    bias: String,
+    /// One sum expression per output.
+    rows: Vec<String>,
+    /// Inputs no weight reads (named `unused_*` so lint accepts them), or empty.
+    unused: String,
 }
 
 struct Param {
     name: &'static str,
+    /// Total bits of the packed vector.
+    bits: usize,
     value: String,
     doc: &'static str,
+}
+
+impl Param {
+    fn packed(name: &'static str, values: &[i64], width: u32, doc: &'static str) -> Self {
+        Param {
+            name,
+            bits: values.len() * width as usize,
+            value: pack_hex(values, width),
+            doc,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -82,9 +96,12 @@ struct NeuronV {
     reset_zero: bool,
     cmp: &'static str,
     params: Vec<Param>,
-    mem_decay_expr: String,
+    pw: u32,
+    /// What the membrane loses per step, over `v_p` (empty: no leak).
+    mem_lost: String,
     mem_decay_doc: String,
-    syn_decay_expr: String,
+    /// What the synaptic current loses per step, over `s_p` (empty: no leak).
+    syn_lost: String,
     syn_decay_doc: String,
     vmax: String,
     vmin: String,
@@ -228,7 +245,7 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 let ab = node.ty.elem_bits().unwrap_or(2);
                 files.push((
                     format!("{module}.v"),
-                    dense_module(&module, &node.name, d, ab).map_err(|e| err(e.to_string()))?,
+                    dense_module(&module, &node.name, d, ab),
                 ));
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
@@ -376,29 +393,32 @@ fn render<T: Template>(t: &T) -> String {
     s
 }
 
-fn dense_module(
-    module: &str,
-    name: &str,
-    d: &IntDense,
-    ab: u32,
-) -> Result<String, std::fmt::Error> {
+fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> String {
     let (rows, cols) = d.weight.dims2();
     let nz = d.weight.data.iter().filter(|&&w| w != 0).count();
-    let mut weight_rows: Vec<String> = (0..rows)
-        .rev()
+    let lit = |v: i64| signed_lit(v, ab);
+    let sums = (0..rows)
         .map(|r| {
-            let row = &d.weight.data[r * cols..(r + 1) * cols];
-            format!(
-                "{}{}  // output {r}",
-                pack_hex(row, ab),
-                if r > 0 { "," } else { "" }
-            )
+            let mut terms = vec![lit(d.bias[r])];
+            for c in 0..cols {
+                let w = d.weight.at(r, c);
+                if w != 0 {
+                    terms.push(format!("(x[{c}] ? {} : {})", lit(w), lit(0)));
+                }
+            }
+            terms.join(" + ")
         })
         .collect();
-    if weight_rows.is_empty() {
-        weight_rows.push("1'b0".into());
-    }
-    Ok(render(&DenseV {
+    let unread: Vec<String> = (0..cols)
+        .filter(|&c| (0..rows).all(|r| d.weight.at(r, c) == 0))
+        .map(|c| format!("x[{c}]"))
+        .collect();
+    let unused = if unread.is_empty() {
+        String::new()
+    } else {
+        format!("&{{1'b0, {}}}", unread.join(", "))
+    };
+    render(&DenseV {
         header: format!(
             "Dense layer {}: {cols} spike inputs -> {rows} outputs, {nz} nonzero weights, scale {}",
             comment_text(name),
@@ -406,12 +426,11 @@ fn dense_module(
         ),
         module: module.to_string(),
         n_in: cols,
-        n_out: rows,
         ab,
         y_bits: rows * ab as usize,
-        weight_rows,
-        bias: pack_hex(&d.bias, ab),
-    }))
+        rows: sums,
+        unused,
+    })
 }
 
 fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
@@ -422,7 +441,8 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
     } else {
         0
     });
-    // Working width: the decay product and every constant fit with room for the sum.
+    // Sum width: v - lost keeps v's sign and magnitude bound, so adding the input and the
+    // constants needs at most two more bits, and `pre - threshold` one more.
     let consts = nr
         .threshold
         .iter()
@@ -431,51 +451,56 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         .fold(Interval::point(0), |a, &v| {
             a.hull(Interval::point(v as i128))
         });
-    let wb = [state + f + 2, xb, signed_width(consts.lo, consts.hi)]
+    let wb = [state, xb, signed_width(consts.lo, consts.hi)]
         .into_iter()
         .max()
         .unwrap_or(2)
         + 3;
-    let mut params = vec![Param {
-        name: "BIAS",
-        value: pack_hex(&nr.bias, wb),
-        doc: "added every step (v_leak term)",
-    }];
+    // Product width of the leak: state times a constant up to 2^F.
+    let pw = (state + f + 2).max(wb + 1);
+    let mut params = vec![Param::packed(
+        "BIAS",
+        &nr.bias,
+        wb,
+        "added every step (v_leak term)",
+    )];
     if nr.kind.spikes() {
-        params.push(Param {
-            name: "THRESHOLD",
-            value: pack_hex(&nr.threshold, wb),
-            doc: "spike threshold",
-        });
+        params.push(Param::packed(
+            "THRESHOLD",
+            &nr.threshold,
+            wb,
+            "spike threshold",
+        ));
         if nr.reset == Reset::Zero {
-            params.push(Param {
-                name: "V_RESET",
-                value: pack_hex(&nr.v_reset, wb),
-                doc: "membrane after a spike",
-            });
+            params.push(Param::packed(
+                "V_RESET",
+                &nr.v_reset,
+                wb,
+                "membrane after a spike",
+            ));
         }
     }
-    let (mem_decay_expr, mem_decay_doc) = decay_expr(
-        "v_w",
+    let (mem_lost, mem_decay_doc) = decay_expr(
+        "v_p",
         &nr.mem_decay,
         "MEM_DECAY",
-        "membrane decay, dt/tau_mem * 2^F",
-        wb,
+        "membrane leak, dt/tau_mem * 2^F",
+        pw,
         &mut params,
     );
-    let (syn_decay_expr, syn_decay_doc) = if nr.kind.has_synapse() {
+    let (syn_lost, syn_decay_doc) = if nr.kind.has_synapse() {
         decay_expr(
-            "s_w",
+            "s_p",
             &nr.syn_decay,
             "SYN_DECAY",
-            "synaptic decay, dt/tau_syn * 2^F",
-            wb,
+            "synaptic leak, dt/tau_syn * 2^F",
+            pw,
             &mut params,
         )
     } else {
         (String::new(), String::new())
     };
-    let uses_f = mem_decay_expr.contains('F') || syn_decay_expr.contains('F');
+    let uses_f = mem_lost.contains('F') || syn_lost.contains('F');
     let (vmin, vmax) = crate::ir::signed_range(nr.mem_bits);
     let (smin, smax) = crate::ir::signed_range(nr.syn_bits);
     render(&NeuronV {
@@ -504,9 +529,10 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         reset_zero: nr.reset == Reset::Zero,
         cmp: match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
         params,
-        mem_decay_expr,
+        pw,
+        mem_lost,
         mem_decay_doc,
-        syn_decay_expr,
+        syn_lost,
         syn_decay_doc,
         vmax: signed_lit(vmax, wb),
         vmin: signed_lit(vmin, wb),
@@ -531,30 +557,34 @@ pub fn csd(mut a: i64) -> Vec<(i8, u32)> {
     digits
 }
 
-/// The decayed state `s - floor(s * d / 2^F)` as Verilog. A layer-wide constant becomes a
-/// shift (d = 2^k) or a CSD shift-add network; per-neuron constants use a multiply.
+/// What a state `s` loses per step, `floor(s * d / 2^F)`, as Verilog over a `pw`-bit operand,
+/// and a comment line. A layer-wide constant is a shift (d = 2^k) or CSD shift-adds; per-neuron
+/// constants use a multiply. Empty when nothing decays.
 fn decay_expr(
     s: &str,
     decay: &[i64],
     name: &'static str,
     doc: &'static str,
-    wb: u32,
+    pw: u32,
     params: &mut Vec<Param>,
 ) -> (String, String) {
     let first = decay.first().copied().unwrap_or(0);
     if decay.iter().any(|&d| d != first) {
-        params.push(Param {
-            name,
-            value: pack_hex(decay, wb),
-            doc,
-        });
-        let e = format!("{s} - (({s} * $signed({name}[j*WB +: WB])) >>> F)");
+        params.push(Param::packed(name, decay, pw, doc));
+        let e = format!("({s} * $signed({name}[j*PW +: PW])) >>> F");
         return (e, format!("{doc}: per-neuron constant multiply"));
     }
     if first == 0 {
-        return (s.to_string(), format!("{doc} = 0: no leak"));
+        return (String::new(), format!("{doc} = 0: no leak"));
     }
-    let terms: Vec<String> = csd(first)
+    let digits = csd(first);
+    if let [(1, k)] = digits.as_slice() {
+        return (
+            format!("{s} >>> (F - {k})"),
+            format!("{doc} = {first}: a shift"),
+        );
+    }
+    let terms: Vec<String> = digits
         .iter()
         .rev()
         .enumerate()
@@ -572,14 +602,9 @@ fn decay_expr(
             }
         })
         .collect();
-    let how = if terms.len() == 1 {
-        "a shift"
-    } else {
-        "shift-adds (CSD)"
-    };
     (
-        format!("{s} - (({}) >>> F)", terms.concat()),
-        format!("{doc} = {first}: {how}"),
+        format!("({}) >>> F", terms.concat()),
+        format!("{doc} = {first}: shift-adds (CSD)"),
     )
 }
 
