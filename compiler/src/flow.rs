@@ -20,7 +20,7 @@ pub enum FlowError {
     #[error("{0}")]
     Golden(#[from] golden::GoldenError),
     #[error("{0}")]
-    Tool(#[from] cosim::CosimError),
+    Tool(#[from] cosim::ToolError),
 }
 
 /// Reads a model by its extension: `.nir` (HDF5) or `.sfir` (text). The graph is verified.

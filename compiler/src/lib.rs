@@ -13,3 +13,4 @@ pub mod ir;
 pub mod quant;
 pub mod synth;
 pub mod testgen;
+pub mod tool;

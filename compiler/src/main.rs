@@ -151,12 +151,12 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
-fn compile(c: &Common) -> Result<(Compiled, PathBuf, Value), String> {
+fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), String> {
     let g = flow::load(&c.model).map_err(|e| e.to_string())?;
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let compiled = flow::compile(g, &opts(c)).map_err(|e| e.to_string())?;
-    cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
+    let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
         write(
@@ -173,7 +173,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Value), String> {
         "layers": compiled.layers,
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });
-    Ok((compiled, dir, report))
+    Ok((compiled, dir, rtl, report))
 }
 
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
@@ -218,7 +218,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Compile(c) => {
-            let (compiled, dir, report) = compile(&c)?;
+            let (compiled, dir, _, report) = compile(&c)?;
             let summary = format!(
                 "compiled {} -> {} ({} modules, {} input bits, {} output bits)",
                 c.model.display(),
@@ -230,7 +230,7 @@ fn run(cli: Cli) -> Result<(), String> {
             finish(&dir, &report, c.json, &summary)
         }
         Cmd::Sim(a) => {
-            let (compiled, dir, mut report) = compile(&a.common)?;
+            let (compiled, dir, _, mut report) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
             let golden = spikeforge::golden::run(&compiled.int, &s).map_err(|e| e.to_string())?;
             let agree = flow::agreement(&compiled, &s, a.common.dt).map_err(|e| e.to_string())?;
@@ -252,14 +252,8 @@ fn run(cli: Cli) -> Result<(), String> {
             finish(&dir, &report, a.common.json, &lines.join("\n"))
         }
         Cmd::Cosim(a) => {
-            let (compiled, dir, mut report) = compile(&a.common)?;
+            let (compiled, dir, rtl, mut report) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
-            let rtl: Vec<PathBuf> = compiled
-                .design
-                .files
-                .iter()
-                .map(|(n, _)| dir.join("rtl").join(n))
-                .collect();
             cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
             let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed)
                 .map_err(|e| e.to_string())?;
@@ -282,13 +276,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Synth(a) => {
             let target = synth::target::load(&a.target)?;
-            let (compiled, dir, mut report) = compile(&a.common)?;
-            let rtl: Vec<PathBuf> = compiled
-                .design
-                .files
-                .iter()
-                .map(|(n, _)| dir.join("rtl").join(n))
-                .collect();
+            let (compiled, dir, rtl, mut report) = compile(&a.common)?;
             let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth"))
                 .map_err(|e| e.to_string())?;
             let summary = format!(

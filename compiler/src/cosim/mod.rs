@@ -18,15 +18,8 @@ use std::time::Instant;
 const HARNESS: &str = include_str!("../../../testbenches/harness.cpp");
 const WAIVERS: &str = include_str!("../../../testbenches/verilator.vlt");
 
-#[derive(Debug, thiserror::Error)]
-pub enum CosimError {
-    #[error("cannot run {tool}: {message} (install it, e.g. `apt-get install -y {tool}`)")]
-    Missing { tool: String, message: String },
-    #[error("{what} failed:\n{log}")]
-    Failed { what: String, log: String },
-    #[error("{0}")]
-    Io(String),
-}
+use crate::tool::run as run_tool;
+pub use crate::tool::ToolError;
 
 /// The first disagreement between the RTL and the golden model.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -50,40 +43,19 @@ pub struct CosimReport {
 }
 
 /// Writes the design's Verilog files into `dir` and returns their paths (top last).
-pub fn write_rtl(design: &Design, dir: &Path) -> Result<Vec<PathBuf>, CosimError> {
-    std::fs::create_dir_all(dir).map_err(|e| CosimError::Io(format!("{}: {e}", dir.display())))?;
+pub fn write_rtl(design: &Design, dir: &Path) -> Result<Vec<PathBuf>, ToolError> {
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
     let mut paths = Vec::new();
     for (name, text) in &design.files {
         let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| CosimError::Io(format!("{}: {e}", p.display())))?;
+        std::fs::write(&p, text).map_err(|e| ToolError::Io(format!("{}: {e}", p.display())))?;
         paths.push(p);
     }
     Ok(paths)
 }
 
-fn run_tool(cmd: &mut Command, what: &str) -> Result<String, CosimError> {
-    let tool = cmd.get_program().to_string_lossy().to_string();
-    let out = cmd.output().map_err(|e| CosimError::Missing {
-        tool: tool.clone(),
-        message: e.to_string(),
-    })?;
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        return Err(CosimError::Failed {
-            what: what.to_string(),
-            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
-    }
-    Ok(log)
-}
-
 /// `verilator --lint-only -Wall` on the RTL; any warning fails.
-pub fn lint(design: &Design, rtl: &[PathBuf]) -> Result<(), CosimError> {
+pub fn lint(design: &Design, rtl: &[PathBuf]) -> Result<(), ToolError> {
     let mut cmd = Command::new("verilator");
     cmd.args(["--lint-only", "-Wall", "--top-module", &design.top]);
     cmd.args(rtl);
@@ -151,7 +123,7 @@ fn decode(bits: &[bool], t: &TraceSignal) -> Vec<i64> {
 }
 
 /// Writes the stimulus file the harness reads.
-pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<(), CosimError> {
+pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<(), ToolError> {
     let mut s = String::new();
     let _ = writeln!(s, "steps {}", stim.steps());
     for sample in &stim.samples {
@@ -162,21 +134,21 @@ pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<()
             let _ = writeln!(s, "{} {}", (i + 1 == sample.len()) as u8, hex(&bits));
         }
     }
-    std::fs::write(path, s).map_err(|e| CosimError::Io(format!("{}: {e}", path.display())))
+    std::fs::write(path, s).map_err(|e| ToolError::Io(format!("{}: {e}", path.display())))
 }
 
 /// Builds the Verilator simulator for a design in `dir` (RTL in `dir/rtl`).
-pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, CosimError> {
-    std::fs::create_dir_all(dir).map_err(|e| CosimError::Io(format!("{}: {e}", dir.display())))?;
+pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, ToolError> {
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
     // Verilator's make runs inside obj_dir, so every path it sees must be absolute.
     let dir = &dir
         .canonicalize()
-        .map_err(|e| CosimError::Io(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
     let rtl = write_rtl(design, &dir.join("rtl"))?;
     let tb = dir.join("tb");
-    std::fs::create_dir_all(&tb).map_err(|e| CosimError::Io(e.to_string()))?;
+    std::fs::create_dir_all(&tb).map_err(|e| ToolError::Io(e.to_string()))?;
     let io = |p: &Path, s: &str| {
-        std::fs::write(p, s).map_err(|e| CosimError::Io(format!("{}: {e}", p.display())))
+        std::fs::write(p, s).map_err(|e| ToolError::Io(format!("{}: {e}", p.display())))
     };
     io(&tb.join("harness.cpp"), HARNESS)?;
     io(&tb.join("sf_trace.h"), &trace_header(design))?;
@@ -214,7 +186,7 @@ pub fn run(
     golden: &Trace,
     dir: &Path,
     seed: u64,
-) -> Result<CosimReport, CosimError> {
+) -> Result<CosimReport, ToolError> {
     let t0 = Instant::now();
     let sim = build(design, dir)?;
     let build_seconds = t0.elapsed().as_secs_f64();
@@ -228,7 +200,7 @@ pub fn run(
         .arg(seed.to_string())
         .arg("1");
     run_tool(&mut cmd, "simulation")?;
-    let text = std::fs::read_to_string(&trace_path).map_err(|e| CosimError::Io(e.to_string()))?;
+    let text = std::fs::read_to_string(&trace_path).map_err(|e| ToolError::Io(e.to_string()))?;
     let run_seconds = t1.elapsed().as_secs_f64();
     let mut report = CosimReport {
         steps: stim.steps(),
@@ -241,7 +213,7 @@ pub fn run(
     let mut t_steps = 0usize;
     let mut o_steps = 0usize;
     let outputs = g.outputs();
-    let bad = |m: &str| CosimError::Failed {
+    let bad = |m: &str| ToolError::Failed {
         what: "reading the RTL trace".into(),
         log: m.to_string(),
     };

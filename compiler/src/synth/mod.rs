@@ -2,7 +2,7 @@
 
 pub mod target;
 
-use crate::cosim::CosimError;
+use crate::tool::{run, ToolError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,15 +30,10 @@ pub struct SynthReport {
     pub seconds: f64,
 }
 
-pub fn yosys_version() -> Result<String, CosimError> {
-    let out = Command::new("yosys")
-        .arg("-V")
-        .output()
-        .map_err(|e| CosimError::Missing {
-            tool: "yosys".into(),
-            message: e.to_string(),
-        })?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+pub fn yosys_version() -> Result<String, ToolError> {
+    Ok(run(Command::new("yosys").arg("-V"), "yosys -V")?
+        .trim()
+        .to_string())
 }
 
 /// Runs Yosys on the RTL files and counts cells by the target's classes.
@@ -47,7 +42,7 @@ pub fn synth(
     rtl: &[PathBuf],
     target: &Target,
     dir: &Path,
-) -> Result<SynthReport, CosimError> {
+) -> Result<SynthReport, ToolError> {
     let t0 = Instant::now();
     let version = yosys_version()?;
     let script = target.yosys_script.replace("{top}", top);
@@ -57,30 +52,20 @@ pub fn synth(
         files.join(" "),
         dir.join("yosys_stat.txt").display()
     );
-    std::fs::create_dir_all(dir).map_err(|e| CosimError::Io(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(e.to_string()))?;
     let ys_path = dir.join("synth.ys");
-    std::fs::write(&ys_path, &ys).map_err(|e| CosimError::Io(e.to_string()))?;
-    let out = Command::new("yosys")
-        .arg("-q")
-        .arg("-l")
-        .arg(dir.join("yosys.log"))
-        .arg("-s")
-        .arg(&ys_path)
-        .output()
-        .map_err(|e| CosimError::Missing {
-            tool: "yosys".into(),
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
-        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        return Err(CosimError::Failed {
-            what: "yosys".into(),
-            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
-    }
+    std::fs::write(&ys_path, &ys).map_err(|e| ToolError::Io(e.to_string()))?;
+    run(
+        Command::new("yosys")
+            .arg("-q")
+            .arg("-l")
+            .arg(dir.join("yosys.log"))
+            .arg("-s")
+            .arg(&ys_path),
+        "yosys synthesis",
+    )?;
     let stat = std::fs::read_to_string(dir.join("yosys_stat.txt"))
-        .map_err(|e| CosimError::Io(e.to_string()))?;
+        .map_err(|e| ToolError::Io(e.to_string()))?;
     let cells = parse_stat(&stat);
     let count = |class: &str| -> u64 {
         let prefixes = target.cells.get(class).cloned().unwrap_or_default();
@@ -141,29 +126,16 @@ pub fn synth(
 
 /// Yosys's structural check (`hierarchy -check; proc; check -assert`): every module resolves,
 /// processes lower without latches or multiple drivers. Fast; used on every generated design.
-pub fn check(top: &str, rtl: &[PathBuf]) -> Result<(), CosimError> {
+pub fn check(top: &str, rtl: &[PathBuf]) -> Result<(), ToolError> {
     let files: Vec<String> = rtl.iter().map(|p| p.display().to_string()).collect();
     let script = format!(
         "read_verilog {}; hierarchy -check -top {top}; proc; opt_clean; check -assert",
         files.join(" ")
     );
-    let out = Command::new("yosys")
-        .args(["-q", "-p", &script])
-        .output()
-        .map_err(|e| CosimError::Missing {
-            tool: "yosys".into(),
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(CosimError::Failed {
-            what: "yosys check".into(),
-            log: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        });
-    }
+    run(
+        Command::new("yosys").args(["-q", "-p", &script]),
+        "yosys check",
+    )?;
     Ok(())
 }
 
