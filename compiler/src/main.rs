@@ -88,6 +88,9 @@ struct SimArgs {
     rate: f64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// (sim) Write every node's golden values per step to <out>/sim/golden_trace.json.
+    #[arg(long)]
+    trace: bool,
 }
 
 #[derive(Args, Clone)]
@@ -249,6 +252,22 @@ fn run(cli: Cli) -> Result<(), String> {
                 ));
             }
             report["sim"] = json!({"steps": s.steps(), "agreement": agree.iter().map(|(n, f)| json!({"node": n, "agreement": f})).collect::<Vec<_>>()});
+            if a.trace {
+                // Per layer, per step, per neuron: the values the RTL must reproduce.
+                let layers: serde_json::Map<String, Value> = compiled
+                    .int
+                    .ids()
+                    .map(|id| {
+                        (
+                            compiled.int.node(id).name.clone(),
+                            json!(golden.values[id.index()]),
+                        )
+                    })
+                    .collect();
+                let path = dir.join("sim/golden_trace.json");
+                write(&path, &Value::Object(layers).to_string())?;
+                lines.push(format!("  per-layer golden trace: {}", path.display()));
+            }
             finish(&dir, &report, a.common.json, &lines.join("\n"))
         }
         Cmd::Cosim(a) => {

@@ -267,3 +267,47 @@ fn cosim_with_a_stimulus_file_reports_zero_mismatches() {
     assert_eq!(code, 1);
     assert!(stderr.contains("bad.txt: line 2"), "{stderr}");
 }
+
+#[test]
+fn sim_trace_holds_every_layer_per_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let (code, _, stderr) = spikeforge(
+        &[
+            "sim",
+            ex.to_str().unwrap(),
+            "-o",
+            "o",
+            "-T",
+            "20",
+            "--trace",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("o/sim/golden_trace.json")).unwrap();
+    let t: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (layer, width) in [
+        ("input", 16),
+        ("fc1", 32),
+        ("rec1", 32),
+        ("lif1", 32),
+        ("lif2", 10),
+    ] {
+        let steps = t[layer]
+            .as_array()
+            .unwrap_or_else(|| panic!("{layer} missing"));
+        assert_eq!(steps.len(), 20, "{layer}");
+        assert!(
+            steps.iter().all(|s| s.as_array().unwrap().len() == width),
+            "{layer}"
+        );
+    }
+    // Spiking layers hold only 0 and 1.
+    assert!(t["lif1"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s.as_array().unwrap())
+        .all(|v| v == 0 || v == 1));
+}
