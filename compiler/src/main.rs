@@ -196,8 +196,21 @@ fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
     }
 }
 
+/// Writes report.json, keeping the sections (sim, cosim, synth) that earlier commands wrote
+/// there for the same model and options.
 fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    let path = dir.join("report.json");
+    let mut merged = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(|old| old["model"] == report["model"] && old["options"] == report["options"])
+        .unwrap_or_else(|| json!({}));
+    if let (Some(m), Some(r)) = (merged.as_object_mut(), report.as_object()) {
+        for (k, v) in r {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let text = serde_json::to_string_pretty(&merged).map_err(|e| e.to_string())?;
     write(&dir.join("report.json"), &text)?;
     if json_out {
         println!("{text}");

@@ -311,3 +311,30 @@ fn sim_trace_holds_every_layer_per_step() {
         .flat_map(|s| s.as_array().unwrap())
         .all(|v| v == 0 || v == 1));
 }
+
+#[test]
+fn report_keeps_sections_of_the_same_model_and_drops_stale_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let ex = ex.to_str().unwrap();
+    assert_eq!(
+        spikeforge(&["sim", ex, "-o", "o", "-T", "8"], dir.path()).0,
+        0
+    );
+    assert_eq!(spikeforge(&["compile", ex, "-o", "o"], dir.path()).0, 0);
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/report.json")).unwrap())
+            .unwrap()
+    };
+    assert_eq!(read()["sim"]["steps"], 8);
+    // Other options: the old simulation no longer describes this design.
+    assert_eq!(
+        spikeforge(
+            &["compile", ex, "-o", "o", "--weight-bits", "4"],
+            dir.path()
+        )
+        .0,
+        0
+    );
+    assert!(read()["sim"].is_null());
+}
