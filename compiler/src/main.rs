@@ -103,6 +103,18 @@ struct SynthArgs {
 }
 
 fn main() -> ExitCode {
+    // Panics inside the HDF5 reader on malformed files are caught and reported as one-line
+    // errors by the NIR frontend, so they print nothing here; any other panic is a bug and
+    // prints one line saying so.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| l.file().to_string())
+            .unwrap_or_default();
+        if !at.contains("hdf5-pure") {
+            eprintln!("error: internal error (please report it): {info}");
+        }
+    }));
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
