@@ -109,9 +109,17 @@ pub fn random_snn(seed: u64, lim: &RandomSnn) -> Graph {
                 NeuronKind::Lif,
                 NeuronKind::CubaLif,
                 NeuronKind::Li,
+                NeuronKind::I,
+                NeuronKind::CubaLi,
+                NeuronKind::Threshold,
             ][..]
         } else {
-            &[NeuronKind::If, NeuronKind::Lif, NeuronKind::CubaLif][..]
+            &[
+                NeuronKind::If,
+                NeuronKind::Lif,
+                NeuronKind::CubaLif,
+                NeuronKind::Threshold,
+            ][..]
         };
         let kind = kinds[rng.random_range(0..kinds.len())];
         let w = random_weights(&mut rng, n, width, sparsity);

@@ -468,3 +468,66 @@ fn damaged_files_never_panic() {
         }
     }
 }
+
+fn field(name: &'static str, v: f64, n: usize) -> (&'static str, Vec<f64>, Vec<u64>) {
+    (name, vec![v; n], vec![n as u64])
+}
+
+#[test]
+fn integrator_cuba_li_threshold_and_flatten_lower() {
+    let g = graph(
+        vec![
+            ("input", input(2)),
+            (
+                "flat",
+                N::Leaf(
+                    "Flatten",
+                    vec![field("start_dim", 1.0, 1), field("end_dim", -1.0, 1)],
+                ),
+            ),
+            ("fc", linear(3, 2, 0.5)),
+            (
+                "thr",
+                N::Leaf("Threshold", vec![field("threshold", 0.25, 3)]),
+            ),
+            ("fc2", linear(3, 3, 0.5)),
+            ("integ", N::Leaf("I", vec![field("r", 2.0, 3)])),
+            (
+                "cuba",
+                N::Leaf(
+                    "CubaLI",
+                    vec![
+                        field("tau_syn", 2e-4, 3),
+                        field("tau_mem", 4e-4, 3),
+                        field("r", 4.0, 3),
+                        field("v_leak", 0.0, 3),
+                        field("w_in", 1.0, 3),
+                    ],
+                ),
+            ),
+            ("out1", output(3)),
+            ("out2", output(3)),
+        ],
+        &[
+            ("input", "flat"),
+            ("flat", "fc"),
+            ("fc", "thr"),
+            ("thr", "fc2"),
+            ("fc2", "integ"),
+            ("fc2", "cuba"),
+            ("integ", "out1"),
+            ("cuba", "out2"),
+        ],
+    );
+    let g = load_graph(&g).unwrap();
+    verify(&g).unwrap();
+    assert!(g.find("flat").is_none(), "Flatten is wired through");
+    assert_eq!(inputs(&g, "fc"), vec![("input".to_string(), false)]);
+    assert_eq!(neuron(&g, "thr").kind, NeuronKind::Threshold);
+    assert_eq!(neuron(&g, "thr").v_threshold, vec![0.25; 3]);
+    assert_eq!(neuron(&g, "integ").kind, NeuronKind::I);
+    assert_eq!(neuron(&g, "integ").r, vec![2.0; 3]);
+    assert_eq!(neuron(&g, "cuba").kind, NeuronKind::CubaLi);
+    assert_eq!(node(&g, "integ").ty, Type::new(Elem::Real, vec![3]));
+    assert_eq!(node(&g, "thr").ty, Type::spike(3));
+}

@@ -1,6 +1,7 @@
 //! The float reference: NIR's continuous-time neurons stepped by forward Euler with `dt`.
 //!
-//! `v += dt/tau * (v_leak - v + r*I)` (IF: `v += r*I`); CubaLIF updates its synaptic current
+//! `v += dt/tau * (v_leak - v + r*I)` (IF and I: `v += r*I`; Threshold: `v = I`, no memory);
+//! CubaLIF and CubaLI update their synaptic current
 //! `i += dt/tau_syn * (w_in*I - i)` first and feeds `r*i`. Spike when `v > v_threshold`
 //! (or `>=`), then reset to `v_reset` or subtract the threshold.
 
@@ -89,14 +90,15 @@ fn matvec((rows, cols): (usize, usize), w: &[f64], x: &[f64], bias: Option<&Vec<
 fn step(nr: &FloatNeuron, syn: &mut [f64], v: &mut [f64], x: &[f64], dt: f64) -> Vec<f64> {
     (0..nr.len())
         .map(|j| {
-            let u = if nr.kind == NeuronKind::CubaLif {
+            let u = if nr.kind.has_synapse() {
                 syn[j] += dt / nr.tau_syn[j] * (nr.w_in[j] * x[j] - syn[j]);
                 syn[j]
             } else {
                 x[j]
             };
             v[j] = match nr.kind {
-                NeuronKind::If => v[j] + nr.r[j] * u,
+                NeuronKind::If | NeuronKind::I => v[j] + nr.r[j] * u,
+                NeuronKind::Threshold => u,
                 _ => v[j] + dt / nr.tau_mem[j] * (nr.v_leak[j] - v[j] + nr.r[j] * u),
             };
             if !nr.kind.spikes() {

@@ -333,3 +333,80 @@ mod tests {
         assert_eq!(outputs(&g, &[1, 1, 1]), vec![5, 7, 7]);
     }
 }
+
+#[cfg(test)]
+mod more_kinds {
+    use super::*;
+    use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
+
+    fn run_kind(kind: NeuronKind, decay: i64, threshold: i64, w: i64, steps: &[i64]) -> Vec<i64> {
+        let nr = IntNeuron {
+            kind,
+            reset: Reset::Zero,
+            compare: Compare::Gt,
+            frac_bits: 12,
+            syn_decay: vec![2048],
+            mem_decay: vec![decay],
+            bias: vec![0],
+            threshold: vec![threshold],
+            v_reset: vec![0],
+            syn_bits: 16,
+            mem_bits: 16,
+            saturate: false,
+            scale: 1.0,
+        };
+        let mut g = Graph::new("k");
+        let i = g.add("in", Op::Input, vec![], Type::spike(1));
+        let dense = IntDense {
+            weight: Tensor::new(vec![1, 1], vec![w]),
+            bias: vec![0],
+            scale: 1.0,
+        };
+        let d = g.add("fc", Op::Dense(dense), vec![Port::now(i)], Type::fix(16, 1));
+        let ty = if kind.spikes() {
+            Type::spike(1)
+        } else {
+            Type::fix(16, 1)
+        };
+        let n = g.add("n", Op::IntNeuron(nr), vec![Port::now(d)], ty.clone());
+        g.add("out", Op::Output, vec![Port::now(n)], ty);
+        crate::ir::verify::verify(&g).unwrap();
+        let stim = Stimulus {
+            samples: vec![steps.iter().map(|&s| vec![s]).collect()],
+        };
+        run(&g, &stim).unwrap().values[3]
+            .iter()
+            .map(|v| v[0])
+            .collect()
+    }
+
+    #[test]
+    fn threshold_has_no_memory() {
+        // Decay 1 (4096/4096): the membrane is just this step's input; 5 > 4 fires each time.
+        assert_eq!(
+            run_kind(NeuronKind::Threshold, 4096, 4, 5, &[1, 0, 1, 1]),
+            vec![1, 0, 1, 1]
+        );
+        assert_eq!(
+            run_kind(NeuronKind::Threshold, 4096, 5, 5, &[1, 1]),
+            vec![0, 0]
+        );
+    }
+
+    #[test]
+    fn integrator_accumulates_without_spiking() {
+        assert_eq!(
+            run_kind(NeuronKind::I, 0, 0, 3, &[1, 1, 0, 1]),
+            vec![3, 6, 6, 9]
+        );
+    }
+
+    #[test]
+    fn cuba_li_outputs_its_membrane() {
+        // syn (leak 1/2): 4, 4 - 2 + 4 = 6, 6 - 3 = 3; v (no leak): 4, 10, 13.
+        assert_eq!(
+            run_kind(NeuronKind::CubaLi, 0, 0, 4, &[1, 1, 0]),
+            vec![4, 10, 13]
+        );
+    }
+}

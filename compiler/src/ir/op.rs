@@ -60,19 +60,30 @@ pub enum NeuronKind {
     Li,
     /// Current-based LIF: a leaky synaptic current feeds a LIF membrane.
     CubaLif,
+    /// Integrator: `v += r * I`, no spikes; outputs its membrane.
+    I,
+    /// Current-based LI: a leaky synaptic current feeds a leaky integrator; no spikes.
+    CubaLi,
+    /// Stateless threshold: spike when the input exceeds `v_threshold`.
+    Threshold,
 }
 
 impl NeuronKind {
     pub fn spikes(self) -> bool {
-        !matches!(self, NeuronKind::Li)
+        !matches!(self, NeuronKind::Li | NeuronKind::I | NeuronKind::CubaLi)
     }
 
     pub fn has_leak(self) -> bool {
-        !matches!(self, NeuronKind::If)
+        !matches!(self, NeuronKind::If | NeuronKind::I | NeuronKind::Threshold)
     }
 
     pub fn has_synapse(self) -> bool {
-        matches!(self, NeuronKind::CubaLif)
+        matches!(self, NeuronKind::CubaLif | NeuronKind::CubaLi)
+    }
+
+    /// True for kinds whose membrane carries over from step to step.
+    pub fn has_memory(self) -> bool {
+        !matches!(self, NeuronKind::Threshold)
     }
 
     pub fn keyword(self) -> &'static str {
@@ -81,6 +92,9 @@ impl NeuronKind {
             NeuronKind::Lif => "lif",
             NeuronKind::Li => "li",
             NeuronKind::CubaLif => "cuba_lif",
+            NeuronKind::I => "i",
+            NeuronKind::CubaLi => "cuba_li",
+            NeuronKind::Threshold => "threshold",
         }
     }
 }
@@ -137,12 +151,16 @@ impl FloatNeuron {
         if self.kind.has_leak() {
             f.push(("tau_mem", &self.tau_mem));
         }
-        f.push(("r", &self.r));
+        if self.kind != NeuronKind::Threshold {
+            f.push(("r", &self.r));
+        }
         if self.kind.has_leak() {
             f.push(("v_leak", &self.v_leak));
         }
         if self.kind.spikes() {
             f.push(("v_threshold", &self.v_threshold));
+        }
+        if self.kind.spikes() && self.kind.has_memory() {
             f.push(("v_reset", &self.v_reset));
         }
         if self.kind.has_synapse() {
@@ -158,7 +176,7 @@ impl FloatNeuron {
             "tau_mem" | "tau" => &mut self.tau_mem,
             "r" => &mut self.r,
             "v_leak" => &mut self.v_leak,
-            "v_threshold" => &mut self.v_threshold,
+            "v_threshold" | "threshold" => &mut self.v_threshold,
             "v_reset" => &mut self.v_reset,
             "w_in" => &mut self.w_in,
             _ => return None,
@@ -255,6 +273,9 @@ impl Op {
                 NeuronKind::Lif => "int_lif",
                 NeuronKind::Li => "int_li",
                 NeuronKind::CubaLif => "int_cuba_lif",
+                NeuronKind::I => "int_i",
+                NeuronKind::CubaLi => "int_cuba_li",
+                NeuronKind::Threshold => "int_threshold",
             },
         }
     }

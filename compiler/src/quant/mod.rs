@@ -177,9 +177,12 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
 /// Per-neuron input gain of the float update, folded into the weights.
 fn input_gain(nr: &FloatNeuron, j: usize, dt: f64) -> f64 {
     match nr.kind {
-        NeuronKind::If => nr.r[j],
+        NeuronKind::If | NeuronKind::I => nr.r[j],
+        NeuronKind::Threshold => 1.0,
         NeuronKind::Lif | NeuronKind::Li => dt / nr.tau_mem[j] * nr.r[j],
-        NeuronKind::CubaLif => dt / nr.tau_syn[j] * nr.w_in[j] * (dt / nr.tau_mem[j] * nr.r[j]),
+        NeuronKind::CubaLif | NeuronKind::CubaLi => {
+            dt / nr.tau_syn[j] * nr.w_in[j] * (dt / nr.tau_mem[j] * nr.r[j])
+        }
     }
 }
 
@@ -493,7 +496,12 @@ fn int_neuron(
             }
         })
         .collect();
-    let mem_decay: Vec<i64> = alpha_mem.iter().map(|&a| decay_const(a, f)).collect();
+    // A memoryless threshold loses its whole membrane every step (decay = 1).
+    let mem_decay: Vec<i64> = if nr.kind.has_memory() {
+        alpha_mem.iter().map(|&a| decay_const(a, f)).collect()
+    } else {
+        vec![1 << f; n]
+    };
     let syn_decay: Vec<i64> = alpha_syn.iter().map(|&a| decay_const(a, f)).collect();
     let mut notes = Vec::new();
     if alpha_mem.iter().chain(&alpha_syn).any(|&a| a > 1.0) {

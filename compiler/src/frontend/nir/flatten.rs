@@ -96,8 +96,10 @@ impl Builder {
                         return Err(format!("more than {MAX_EDGES} nodes"));
                     }
                     self.names.push(full);
-                    self.leaves
-                        .push(if nested && boundary { None } else { Some(leaf) });
+                    // Flatten only reshapes row-major data: like a nested boundary, it is
+                    // wired through.
+                    let pass = (nested && boundary) || kind == LeafKind::Flatten;
+                    self.leaves.push(if pass { None } else { Some(leaf) });
                     match kind {
                         LeafKind::Input => s.inputs.push(id),
                         LeafKind::Output => s.outputs.push(id),

@@ -129,7 +129,8 @@ fn proto(name: &str, leaf: &RawLeaf) -> Res<Proto> {
             }
             p.fixed_len = Some(total);
         }
-        LeafKind::Output => {}
+        // Wired through during flattening; never lowered.
+        LeafKind::Output | LeafKind::Flatten => {}
         LeafKind::Affine | LeafKind::Linear => {
             let w = get("weight")?;
             let [rows, cols] = match w.shape.as_slice() {
@@ -460,7 +461,7 @@ fn check_sizes(
     for &v in order {
         let p = &protos[v];
         let want = match p.kind {
-            LeafKind::Input | LeafKind::Output => continue,
+            LeafKind::Input | LeafKind::Output | LeafKind::Flatten => continue,
             LeafKind::Affine | LeafKind::Linear => p.in_len.unwrap_or(0),
             LeafKind::Scale | LeafKind::Neuron(_) => types[v].len(),
         };
@@ -509,7 +510,7 @@ fn build_op(name: &str, leaf: &RawLeaf, p: &Proto, n: usize) -> Res<Op> {
     };
     Ok(match p.kind {
         LeafKind::Input => Op::Input,
-        LeafKind::Output => Op::Output,
+        LeafKind::Output | LeafKind::Flatten => Op::Output,
         LeafKind::Affine => Op::Affine {
             weight: weight(),
             bias: bcast(field("bias"), n, 0.0),

@@ -46,6 +46,8 @@ pub(super) enum LeafKind {
     Affine,
     Linear,
     Scale,
+    /// Reshapes only; values are row-major already, so it is wired through.
+    Flatten,
     Neuron(NeuronKind),
 }
 
@@ -69,6 +71,10 @@ impl LeafKind {
             "LIF" => LeafKind::Neuron(NeuronKind::Lif),
             "LI" => LeafKind::Neuron(NeuronKind::Li),
             "CubaLIF" => LeafKind::Neuron(NeuronKind::CubaLif),
+            "I" => LeafKind::Neuron(NeuronKind::I),
+            "CubaLI" => LeafKind::Neuron(NeuronKind::CubaLi),
+            "Threshold" => LeafKind::Neuron(NeuronKind::Threshold),
+            "Flatten" => LeafKind::Flatten,
             _ => return None,
         })
     }
@@ -81,6 +87,10 @@ impl LeafKind {
             LeafKind::Affine => &["weight", "bias"],
             LeafKind::Linear => &["weight"],
             LeafKind::Scale => &["scale"],
+            LeafKind::Flatten => &[],
+            LeafKind::Neuron(NeuronKind::I) => &["r"],
+            LeafKind::Neuron(NeuronKind::CubaLi) => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
+            LeafKind::Neuron(NeuronKind::Threshold) => &["threshold"],
             LeafKind::Neuron(NeuronKind::If) => &["r", "v_threshold", "v_reset"],
             LeafKind::Neuron(NeuronKind::Lif) => &["tau", "r", "v_leak", "v_threshold", "v_reset"],
             LeafKind::Neuron(NeuronKind::Li) => &["tau", "r", "v_leak"],

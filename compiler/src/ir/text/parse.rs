@@ -285,11 +285,14 @@ enum OpKind {
     IntNeuron(NeuronKind),
 }
 
-const KINDS: [NeuronKind; 4] = [
+const KINDS: [NeuronKind; 7] = [
     NeuronKind::If,
     NeuronKind::Lif,
     NeuronKind::Li,
     NeuronKind::CubaLif,
+    NeuronKind::I,
+    NeuronKind::CubaLi,
+    NeuronKind::Threshold,
 ];
 
 const INT_ATTRS: [(&str, Kind); 12] = [
