@@ -32,6 +32,7 @@ pub mod flow;
 pub mod frontend;
 pub mod golden;
 pub mod ir;
+pub mod lint;
 pub mod quant;
 pub mod synth;
 pub mod testgen;

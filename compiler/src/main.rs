@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use spikeforge::cosim::stimulus;
 use spikeforge::flow::{self, Compiled};
+use spikeforge::frontend::conventions::{self, Conventions};
 use spikeforge::golden::Stimulus;
 use spikeforge::quant::QuantOptions;
 use spikeforge::{cosim, ir, synth};
@@ -39,6 +40,11 @@ enum Cmd {
     ///
     /// Example: spikeforge synth model.nir --target xc7a35t
     Synth(SynthArgs),
+    /// Report pitfalls: defaulted fields, a dt that contradicts the exporter's convention,
+    /// Euler overshoot, weights and leaks the chosen precision rounds away.
+    ///
+    /// Example: spikeforge lint model.nir --dt 1e-3
+    Lint(Common),
     /// List the built-in target devices.
     Targets,
 }
@@ -62,6 +68,13 @@ struct Common {
     /// Widest neuron state; wider states saturate.
     #[arg(long, default_value_t = 32)]
     max_state_bits: u32,
+    /// Reset every spiking neuron to v_reset (`zero`, NIR) or by subtracting the threshold
+    /// (`subtract`, Sinabs and snnTorch's reset_mechanism="subtract").
+    #[arg(long, value_enum)]
+    reset: Option<ResetArg>,
+    /// Spike when v > threshold (`gt`, NIR) or v >= threshold (`ge`, SpikingJelly).
+    #[arg(long, value_enum)]
+    threshold: Option<CompareArg>,
     /// Write the IR after each stage as .sfir into <out>/ir/.
     #[arg(long)]
     dump_ir: bool,
@@ -100,6 +113,31 @@ struct SynthArgs {
     /// Target device name or target .json file.
     #[arg(long, default_value = "xc7a35t")]
     target: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ResetArg {
+    Zero,
+    Subtract,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CompareArg {
+    Gt,
+    Ge,
+}
+
+fn conventions(c: &Common) -> Conventions {
+    Conventions {
+        reset: c.reset.map(|r| match r {
+            ResetArg::Zero => ir::Reset::Zero,
+            ResetArg::Subtract => ir::Reset::Subtract,
+        }),
+        compare: c.threshold.map(|t| match t {
+            CompareArg::Gt => ir::Compare::Gt,
+            CompareArg::Ge => ir::Compare::Ge,
+        }),
+    }
 }
 
 fn main() -> ExitCode {
@@ -167,7 +205,9 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 
 /// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
 fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), String> {
-    let g = flow::load(&c.model).map_err(|e| e.to_string())?;
+    let mut g = flow::load(&c.model).map_err(|e| e.to_string())?;
+    conventions::apply(&mut g, &conventions(c))
+        .map_err(|e| format!("{}: {e}", c.model.display()))?;
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let compiled = flow::compile(g, &opts(c)).map_err(|e| e.to_string())?;
@@ -182,7 +222,9 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
     let report = json!({
         "model": c.model.display().to_string(),
         "top": compiled.design.top,
-        "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits},
+        "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits,
+                    "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract" }),
+                    "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" })},
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,
         "layers": compiled.layers,
@@ -241,6 +283,55 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!(
                     "{:<10} {:>7} LUT{} {:>7} FF {:>4} BRAM36 {:>4} DSP  {}",
                     t.name, t.luts, t.lut_inputs, t.ffs, t.bram36, t.dsps, t.description
+                );
+            }
+            Ok(())
+        }
+        Cmd::Lint(c) => {
+            let is_nir = c.model.extension().is_some_and(|e| e != "sfir");
+            let (mut g, defaulted) = if is_nir {
+                let (g, d) = spikeforge::frontend::nir::load_with_defaults(&c.model)
+                    .map_err(|e| e.to_string())?;
+                ir::verify::verify(&g).map_err(|e| format!("{}: {e}", c.model.display()))?;
+                (g, d)
+            } else {
+                (flow::load(&c.model).map_err(|e| e.to_string())?, vec![])
+            };
+            conventions::apply(&mut g, &conventions(&c))
+                .map_err(|e| format!("{}: {e}", c.model.display()))?;
+            if g.is_integer() {
+                return Err(format!(
+                    "{}: lint reads float models; this one is already quantised",
+                    c.model.display()
+                ));
+            }
+            let findings = spikeforge::lint::lint(&g, &defaulted, &opts(&c));
+            if c.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&findings).map_err(|e| e.to_string())?
+                );
+            } else {
+                for f in &findings {
+                    let sev = match f.severity {
+                        spikeforge::lint::Severity::Warning => "warning",
+                        spikeforge::lint::Severity::Note => "note",
+                    };
+                    println!(
+                        "{sev}: {}: node '{}': {}",
+                        c.model.display(),
+                        f.node,
+                        f.message
+                    );
+                }
+                let warnings = findings
+                    .iter()
+                    .filter(|f| f.severity == spikeforge::lint::Severity::Warning)
+                    .count();
+                println!(
+                    "{} warning(s), {} note(s)",
+                    warnings,
+                    findings.len() - warnings
                 );
             }
             Ok(())

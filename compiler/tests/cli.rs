@@ -338,3 +338,79 @@ fn report_keeps_sections_of_the_same_model_and_drops_stale_ones() {
     );
     assert!(read()["sim"].is_null());
 }
+
+#[test]
+fn lint_names_the_pitfalls_of_a_legacy_snntorch_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let braille = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models/braille_noDelay_noBias_subtract.nir");
+    let (code, stdout, stderr) =
+        spikeforge(&["lint", braille.to_str().unwrap(), "--json"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let f: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let has = |sev: &str, node: &str, text: &str| {
+        f.as_array().unwrap().iter().any(|x| {
+            x["severity"] == sev
+                && x["node"] == node
+                && x["message"].as_str().unwrap().contains(text)
+        })
+    };
+    // Written before NIR 1.0.6: no v_reset on either CubaLIF layer.
+    assert!(has("warning", "lif1.lif", "no v_reset"), "{stdout}");
+    assert!(has("warning", "lif2", "no v_reset"), "{stdout}");
+    // tau_mem / r = 1e-4 s exactly: snnTorch's convention at the default dt.
+    assert!(has("note", "lif1.lif", "dt = 1e-4"), "{stdout}");
+    // At --dt 1e-3 the same file contradicts the convention.
+    let (_, stdout, _) = spikeforge(
+        &["lint", braille.to_str().unwrap(), "--dt", "1e-3"],
+        dir.path(),
+    );
+    assert!(stdout.contains("pass --dt 1e-4"), "{stdout}");
+}
+
+#[test]
+fn reset_and_threshold_options_reach_the_integer_ir() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let (code, _, stderr) = spikeforge(
+        &[
+            "compile",
+            ex.to_str().unwrap(),
+            "-o",
+            "o",
+            "--dump-ir",
+            "--reset",
+            "subtract",
+            "--threshold",
+            "ge",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("o/ir/02-quant.sfir")).unwrap();
+    let g = spikeforge::ir::text::parse(&text).unwrap();
+    let mut seen = 0;
+    for n in &g.nodes {
+        if let spikeforge::ir::Op::IntNeuron(nr) = &n.op {
+            assert_eq!(nr.reset, spikeforge::ir::Reset::Subtract);
+            assert_eq!(nr.compare, spikeforge::ir::Compare::Ge);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
+    // A quantised model already fixes its semantics.
+    let q = dir.path().join("o/ir/02-quant.sfir");
+    let (code, _, stderr) = spikeforge(
+        &[
+            "compile",
+            q.to_str().unwrap(),
+            "-o",
+            "o3",
+            "--reset",
+            "zero",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already quantised"), "{stderr}");
+}

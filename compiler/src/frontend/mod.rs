@@ -1,3 +1,4 @@
 //! Frontends: read a model file and lower it to the float-stage IR.
 
+pub mod conventions;
 pub mod nir;

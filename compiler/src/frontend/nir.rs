@@ -39,6 +39,19 @@ pub const MAX_DEPTH: usize = 16;
 
 /// Reads a NIR file into a float-stage graph named after the file stem.
 pub fn load(path: &Path) -> Result<Graph, NirError> {
+    load_with_defaults(path).map(|(g, _)| g)
+}
+
+/// A field the file left out, filled with NIR's default (`v_reset` = 0, `w_in` = 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defaulted {
+    pub node: String,
+    pub field: &'static str,
+}
+
+/// Like [`load`], and also says which fields took NIR's defaults (files from NIR < 1.0.6 have
+/// no `v_reset`, and their reset semantics differ).
+pub fn load_with_defaults(path: &Path) -> Result<(Graph, Vec<Defaulted>), NirError> {
     let name = path.display().to_string();
     let fail = |message: String| NirError {
         path: one_line(&name),
@@ -59,11 +72,18 @@ pub fn load(path: &Path) -> Result<Graph, NirError> {
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
-    load_bytes(&name, bytes)
+    load_bytes_with_defaults(&name, bytes)
 }
 
 /// Reads NIR file contents already in memory; `name` is used for messages and the graph name.
 pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Result<Graph, NirError> {
+    load_bytes_with_defaults(name, bytes).map(|(g, _)| g)
+}
+
+fn load_bytes_with_defaults(
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<(Graph, Vec<Defaulted>), NirError> {
     let graph_name = Path::new(name)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -74,7 +94,7 @@ pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Result<Graph, NirError> {
     })
 }
 
-fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<Graph, String> {
+fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<(Graph, Vec<Defaulted>), String> {
     if bytes.is_empty() {
         return Err("file is empty, expected an HDF5 NIR file".into());
     }
@@ -86,8 +106,34 @@ fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<Graph, String> {
     let raw = std::panic::catch_unwind(move || read::read_file(bytes)).unwrap_or_else(|_| {
         Err("the HDF5 reader failed on malformed data (internal panic)".to_string())
     })?;
+    let mut defaulted = Vec::new();
+    collect_defaults(&raw, &mut defaulted);
     let flat = flatten::flatten(raw)?;
-    lower::lower(graph_name, flat)
+    Ok((lower::lower(graph_name, flat)?, defaulted))
+}
+
+/// Optional fields absent from neuron nodes, with full dotted node names.
+fn collect_defaults(g: &read::RawGraph, out: &mut Vec<Defaulted>) {
+    for n in &g.nodes {
+        let full = if g.name.is_empty() {
+            n.name.clone()
+        } else {
+            format!("{}.{}", g.name, n.name)
+        };
+        match &n.body {
+            read::RawBody::Graph(inner) => collect_defaults(inner, out),
+            read::RawBody::Leaf(leaf) => {
+                for &f in leaf.kind.field_names() {
+                    if lower::optional(f) && !leaf.fields.contains_key(f) {
+                        out.push(Defaulted {
+                            node: full.clone(),
+                            field: f,
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `'name'`, with control characters escaped and very long names cut, for messages.

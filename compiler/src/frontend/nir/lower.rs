@@ -215,7 +215,7 @@ fn proto(name: &str, leaf: &RawLeaf) -> Res<Proto> {
 }
 
 /// Fields NIR made optional: `v_reset` arrived in 1.0.6 (default 0), `w_in` defaults to 1.
-fn optional(field: &str) -> bool {
+pub(super) fn optional(field: &str) -> bool {
     matches!(field, "v_reset" | "w_in")
 }
 
