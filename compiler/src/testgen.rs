@@ -122,6 +122,19 @@ pub fn random_snn(seed: u64, lim: &RandomSnn) -> Graph {
             ][..]
         };
         let kind = kinds[rng.random_range(0..kinds.len())];
+        if rng.random_bool(0.25) {
+            // Axonal delays of 0 to 4 steps on the spikes entering this layer.
+            let delay = (0..width)
+                .map(|_| rng.random_range(0..5) as f64 * lim.dt)
+                .collect();
+            let ty = g.node(prev).ty.clone();
+            prev = g.add(
+                format!("delay{l}"),
+                Op::Delay { delay },
+                vec![Port::now(prev)],
+                ty,
+            );
+        }
         let w = random_weights(&mut rng, n, width, sparsity);
         let fc = if rng.random_bool(0.5) {
             let bias = (0..n).map(|_| rng.random_range(-0.3..0.3)).collect();

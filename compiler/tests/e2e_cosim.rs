@@ -108,7 +108,7 @@ fn random_snns_40_to_50() {
 /// Saturation must actually be exercised by the random suite, or it proves nothing.
 #[test]
 fn random_suite_covers_saturation_recurrence_and_every_neuron_kind() {
-    let (mut sat, mut rec) = (0, 0);
+    let (mut sat, mut rec, mut delays) = (0, 0, 0);
     let mut kinds = std::collections::BTreeSet::new();
     for seed in 0..50u64 {
         let g = random_snn(seed, &RandomSnn::default());
@@ -125,11 +125,14 @@ fn random_suite_covers_saturation_recurrence_and_every_neuron_kind() {
                 kinds.insert(nr.kind.keyword());
             }
             rec += n.inputs.iter().filter(|p| p.delayed).count();
+            delays += matches!(&n.op, ir::Op::IntDelay { steps } if steps.iter().any(|&s| s > 1))
+                as usize;
         }
     }
     assert!(sat >= 3, "only {sat} saturating layers");
     assert!(rec >= 5, "only {rec} recurrent edges");
     assert_eq!(kinds.len(), 7, "{kinds:?}");
+    assert!(delays >= 3, "only {delays} delay layers");
 }
 
 /// Yosys maps the real models to the xc7a35t and counts LUTs and FFs.

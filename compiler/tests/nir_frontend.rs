@@ -531,3 +531,30 @@ fn integrator_cuba_li_threshold_and_flatten_lower() {
     assert_eq!(node(&g, "integ").ty, Type::new(Elem::Real, vec![3]));
     assert_eq!(node(&g, "thr").ty, Type::spike(3));
 }
+
+#[test]
+fn delay_keeps_spikes_and_rejects_negative_delays() {
+    let mk = |d: f64| {
+        graph(
+            vec![
+                ("input", input(2)),
+                ("d", N::Leaf("Delay", vec![field("delay", d, 2)])),
+                ("fc", linear(3, 2, 0.5)),
+                ("lif", lif(3)),
+                ("output", output(3)),
+            ],
+            &[
+                ("input", "d"),
+                ("d", "fc"),
+                ("fc", "lif"),
+                ("lif", "output"),
+            ],
+        )
+    };
+    let g = load_graph(&mk(2e-4)).unwrap();
+    verify(&g).unwrap();
+    assert_eq!(node(&g, "d").ty, Type::spike(2));
+    assert!(matches!(&node(&g, "d").op, Op::Delay { delay } if delay == &vec![2e-4; 2]));
+    let m = err(load_graph(&mk(-1.0)), "model.nir");
+    assert!(m.contains("node 'd'") && m.contains("negative"), "{m}");
+}

@@ -57,6 +57,23 @@ struct DenseV {
     unused: String,
 }
 
+struct DelayElem {
+    j: usize,
+    d: i64,
+    /// Next value of the line: older entries shifted up, the input at the bottom.
+    shift: String,
+}
+
+#[derive(Template)]
+#[template(path = "delay.v", escape = "none")]
+struct DelayV {
+    header: String,
+    module: String,
+    bits: usize,
+    w: u32,
+    elems: Vec<DelayElem>,
+}
+
 struct Param {
     name: &'static str,
     /// Total bits of the packed vector.
@@ -307,6 +324,43 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
                 lines.push(format!(
                     "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
+                ));
+            }
+            Op::IntDelay { steps } => {
+                let module = namer.fresh(&format!("{top}_{s}_delay"));
+                let inst = namer.fresh(&format!("u_{s}"));
+                let ew = node.ty.elem_bits().unwrap_or(1);
+                let elems = steps
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &d)| DelayElem {
+                        j,
+                        d,
+                        shift: if d <= 1 {
+                            format!("x[{j}*W +: W]")
+                        } else {
+                            format!("{{line_{j}[({}-1)*W-1:0], x[{j}*W +: W]}}", d)
+                        },
+                    })
+                    .collect();
+                let text = render(&DelayV {
+                    header: format!(
+                        "Delay {}: {} elements of {ew} bits, up to {} steps",
+                        header_src(id),
+                        steps.len(),
+                        steps.iter().max().copied().unwrap_or(0)
+                    ),
+                    module: module.clone(),
+                    bits: w,
+                    w: ew,
+                    elems,
+                });
+                files.push((format!("{module}.v"), text));
+                let x = port_sig(&node.inputs[0], &sig);
+                lines.push(format!("// Delay {}", header_src(id)));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!(
+                    "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x}), .y({s}));"
                 ));
             }
             other => {

@@ -22,6 +22,7 @@ pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
         let mut syn: Vec<Vec<f64>> = g.nodes.iter().map(|nd| vec![0.0; nd.ty.len()]).collect();
         let mut mem = syn.clone();
         let mut prev = syn.clone();
+        let mut hist: Vec<std::collections::VecDeque<Vec<f64>>> = vec![Default::default(); n];
         for beat in sample {
             let mut cur: Vec<Vec<f64>> = Vec::with_capacity(n);
             let mut offset = 0;
@@ -55,6 +56,11 @@ pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
                     Op::Linear { weight } => matvec(weight.dims2(), &weight.data, &x, None),
                     Op::Scale { scale } => x.iter().zip(scale).map(|(a, b)| a * b).collect(),
                     Op::Neuron(nr) => step(nr, &mut syn[id.index()], &mut mem[id.index()], &x, dt),
+                    Op::Delay { delay } => {
+                        let steps: Vec<i64> =
+                            delay.iter().map(|d| (d / dt).round() as i64).collect();
+                        super::step_delay(&mut hist[id.index()], x, &steps)
+                    }
                     other => {
                         return Err(format!(
                             "node '{}': {} is not a float operator",

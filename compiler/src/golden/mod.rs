@@ -8,6 +8,7 @@ pub mod float;
 
 use crate::ir::{Compare, Graph, IntNeuron, NodeId, Op, Reset};
 use crate::quant::interval::decay;
+use std::collections::VecDeque;
 
 /// Stimulus: samples of timesteps; each step is the concatenation of all input nodes' elements.
 /// State is cleared between samples (the stream's `tlast`).
@@ -43,6 +44,25 @@ pub struct GoldenError {
 struct LayerState {
     syn: Vec<i64>,
     v: Vec<i64>,
+    /// Delay lines: this sample's past inputs, newest first.
+    hist: VecDeque<Vec<i64>>,
+}
+
+/// `y[j] = x[t - steps[j]]`, zero before the sample has that many steps. `hist` keeps the
+/// inputs of the longest delay, newest first.
+pub fn step_delay<T: Copy + Default>(
+    hist: &mut VecDeque<Vec<T>>,
+    x: Vec<T>,
+    steps: &[i64],
+) -> Vec<T> {
+    let keep = (steps.iter().copied().max().unwrap_or(0).max(0) as usize).saturating_add(1);
+    hist.push_front(x);
+    hist.truncate(keep);
+    steps
+        .iter()
+        .enumerate()
+        .map(|(j, &s)| hist.get(s as usize).map_or(T::default(), |v| v[j]))
+        .collect()
 }
 
 /// Runs the integer graph on the stimulus.
@@ -57,6 +77,12 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                 Op::IntNeuron(nr) => Some(LayerState {
                     syn: vec![0; nr.len()],
                     v: vec![0; nr.len()],
+                    hist: VecDeque::new(),
+                }),
+                Op::IntDelay { .. } => Some(LayerState {
+                    syn: vec![],
+                    v: vec![],
+                    hist: VecDeque::new(),
                 }),
                 _ => None,
             })
@@ -127,6 +153,13 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                             step: step_no,
                             message,
                         })?
+                    }
+                    Op::IntDelay { steps } => {
+                        let x = sum(&cur);
+                        let st = state[id.index()]
+                            .as_mut()
+                            .expect("state exists for every delay");
+                        step_delay(&mut st.hist, x, steps)
                     }
                     _ => {
                         return Err(GoldenError {
@@ -408,5 +441,31 @@ mod more_kinds {
             run_kind(NeuronKind::CubaLi, 0, 0, 4, &[1, 1, 0]),
             vec![4, 10, 13]
         );
+    }
+}
+
+#[cfg(test)]
+mod delay_tests {
+    use super::*;
+
+    #[test]
+    fn delay_lines_shift_by_their_own_lengths() {
+        let mut hist = VecDeque::new();
+        let steps = [0, 1, 3];
+        let out: Vec<Vec<i64>> = (1..=5)
+            .map(|t| step_delay(&mut hist, vec![t, t, t], &steps))
+            .collect();
+        // Element 0 passes through, element 1 lags one step, element 2 three (zero before).
+        assert_eq!(
+            out,
+            vec![
+                vec![1, 0, 0],
+                vec![2, 1, 0],
+                vec![3, 2, 0],
+                vec![4, 3, 1],
+                vec![5, 4, 2]
+            ]
+        );
+        assert!(hist.len() <= 4);
     }
 }

@@ -14,5 +14,7 @@ pub mod types;
 pub mod verify;
 
 pub use graph::{Graph, Node, NodeId, Port};
-pub use op::{Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor};
+pub use op::{
+    Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor, MAX_DELAY_STEPS,
+};
 pub use types::{signed_range, signed_width, Elem, Type};

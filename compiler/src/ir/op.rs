@@ -4,6 +4,10 @@
 //! into integer-stage operators whose every value has an explicit width. `docs/semantics.md`
 //! states the update equations both executors and the RTL implement.
 
+/// Longest delay, in timesteps, a delay element may have (the hardware keeps a shift register
+/// of this many values per element).
+pub const MAX_DELAY_STEPS: i64 = 1 << 16;
+
 /// A dense row-major tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor<T> {
@@ -251,6 +255,10 @@ pub enum Op {
     Scale { scale: Vec<f64> },
     /// A float neuron layer.
     Neuron(FloatNeuron),
+    /// `y(t) = x(t - delay)`, per element, delays in seconds (NIR's Delay).
+    Delay { delay: Vec<f64> },
+    /// `y[t] = x[t - steps]`, per element; zero before the first `steps` steps of a sample.
+    IntDelay { steps: Vec<i64> },
     /// An integer dense layer.
     Dense(IntDense),
     /// An integer neuron layer.
@@ -268,6 +276,8 @@ impl Op {
             Op::Scale { .. } => "scale",
             Op::Neuron(n) => n.kind.keyword(),
             Op::Dense(_) => "dense",
+            Op::Delay { .. } => "delay",
+            Op::IntDelay { .. } => "int_delay",
             Op::IntNeuron(n) => match n.kind {
                 NeuronKind::If => "int_if",
                 NeuronKind::Lif => "int_lif",
@@ -284,17 +294,24 @@ impl Op {
     pub fn is_float(&self) -> bool {
         matches!(
             self,
-            Op::Affine { .. } | Op::Linear { .. } | Op::Scale { .. } | Op::Neuron(_)
+            Op::Affine { .. }
+                | Op::Linear { .. }
+                | Op::Scale { .. }
+                | Op::Neuron(_)
+                | Op::Delay { .. }
         )
     }
 
     /// True for operators that exist only after quantisation.
     pub fn is_integer(&self) -> bool {
-        matches!(self, Op::Dense(_) | Op::IntNeuron(_))
+        matches!(self, Op::Dense(_) | Op::IntNeuron(_) | Op::IntDelay { .. })
     }
 
     /// True for operators whose output at step t depends on earlier steps.
     pub fn has_state(&self) -> bool {
-        matches!(self, Op::Neuron(_) | Op::IntNeuron(_))
+        matches!(
+            self,
+            Op::Neuron(_) | Op::IntNeuron(_) | Op::Delay { .. } | Op::IntDelay { .. }
+        )
     }
 }

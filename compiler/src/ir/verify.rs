@@ -1,7 +1,7 @@
 //! Structural and type checks on a graph; run after every stage so later stages can trust it.
 
 use super::graph::{Graph, NodeId};
-use super::op::{FloatNeuron, IntNeuron, Op};
+use super::op::{FloatNeuron, IntNeuron, Op, MAX_DELAY_STEPS};
 use super::types::{Elem, Type};
 use std::collections::HashSet;
 use std::fmt;
@@ -181,6 +181,36 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             }
             finite("scale", scale)?;
         }
+        Op::Delay { delay } => {
+            arity(1)?;
+            same_type_as_input(g, id)?;
+            if delay.len() != n {
+                return Err(format!("delay has {} entries, expected {n}", delay.len()));
+            }
+            finite("delay", delay)?;
+            if let Some(i) = delay.iter().position(|&d| d < 0.0) {
+                return Err(format!(
+                    "field 'delay' is negative ({}) at index {i}",
+                    delay[i]
+                ));
+            }
+        }
+        Op::IntDelay { steps } => {
+            arity(1)?;
+            same_type_as_input(g, id)?;
+            if steps.len() != n {
+                return Err(format!("steps has {} entries, expected {n}", steps.len()));
+            }
+            if let Some(i) = steps
+                .iter()
+                .position(|s| !(0..=MAX_DELAY_STEPS).contains(s))
+            {
+                return Err(format!(
+                    "steps[{i}] = {} outside 0..={MAX_DELAY_STEPS}",
+                    steps[i]
+                ));
+            }
+        }
         Op::Neuron(nr) => {
             needs_inputs()?;
             check_float_neuron(nr, n)?;
@@ -216,6 +246,16 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             }
             check_int_neuron(nr, &node.ty)?;
         }
+    }
+    Ok(())
+}
+
+/// A delay passes values through unchanged, so its type is its input's.
+fn same_type_as_input(g: &Graph, id: NodeId) -> Result<(), String> {
+    let node = g.node(id);
+    let src = &g.node(node.inputs[0].node).ty;
+    if src.elem != node.ty.elem || src.len() != node.ty.len() {
+        return Err(format!("type {} differs from its input's {}", node.ty, src));
     }
     Ok(())
 }

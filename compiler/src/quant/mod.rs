@@ -13,7 +13,7 @@ pub mod interval;
 use crate::ir::verify::verify;
 use crate::ir::{
     signed_width, Elem, FloatNeuron, Graph, IntDense, IntNeuron, NeuronKind, NodeId, Op, Port,
-    Tensor, Type,
+    Tensor, Type, MAX_DELAY_STEPS,
 };
 use interval::{size_state, Firing, Interval};
 use serde::Serialize;
@@ -260,6 +260,38 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
             }
             // Weight layers and Scales are emitted with the neuron (or output) that reads them.
             Op::Affine { .. } | Op::Linear { .. } | Op::Scale { .. } => {}
+            Op::Delay { delay } => {
+                let src = node.inputs[0];
+                if g.node(src.node).ty.elem != Elem::Spike {
+                    return Err(qerr(
+                        &node.name,
+                        "delays of non-spike values are not supported yet",
+                    ));
+                }
+                let steps = delay
+                    .iter()
+                    .map(|&d| {
+                        let s = (d / opt.dt).round();
+                        if s > MAX_DELAY_STEPS as f64 {
+                            Err(qerr(
+                                &node.name,
+                                format!("delay {d} s is {s} steps at dt = {}, more than {MAX_DELAY_STEPS}", opt.dt),
+                            ))
+                        } else {
+                            Ok(s as i64)
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let at = NodeId(out.nodes.len() as u32);
+                let p = new_port(&map, src, at, 0, &mut fixups);
+                let nid = out.add(
+                    node.name.clone(),
+                    Op::IntDelay { steps },
+                    vec![p],
+                    node.ty.clone(),
+                );
+                map.insert(id, nid);
+            }
             Op::Output => {
                 let src = node.inputs[0];
                 let ty;
@@ -356,7 +388,7 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 );
                 map.insert(id, nid);
             }
-            Op::Dense(_) | Op::IntNeuron(_) => {
+            Op::Dense(_) | Op::IntNeuron(_) | Op::IntDelay { .. } => {
                 return Err(qerr(&node.name, "graph is already quantised"));
             }
         }

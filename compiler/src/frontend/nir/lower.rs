@@ -159,6 +159,16 @@ fn proto(name: &str, leaf: &RawLeaf) -> Res<Proto> {
             let s = get("scale")?;
             p.fixed_len = (s.data.len() > 1).then_some(s.data.len());
         }
+        LeafKind::Delay => {
+            let d = get("delay")?;
+            if let Some(i) = d.data.iter().position(|&x| x < 0.0) {
+                return Err(node_msg(
+                    name,
+                    format!("field 'delay' is negative ({}) at index {i}", d.data[i]),
+                ));
+            }
+            p.fixed_len = (d.data.len() > 1).then_some(d.data.len());
+        }
         LeafKind::Neuron(_) => {
             for &f in leaf.kind.field_names() {
                 if !optional(f) {
@@ -423,7 +433,9 @@ fn infer_types(
             let len = p.fixed_len.or(from_input.as_ref().map(Type::len));
             let t = match (p.kind, len) {
                 (LeafKind::Input, _) => Some(Type::new(Elem::Spike, p.input_shape.clone())),
+                // Delays pass values (spikes or reals) through unchanged.
                 (LeafKind::Output, _) => from_input,
+                (LeafKind::Delay, Some(l)) => from_input.map(|t| Type::new(t.elem, vec![l])),
                 (LeafKind::Neuron(k), Some(l)) if k.spikes() => Some(Type::spike(l)),
                 (_, Some(l)) => Some(Type::real(l)),
                 (_, None) => None,
@@ -463,7 +475,7 @@ fn check_sizes(
         let want = match p.kind {
             LeafKind::Input | LeafKind::Output | LeafKind::Flatten => continue,
             LeafKind::Affine | LeafKind::Linear => p.in_len.unwrap_or(0),
-            LeafKind::Scale | LeafKind::Neuron(_) => types[v].len(),
+            LeafKind::Scale | LeafKind::Neuron(_) | LeafKind::Delay => types[v].len(),
         };
         for &u in &ins[v] {
             let got = types[u].len();
@@ -516,6 +528,9 @@ fn build_op(name: &str, leaf: &RawLeaf, p: &Proto, n: usize) -> Res<Op> {
             bias: bcast(field("bias"), n, 0.0),
         },
         LeafKind::Linear => Op::Linear { weight: weight() },
+        LeafKind::Delay => Op::Delay {
+            delay: bcast(field("delay"), n, 0.0),
+        },
         LeafKind::Scale => Op::Scale {
             scale: bcast(field("scale"), n, 1.0),
         },

@@ -48,6 +48,8 @@ pub(super) enum LeafKind {
     Scale,
     /// Reshapes only; values are row-major already, so it is wired through.
     Flatten,
+    /// Per-element delay in seconds.
+    Delay,
     Neuron(NeuronKind),
 }
 
@@ -75,6 +77,7 @@ impl LeafKind {
             "CubaLI" => LeafKind::Neuron(NeuronKind::CubaLi),
             "Threshold" => LeafKind::Neuron(NeuronKind::Threshold),
             "Flatten" => LeafKind::Flatten,
+            "Delay" => LeafKind::Delay,
             _ => return None,
         })
     }
@@ -88,6 +91,7 @@ impl LeafKind {
             LeafKind::Linear => &["weight"],
             LeafKind::Scale => &["scale"],
             LeafKind::Flatten => &[],
+            LeafKind::Delay => &["delay"],
             LeafKind::Neuron(NeuronKind::I) => &["r"],
             LeafKind::Neuron(NeuronKind::CubaLi) => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
             LeafKind::Neuron(NeuronKind::Threshold) => &["threshold"],

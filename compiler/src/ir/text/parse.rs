@@ -283,6 +283,8 @@ enum OpKind {
     Neuron(NeuronKind),
     Dense,
     IntNeuron(NeuronKind),
+    Delay,
+    IntDelay,
 }
 
 const KINDS: [NeuronKind; 7] = [
@@ -333,6 +335,8 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
         ),
         "linear" => simple(OpKind::Linear, &[("weight", Kind::FloatMat)]),
         "scale" => simple(OpKind::Scale, &[("scale", Kind::FloatVec)]),
+        "delay" => simple(OpKind::Delay, &[("delay", Kind::FloatVec)]),
+        "int_delay" => simple(OpKind::IntDelay, &[("steps", Kind::IntVec)]),
         "dense" => simple(
             OpKind::Dense,
             &[
@@ -610,6 +614,12 @@ impl<'a> State<'a> {
                 scale: attrs.float_vec("scale"),
             },
             OpKind::Neuron(k) => Op::Neuron(self.float_neuron(k, n, &mut attrs, op_at)?),
+            OpKind::Delay => Op::Delay {
+                delay: attrs.float_vec("delay"),
+            },
+            OpKind::IntDelay => Op::IntDelay {
+                steps: attrs.int_vec("steps"),
+            },
             OpKind::Dense => Op::Dense(IntDense {
                 weight: attrs.int_mat("weight"),
                 bias: attrs.int_vec("bias"),

@@ -40,6 +40,8 @@ pub(super) fn graph(g: &Graph) -> String {
             }
             Op::Linear { weight } => a.matrix("weight", weight),
             Op::Scale { scale } => a.vector("scale", scale),
+            Op::Delay { delay } => a.vector("delay", delay),
+            Op::IntDelay { steps } => a.vector("steps", steps),
             Op::Neuron(nr) => {
                 for (field, v) in nr.fields() {
                     a.vector(field, v);

@@ -123,6 +123,9 @@ fn arb_kind() -> impl Strategy<Value = NeuronKind> {
         NeuronKind::Lif,
         NeuronKind::Li,
         NeuronKind::CubaLif,
+        NeuronKind::I,
+        NeuronKind::CubaLi,
+        NeuronKind::Threshold,
     ])
 }
 
@@ -190,6 +193,8 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
         1 => (arb_tensor(arb_f64(nan)), fvec()).prop_map(|(weight, bias)| Op::Affine { weight, bias }),
         1 => arb_tensor(arb_f64(nan)).prop_map(|weight| Op::Linear { weight }),
         1 => fvec().prop_map(|scale| Op::Scale { scale }),
+        1 => fvec().prop_map(|delay| Op::Delay { delay }),
+        1 => ivec().prop_map(|steps| Op::IntDelay { steps }),
         3 => float_neuron,
         1 => (arb_tensor(arb_i64()), ivec(), f)
             .prop_map(|(weight, bias, scale)| Op::Dense(IntDense { weight, bias, scale })),
