@@ -56,6 +56,62 @@ def main():
     HERE.mkdir(exist_ok=True)
     nir.write(HERE / "rsnn_16_32_10.nir", graph)
     print("wrote", HERE / "rsnn_16_32_10.nir")
+    conv_snn(rng)
+    conv1d_snn(rng)
+
+
+def if_layer(shape, threshold):
+    # Sinabs-style IF: r = 1, one step adds the input.
+    return nir.IF(r=np.ones(shape), v_threshold=np.full(shape, threshold), v_reset=np.zeros(shape))
+
+
+def conv_snn(rng):
+    """A small spiking CNN in the shape of the NIR paper's N-MNIST network: 2x8x8 input,
+    Conv 4@3x3 pad 1 -> IF -> SumPool 2 -> Conv 4@3x3 'same' -> IF -> AvgPool 2 -> Flatten ->
+    Affine 16->10 -> IF."""
+    w1 = rng.normal(0.0, 0.5, (4, 2, 3, 3)).astype(np.float32)
+    w2 = rng.normal(0.0, 0.3, (4, 4, 3, 3)).astype(np.float32)
+    w3 = rng.normal(0.0, 0.5, (10, 16)).astype(np.float32)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([2, 8, 8])),
+            "conv1": nir.Conv2d(input_shape=(8, 8), weight=w1, stride=1, padding=1, dilation=1, groups=1,
+                                bias=rng.normal(0.0, 0.1, 4).astype(np.float32)),
+            "if1": if_layer((4, 8, 8), 1.0),
+            "pool1": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+            "conv2": nir.Conv2d(input_shape=(4, 4), weight=w2, stride=1, padding="same", dilation=1, groups=1,
+                                bias=np.zeros(4, dtype=np.float32)),
+            "if2": if_layer((4, 4, 4), 1.0),
+            "pool2": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+            "flat": nir.Flatten(input_type={"input": np.array([4, 2, 2])}, start_dim=0, end_dim=-1),
+            "fc": nir.Affine(weight=w3, bias=np.zeros(10, dtype=np.float32)),
+            "if3": if_layer(10, 0.5),
+            "output": nir.Output(output_type=np.array([10])),
+        },
+        edges=[("input", "conv1"), ("conv1", "if1"), ("if1", "pool1"), ("pool1", "conv2"),
+               ("conv2", "if2"), ("if2", "pool2"), ("pool2", "flat"), ("flat", "fc"),
+               ("fc", "if3"), ("if3", "output")],
+    )
+    nir.write(HERE / "conv_snn_2x8x8.nir", graph)
+    print("wrote", HERE / "conv_snn_2x8x8.nir")
+
+
+def conv1d_snn(rng):
+    """Conv1d with stride and dilation: 4x16 input -> Conv1d 4@3 (stride 2,
+    dilation 2, padding 1) -> LIF."""
+    w = rng.normal(0.0, 0.6, (4, 4, 3)).astype(np.float32)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([4, 16])),
+            "conv": nir.Conv1d(input_shape=16, weight=w, stride=2, padding=1, dilation=2, groups=1,
+                               bias=np.zeros(4, dtype=np.float32)),
+            "lif": lif((4, 7), 0.875, 0.8),
+            "output": nir.Output(output_type=np.array([4, 7])),
+        },
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")],
+    )
+    nir.write(HERE / "conv1d_snn_4x16.nir", graph)
+    print("wrote", HERE / "conv1d_snn_4x16.nir")
 
 
 if __name__ == "__main__":

@@ -90,11 +90,11 @@ fn non_hdf5_file() {
 
 #[test]
 fn unknown_node_type() {
-    let conv = N::Leaf("Conv2d", vec![("weight", vec![0.0; 4], vec![1, 1, 2, 2])]);
+    let conv = N::Leaf("MaxPool2d", vec![("kernel_size", vec![2.0, 2.0], vec![2])]);
     rejects(
         "conv.nir",
         &net(conv, CHAIN),
-        "node type 'Conv2d' is not supported",
+        "node type 'MaxPool2d' is not supported",
     );
 }
 

@@ -62,6 +62,19 @@ fn bundled_example_cosims_bit_exact() {
     model_cosim(&example("rsnn_16_32_10.nir"));
 }
 
+/// Conv 3x3 (padding 1) -> IF -> SumPool -> Conv 'same' -> IF -> AvgPool -> Flatten -> Affine
+/// -> IF, written by the `nir` package: pooling and convolution compose into unrolled
+/// spike-input layers.
+#[test]
+fn spiking_cnn_cosims_bit_exact() {
+    model_cosim(&example("conv_snn_2x8x8.nir"));
+}
+
+#[test]
+fn strided_dilated_conv1d_cosims_bit_exact() {
+    model_cosim(&example("conv1d_snn_4x16.nir"));
+}
+
 /// Random dense SNNs (sizes up to 64, random weights, thresholds, leaks, resets, comparisons,
 /// weight and state widths, recurrence). State caps as low as 10 bits force saturation.
 fn random_batch(seeds: std::ops::Range<u64>) {

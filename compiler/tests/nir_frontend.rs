@@ -324,11 +324,12 @@ fn non_hdf5_and_empty_files_are_clean_errors() {
 
 #[test]
 fn unsupported_node_type() {
-    let conv = leaf("Conv2d", &[("weight", &[1.0; 4], &[1, 1, 2, 2])]);
-    let m = err(load_graph(&simple(conv, lif(3))), "model.nir");
+    // Every NIR 1.0 type is read; a type from a newer or foreign exporter is named.
+    let pool = leaf("MaxPool2d", &[("kernel_size", &[2.0, 2.0], &[2])]);
+    let m = err(load_graph(&simple(pool, lif(3))), "model.nir");
     assert_eq!(
         m,
-        "model.nir: node 'fc': node type 'Conv2d' is not supported yet"
+        "model.nir: node 'fc': node type 'MaxPool2d' is not supported yet"
     );
 }
 
@@ -557,4 +558,95 @@ fn delay_keeps_spikes_and_rejects_negative_delays() {
     assert!(matches!(&node(&g, "d").op, Op::Delay { delay } if delay == &vec![2e-4; 2]));
     let m = err(load_graph(&mk(-1.0)), "model.nir");
     assert!(m.contains("node 'd'") && m.contains("negative"), "{m}");
+}
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/")).join(name)
+}
+
+#[test]
+fn conv_pool_flatten_network_from_the_nir_package_lowers() {
+    let g = load(&example("conv_snn_2x8x8.nir")).unwrap();
+    verify(&g).unwrap();
+    let Op::Conv(c1) = &node(&g, "conv1").op else {
+        panic!("conv1")
+    };
+    assert_eq!(
+        (c1.in_shape.clone(), c1.padding.clone()),
+        (vec![2, 8, 8], vec![1, 1])
+    );
+    assert_eq!(node(&g, "conv1").ty, Type::new(Elem::Real, vec![4, 8, 8]));
+    assert_eq!(node(&g, "if1").ty, Type::new(Elem::Spike, vec![4, 8, 8]));
+    // 'same' with a 3x3 kernel is padding 1; pooling takes its layout from its input.
+    let Op::Conv(c2) = &node(&g, "conv2").op else {
+        panic!("conv2")
+    };
+    assert_eq!(c2.padding, vec![1, 1]);
+    let Op::Pool(p1) = &node(&g, "pool1").op else {
+        panic!("pool1")
+    };
+    assert_eq!((p1.in_shape.clone(), p1.average), (vec![4, 8, 8], false));
+    let Op::Pool(p2) = &node(&g, "pool2").op else {
+        panic!("pool2")
+    };
+    assert!(p2.average);
+    assert_eq!(node(&g, "pool2").ty.shape, vec![4, 2, 2]);
+    // Flatten is wired through: the Affine reads the pooling directly.
+    assert!(g.find("flat").is_none());
+    assert_eq!(inputs(&g, "fc"), vec![("pool2".to_string(), false)]);
+}
+
+#[test]
+fn conv1d_is_a_height_one_conv2d() {
+    let g = load(&example("conv1d_snn_4x16.nir")).unwrap();
+    let Op::Conv(c) = &node(&g, "conv").op else {
+        panic!("conv")
+    };
+    assert_eq!(c.weight.shape, vec![4, 4, 1, 3]);
+    assert_eq!(
+        (c.stride.clone(), c.dilation.clone(), c.padding.clone()),
+        (vec![1, 2], vec![1, 2], vec![0, 1])
+    );
+    assert_eq!(c.in_shape, vec![4, 1, 16]);
+    assert_eq!(node(&g, "conv").ty.shape, vec![4, 1, 7]);
+}
+
+#[test]
+fn conv_errors_name_node_and_reason() {
+    let conv = |input_shape: f64| {
+        N::Leaf(
+            "Conv2d",
+            vec![
+                ("weight", vec![0.5; 2 * 2 * 3 * 3], vec![2, 2, 3, 3]),
+                ("bias", vec![0.0; 2], vec![2]),
+                ("stride", vec![1.0, 1.0], vec![2]),
+                ("padding", vec![0.0, 0.0], vec![2]),
+                ("dilation", vec![1.0, 1.0], vec![2]),
+                ("groups", vec![1.0], vec![]),
+                ("input_shape", vec![input_shape, input_shape], vec![2]),
+            ],
+        )
+    };
+    let mk = |inputs: u64, c: N| {
+        graph(
+            vec![
+                ("input", input(inputs)),
+                ("c", c),
+                ("lif", lif(8)),
+                ("output", output(8)),
+            ],
+            &[("input", "c"), ("c", "lif"), ("lif", "output")],
+        )
+    };
+    // 4x4 input, 3x3 kernel: a 2x2 output of 2 channels = 8 neurons.
+    let g = load_graph(&mk(32, conv(4.0))).unwrap();
+    verify(&g).unwrap();
+    let m = err(load_graph(&mk(32, conv(5.0))), "model.nir");
+    assert!(
+        m.contains("node 'c'") && m.contains("shape mismatch"),
+        "{m}"
+    );
+    // A 2x2 image is smaller than the 3x3 kernel.
+    let m = err(load_graph(&mk(8, conv(2.0))), "model.nir");
+    assert!(m.contains("node 'c'") && m.contains("does not fit"), "{m}");
 }

@@ -7,6 +7,7 @@
 mod flatten;
 mod lower;
 mod read;
+mod window;
 
 use crate::ir::Graph;
 use std::io::Read as _;

@@ -6,6 +6,7 @@
 //! (or `>=`), then reset to `v_reset` or subtract the threshold.
 
 use super::Stimulus;
+use crate::ir::linear::{linear_map, LinearMap};
 use crate::ir::{Compare, FloatNeuron, Graph, NeuronKind, Op, Reset};
 
 /// Every node's value per step (spikes as 0.0/1.0): `values[node][step][elem]`.
@@ -18,6 +19,18 @@ pub struct FloatTrace {
 pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
     let n = g.nodes.len();
     let mut values: Vec<Vec<Vec<f64>>> = vec![Vec::new(); n];
+    // Convolution and pooling run as their explicit (sparse) matrices, built once.
+    let maps: Vec<Option<LinearMap>> = g
+        .nodes
+        .iter()
+        .map(|nd| match &nd.op {
+            Op::Conv(_) | Op::Pool(_) => {
+                let in_len = nd.inputs.first().map_or(0, |p| g.node(p.node).ty.len());
+                linear_map(&nd.op, in_len)
+            }
+            _ => None,
+        })
+        .collect();
     for sample in &stim.samples {
         let mut syn: Vec<Vec<f64>> = g.nodes.iter().map(|nd| vec![0.0; nd.ty.len()]).collect();
         let mut mem = syn.clone();
@@ -56,6 +69,10 @@ pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
                     Op::Linear { weight } => matvec(weight.dims2(), &weight.data, &x, None),
                     Op::Scale { scale } => x.iter().zip(scale).map(|(a, b)| a * b).collect(),
                     Op::Neuron(nr) => step(nr, &mut syn[id.index()], &mut mem[id.index()], &x, dt),
+                    Op::Conv(_) | Op::Pool(_) => match &maps[id.index()] {
+                        Some(m) => m.apply(&x),
+                        None => return Err(format!("node '{}': invalid window", node.name)),
+                    },
                     Op::Delay { delay } => {
                         let steps: Vec<i64> =
                             delay.iter().map(|d| (d / dt).round() as i64).collect();

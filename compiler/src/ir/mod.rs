@@ -8,6 +8,7 @@
 //! [`verify`] checks these rules; `text` prints and parses the `.sfir` form.
 
 pub mod graph;
+pub mod linear;
 pub mod op;
 pub mod text;
 pub mod types;
@@ -15,6 +16,7 @@ pub mod verify;
 
 pub use graph::{Graph, Node, NodeId, Port};
 pub use op::{
-    Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor, MAX_DELAY_STEPS,
+    Compare, Conv, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+    MAX_DELAY_STEPS,
 };
 pub use types::{signed_range, signed_width, Elem, Type};

@@ -240,6 +240,31 @@ pub struct IntDense {
     pub scale: f64,
 }
 
+/// A 2-D convolution (1-D is `h = kh = 1`), NIR's `Conv1d`/`Conv2d`, on a `[c, h, w]` input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv {
+    /// `[c_out, c_in / groups, kh, kw]`.
+    pub weight: Tensor<f64>,
+    pub bias: Vec<f64>,
+    /// `[c_in, h, w]`.
+    pub in_shape: Vec<usize>,
+    pub stride: Vec<usize>,
+    pub padding: Vec<usize>,
+    pub dilation: Vec<usize>,
+    pub groups: usize,
+}
+
+/// Sum or average pooling over `kernel` windows of a `[c, h, w]` input (NIR's `SumPool2d`,
+/// `AvgPool2d`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub kernel: Vec<usize>,
+    pub stride: Vec<usize>,
+    pub padding: Vec<usize>,
+    pub in_shape: Vec<usize>,
+    pub average: bool,
+}
+
 /// An operator.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -255,6 +280,10 @@ pub enum Op {
     Scale { scale: Vec<f64> },
     /// A float neuron layer.
     Neuron(FloatNeuron),
+    /// Convolution (float).
+    Conv(Conv),
+    /// Sum or average pooling (float).
+    Pool(Pool),
     /// `y(t) = x(t - delay)`, per element, delays in seconds (NIR's Delay).
     Delay { delay: Vec<f64> },
     /// `y[t] = x[t - steps]`, per element; zero before the first `steps` steps of a sample.
@@ -277,6 +306,14 @@ impl Op {
             Op::Neuron(n) => n.kind.keyword(),
             Op::Dense(_) => "dense",
             Op::Delay { .. } => "delay",
+            Op::Conv(_) => "conv",
+            Op::Pool(p) => {
+                if p.average {
+                    "avg_pool"
+                } else {
+                    "sum_pool"
+                }
+            }
             Op::IntDelay { .. } => "int_delay",
             Op::IntNeuron(n) => match n.kind {
                 NeuronKind::If => "int_if",
@@ -299,6 +336,8 @@ impl Op {
                 | Op::Scale { .. }
                 | Op::Neuron(_)
                 | Op::Delay { .. }
+                | Op::Conv(_)
+                | Op::Pool(_)
         )
     }
 

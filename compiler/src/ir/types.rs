@@ -37,6 +37,11 @@ impl Type {
         Type::new(Elem::Fix { width, frac: 0 }, vec![n])
     }
 
+    /// The same element type with another shape.
+    pub fn with_shape(self, shape: Vec<usize>) -> Self {
+        Type { shape, ..self }
+    }
+
     /// Number of elements (product of the shape; 1 for a scalar).
     pub fn len(&self) -> usize {
         self.shape.iter().product()

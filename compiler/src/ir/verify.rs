@@ -195,6 +195,42 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
                 ));
             }
         }
+        Op::Conv(c) => {
+            arity(1)?;
+            check_window("stride", &c.stride, 1)?;
+            check_window("padding", &c.padding, 0)?;
+            check_window("dilation", &c.dilation, 1)?;
+            let [co, cig, _, _] =
+                <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| {
+                    format!(
+                        "weight shape {:?} is not [c_out, c_in/groups, kh, kw]",
+                        c.weight.shape
+                    )
+                })?;
+            let ci = c.in_shape.first().copied().unwrap_or(0);
+            if c.groups == 0
+                || !co.is_multiple_of(c.groups)
+                || cig.checked_mul(c.groups) != Some(ci)
+            {
+                return Err(format!(
+                    "groups {} do not split {ci} input and {co} output channels (weight {:?})",
+                    c.groups, c.weight.shape
+                ));
+            }
+            if c.bias.len() != co {
+                return Err(format!("bias has {} entries, expected {co}", c.bias.len()));
+            }
+            finite("weight", &c.weight.data)?;
+            finite("bias", &c.bias)?;
+            check_spatial(g, id, &c.in_shape, c.out_shape())?;
+        }
+        Op::Pool(p) => {
+            arity(1)?;
+            check_window("kernel", &p.kernel, 1)?;
+            check_window("stride", &p.stride, 1)?;
+            check_window("padding", &p.padding, 0)?;
+            check_spatial(g, id, &p.in_shape, p.out_shape())?;
+        }
         Op::IntDelay { steps } => {
             arity(1)?;
             same_type_as_input(g, id)?;
@@ -246,6 +282,36 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             }
             check_int_neuron(nr, &node.ty)?;
         }
+    }
+    Ok(())
+}
+
+/// Two entries (height, width), each at least `min`.
+fn check_window(name: &str, v: &[usize], min: usize) -> Result<(), String> {
+    if v.len() != 2 || v.iter().any(|&x| x < min) {
+        return Err(format!("{name} {v:?} must be two values >= {min}"));
+    }
+    Ok(())
+}
+
+/// The input holds `in_shape` = [c, h, w] values and the node's type the computed output.
+fn check_spatial(
+    g: &Graph,
+    id: NodeId,
+    in_shape: &[usize],
+    out: Option<[usize; 3]>,
+) -> Result<(), String> {
+    let node = g.node(id);
+    let got = g.node(node.inputs[0].node).ty.len();
+    let want = in_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if in_shape.len() != 3 || want != Some(got) {
+        return Err(format!(
+            "in_shape {in_shape:?} does not match its input of {got} values"
+        ));
+    }
+    let out = out.ok_or_else(|| format!("the window does not fit the {in_shape:?} input"))?;
+    if out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) != Some(node.ty.len()) {
+        return Err(format!("type {} should hold the {out:?} output", node.ty));
     }
     Ok(())
 }

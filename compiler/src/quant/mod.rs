@@ -10,6 +10,7 @@
 
 pub mod interval;
 
+use crate::ir::linear::{linear_map, LinearMap};
 use crate::ir::verify::verify;
 use crate::ir::{
     signed_width, Elem, FloatNeuron, Graph, IntDense, IntNeuron, NeuronKind, NodeId, Op, Port,
@@ -69,108 +70,100 @@ fn qerr(node: &str, message: impl Into<String>) -> QuantError {
     }
 }
 
-/// A weight layer after Scale nodes are folded in: its float weights and biases, already
-/// multiplied by any Scale on the way to its consumer.
+/// The linear chain feeding a neuron, composed into one weight layer on spikes: its float
+/// weights and biases (Scale, pooling, convolution and weight layers multiplied together).
 struct Synapse {
-    /// The weight node (or the spike source for an identity connection).
+    /// The weight node nearest the consumer (or `<consumer>.from.<source>` for a spike source
+    /// wired straight in).
     name: String,
     source: Port,
     weight: Tensor<f64>,
     bias: Vec<f64>,
 }
 
-/// Follows a neuron's input port back through Scale nodes to a weight layer or spike source.
+/// Largest unrolled weight matrix (rows x columns) a fully parallel layer may have.
+pub const MAX_UNROLLED_WEIGHTS: usize = 1 << 26;
+
+/// Follows a neuron's input port back through linear operators (Scale, Affine, Linear, Conv,
+/// pooling) to a spike source and composes them into one map.
 fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, QuantError> {
-    let mut gain: Option<Vec<f64>> = None;
+    // The map from the current node's output to the consumer's input.
+    let mut map: Option<LinearMap> = None;
+    let mut name: Option<String> = None;
+    let mut delayed = false;
     let mut p = port;
     loop {
         let node = g.node(p.node);
-        match &node.op {
-            Op::Scale { scale } => {
-                if node.inputs.len() != 1 || p.delayed {
-                    return Err(qerr(
-                        &node.name,
-                        "a Scale must have one undelayed input here",
-                    ));
-                }
-                gain = Some(match gain {
-                    None => scale.clone(),
-                    Some(g0) => g0.iter().zip(scale).map(|(a, b)| a * b).collect(),
-                });
-                p = Port {
-                    node: node.inputs[0].node,
-                    delayed: node.inputs[0].delayed,
-                };
-            }
-            Op::Affine { weight, .. } | Op::Linear { weight } => {
-                if node.inputs.len() != 1 {
-                    return Err(qerr(
-                        &node.name,
-                        "weight layers with several inputs are not supported yet",
-                    ));
-                }
-                let src = node.inputs[0];
-                if g.node(src.node).ty.elem != Elem::Spike {
-                    return Err(qerr(
-                        &node.name,
-                        format!(
-                            "input '{}' is {}, but weight layers need spike inputs in this version",
-                            g.node(src.node).name,
-                            g.node(src.node).ty
-                        ),
-                    ));
-                }
-                let (rows, cols) = weight.dims2();
-                let mut w = weight.clone();
-                let mut bias = match &node.op {
-                    Op::Affine { bias, .. } => bias.clone(),
-                    _ => vec![0.0; rows],
-                };
-                if let Some(gv) = &gain {
-                    for r in 0..rows {
-                        for c in 0..cols {
-                            w.data[r * cols + c] *= gv[r];
-                        }
-                        bias[r] *= gv[r];
-                    }
-                }
-                // A delayed Scale in front of the weight layer delays the whole synapse.
-                let delayed = src.delayed || p.delayed;
-                return Ok(Synapse {
-                    name: node.name.clone(),
-                    source: Port {
-                        node: src.node,
-                        delayed,
-                    },
-                    weight: w,
-                    bias,
-                });
-            }
-            _ if node.ty.elem == Elem::Spike => {
-                // A spike source wired straight in: identity weights.
-                let n = node.ty.len();
-                let mut data = vec![0.0; n * n];
-                for i in 0..n {
-                    data[i * n + i] = gain.as_ref().map_or(1.0, |gv| gv[i]);
-                }
-                return Ok(Synapse {
-                    name: format!("{consumer}.from.{}", node.name),
-                    source: p,
-                    weight: Tensor::new(vec![n, n], data),
-                    bias: vec![0.0; n],
-                });
-            }
-            _ => {
+        if p.delayed {
+            if delayed {
                 return Err(qerr(
-                    consumer,
-                    format!(
-                        "input '{}' ({}) cannot feed a neuron in this version",
-                        node.name,
-                        node.op.keyword()
-                    ),
-                ))
+                    &node.name,
+                    "two recurrent (delayed) edges on one synapse chain",
+                ));
             }
+            delayed = true;
         }
+        if node.ty.elem == Elem::Spike {
+            let n = node.ty.len();
+            let m = map.unwrap_or_else(|| LinearMap::identity(n));
+            let (rows, cols) = (m.rows.len(), m.cols);
+            if rows
+                .checked_mul(cols)
+                .is_none_or(|t| t > MAX_UNROLLED_WEIGHTS)
+            {
+                return Err(qerr(
+                    name.as_deref().unwrap_or(consumer),
+                    format!("the unrolled layer has {rows} x {cols} weights, more than {MAX_UNROLLED_WEIGHTS}; folded cores are not available yet"),
+                ));
+            }
+            let mut data = vec![0.0; rows * cols];
+            for (r, row) in m.rows.iter().enumerate() {
+                for &(c, v) in row {
+                    data[r * cols + c] = v;
+                }
+            }
+            return Ok(Synapse {
+                name: name.unwrap_or_else(|| format!("{consumer}.from.{}", node.name)),
+                source: Port {
+                    node: p.node,
+                    delayed,
+                },
+                weight: Tensor::new(vec![rows, cols], data),
+                bias: m.bias,
+            });
+        }
+        let in_len = node.inputs.first().map_or(0, |i| g.node(i.node).ty.len());
+        let Some(m) = linear_map(&node.op, in_len) else {
+            return Err(qerr(
+                consumer,
+                format!(
+                    "input '{}' ({}) cannot feed a neuron in this version",
+                    node.name,
+                    node.op.keyword()
+                ),
+            ));
+        };
+        if node.inputs.len() != 1 {
+            return Err(qerr(
+                &node.name,
+                "linear layers with several inputs are not supported yet",
+            ));
+        }
+        if !matches!(node.op, Op::Scale { .. }) && name.is_none() {
+            name = Some(node.name.clone());
+        }
+        let composed = match map {
+            None => m,
+            Some(outer) => outer.after(&m),
+        };
+        if composed.nonzeros() > MAX_UNROLLED_WEIGHTS {
+            return Err(qerr(
+                &node.name,
+                "the composed linear chain has too many weights",
+            ));
+        }
+        map = Some(composed);
+        p = node.inputs[0];
     }
 }
 
@@ -259,7 +252,11 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 map.insert(id, nid);
             }
             // Weight layers and Scales are emitted with the neuron (or output) that reads them.
-            Op::Affine { .. } | Op::Linear { .. } | Op::Scale { .. } => {}
+            Op::Affine { .. }
+            | Op::Linear { .. }
+            | Op::Scale { .. }
+            | Op::Conv(_)
+            | Op::Pool(_) => {}
             Op::Delay { delay } => {
                 let src = node.inputs[0];
                 if g.node(src.node).ty.elem != Elem::Spike {

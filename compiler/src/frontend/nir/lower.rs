@@ -7,6 +7,7 @@
 
 use super::flatten::Flat;
 use super::read::{Field, LeafKind, RawLeaf};
+use super::window::Window;
 use super::{node_msg, quote, MAX_DATASET_ELEMENTS};
 use crate::ir::verify::verify;
 use crate::ir::{Elem, FloatNeuron, Graph, NodeId, Op, Port, Tensor, Type};
@@ -25,6 +26,8 @@ struct Proto {
     input_shape: Vec<usize>,
     /// Weight `[rows, cols]` for Affine/Linear.
     weight_shape: [usize; 2],
+    /// Convolution and pooling parameters.
+    window: Option<Window>,
 }
 
 pub(super) fn lower(graph_name: &str, flat: Flat) -> Res<Graph> {
@@ -53,7 +56,8 @@ pub(super) fn lower(graph_name: &str, flat: Flat) -> Res<Graph> {
     let delayed = |a: usize, b: usize| comp[a] == comp[b] && is_neuron(a);
     let order = eval_order(&names, &ins, &outs, &delayed)?;
 
-    let types = infer_types(&names, &protos, &ins, &order)?;
+    let leaves: Vec<&RawLeaf> = nodes.iter().map(|x| &x.leaf).collect();
+    let types = infer_types(&names, &protos, &leaves, &ins, &order)?;
     check_sizes(&names, &protos, &ins, &types, &order)?;
 
     // Ids are positions in evaluation order; delayed ports may name later nodes.
@@ -74,7 +78,8 @@ pub(super) fn lower(graph_name: &str, flat: Flat) -> Res<Graph> {
             })
             .collect();
         let ty = types[v].clone();
-        let op = build_op(names[v], &nodes[v].leaf, &protos[v], ty.len())?;
+        let in_ty = ins[v].first().map(|&u| &types[u]);
+        let op = build_op(names[v], &nodes[v].leaf, &protos[v], ty.len(), in_ty)?;
         g.add(names[v], op, ports, ty);
     }
     verify(&g).map_err(|e| format!("internal error: lowered graph fails verification: {e}"))?;
@@ -89,6 +94,7 @@ fn proto(name: &str, leaf: &RawLeaf) -> Res<Proto> {
         in_len: None,
         input_shape: Vec::new(),
         weight_shape: [0, 0],
+        window: None,
     };
     let get = |f: &str| -> Res<&Field> {
         leaf.fields
@@ -131,6 +137,9 @@ fn proto(name: &str, leaf: &RawLeaf) -> Res<Proto> {
         }
         // Wired through during flattening; never lowered.
         LeafKind::Output | LeafKind::Flatten => {}
+        LeafKind::Conv { .. } | LeafKind::Pool { .. } => {
+            p.window = Some(Window::parse(name, leaf)?)
+        }
         LeafKind::Affine | LeafKind::Linear => {
             let w = get("weight")?;
             let [rows, cols] = match w.shape.as_slice() {
@@ -418,6 +427,7 @@ fn eval_order(
 fn infer_types(
     names: &[&str],
     protos: &[Proto],
+    leaves: &[&RawLeaf],
     ins: &[Vec<usize>],
     order: &[usize],
 ) -> Res<Vec<Type>> {
@@ -436,7 +446,19 @@ fn infer_types(
                 // Delays pass values (spikes or reals) through unchanged.
                 (LeafKind::Output, _) => from_input,
                 (LeafKind::Delay, Some(l)) => from_input.map(|t| Type::new(t.elem, vec![l])),
-                (LeafKind::Neuron(k), Some(l)) if k.spikes() => Some(Type::spike(l)),
+                (LeafKind::Conv { .. } | LeafKind::Pool { .. }, _) => match (&p.window, from_input)
+                {
+                    (Some(w), Some(input)) => Some(w.lower(names[v], leaves[v], &input)?.1),
+                    _ => None,
+                },
+                // Neurons keep their input's layout ([c, h, w] after a convolution).
+                (LeafKind::Neuron(k), Some(l)) => {
+                    let elem = if k.spikes() { Elem::Spike } else { Elem::Real };
+                    let shape = from_input
+                        .filter(|t| t.len() == l)
+                        .map_or_else(|| vec![l], |t| t.shape);
+                    Some(Type::new(elem, shape))
+                }
                 (_, Some(l)) => Some(Type::real(l)),
                 (_, None) => None,
             };
@@ -473,7 +495,12 @@ fn check_sizes(
     for &v in order {
         let p = &protos[v];
         let want = match p.kind {
-            LeafKind::Input | LeafKind::Output | LeafKind::Flatten => continue,
+            // Windows check their input when their type is inferred.
+            LeafKind::Input
+            | LeafKind::Output
+            | LeafKind::Flatten
+            | LeafKind::Conv { .. }
+            | LeafKind::Pool { .. } => continue,
             LeafKind::Affine | LeafKind::Linear => p.in_len.unwrap_or(0),
             LeafKind::Scale | LeafKind::Neuron(_) | LeafKind::Delay => types[v].len(),
         };
@@ -511,7 +538,7 @@ fn bcast(f: Option<&Field>, n: usize, default: f64) -> Vec<f64> {
     }
 }
 
-fn build_op(name: &str, leaf: &RawLeaf, p: &Proto, n: usize) -> Res<Op> {
+fn build_op(name: &str, leaf: &RawLeaf, p: &Proto, n: usize, in_ty: Option<&Type>) -> Res<Op> {
     let field = |f: &str| leaf.fields.get(f);
     let weight = || {
         let data = field("weight").map(|w| w.data.clone()).unwrap_or_default();
@@ -528,6 +555,10 @@ fn build_op(name: &str, leaf: &RawLeaf, p: &Proto, n: usize) -> Res<Op> {
             bias: bcast(field("bias"), n, 0.0),
         },
         LeafKind::Linear => Op::Linear { weight: weight() },
+        LeafKind::Conv { .. } | LeafKind::Pool { .. } => match (&p.window, in_ty) {
+            (Some(w), Some(t)) => w.lower(name, leaf, t)?.0,
+            _ => return Err(node_msg(name, "internal error: window without input")),
+        },
         LeafKind::Delay => Op::Delay {
             delay: bcast(field("delay"), n, 0.0),
         },

@@ -37,6 +37,8 @@ pub(super) enum RawBody {
 pub(super) struct RawLeaf {
     pub kind: LeafKind,
     pub fields: BTreeMap<&'static str, Field>,
+    /// String-valued fields (a convolution's `padding` may be 'same' or 'valid').
+    pub strings: BTreeMap<&'static str, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +52,14 @@ pub(super) enum LeafKind {
     Flatten,
     /// Per-element delay in seconds.
     Delay,
+    /// Conv1d (`two_d = false`) or Conv2d.
+    Conv {
+        two_d: bool,
+    },
+    /// SumPool2d or AvgPool2d.
+    Pool {
+        average: bool,
+    },
     Neuron(NeuronKind),
 }
 
@@ -78,6 +88,10 @@ impl LeafKind {
             "Threshold" => LeafKind::Neuron(NeuronKind::Threshold),
             "Flatten" => LeafKind::Flatten,
             "Delay" => LeafKind::Delay,
+            "Conv1d" => LeafKind::Conv { two_d: false },
+            "Conv2d" => LeafKind::Conv { two_d: true },
+            "SumPool2d" => LeafKind::Pool { average: false },
+            "AvgPool2d" => LeafKind::Pool { average: true },
             _ => return None,
         })
     }
@@ -92,6 +106,16 @@ impl LeafKind {
             LeafKind::Scale => &["scale"],
             LeafKind::Flatten => &[],
             LeafKind::Delay => &["delay"],
+            LeafKind::Conv { .. } => &[
+                "weight",
+                "bias",
+                "stride",
+                "padding",
+                "dilation",
+                "groups",
+                "input_shape",
+            ],
+            LeafKind::Pool { .. } => &["kernel_size", "stride", "padding"],
             LeafKind::Neuron(NeuronKind::I) => &["r"],
             LeafKind::Neuron(NeuronKind::CubaLi) => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
             LeafKind::Neuron(NeuronKind::Threshold) => &["threshold"],
@@ -210,7 +234,30 @@ impl Reader {
             .datasets()
             .map_err(|e| node_msg(full, format!("cannot list datasets: {}", h5(e))))?;
         let mut fields = BTreeMap::new();
+        let mut strings = BTreeMap::new();
         for &f in kind.field_names() {
+            if f == "padding"
+                && matches!(kind, LeafKind::Conv { .. })
+                && present.iter().any(|p| p == f)
+            {
+                let ds = g
+                    .dataset(f)
+                    .map_err(|e| node_msg(full, format!("field '{f}': {}", h5(e))))?;
+                if matches!(
+                    ds.dtype().map_err(h5)?,
+                    DType::String | DType::VariableLengthString
+                ) {
+                    let mut v = read_strings(&ds)
+                        .map_err(|e| node_msg(full, format!("field '{f}': {e}")))?;
+                    match (v.pop(), v.is_empty()) {
+                        (Some(s), true) => {
+                            strings.insert(f, s);
+                        }
+                        _ => return Err(node_msg(full, "field 'padding' must hold one string")),
+                    }
+                    continue;
+                }
+            }
             if present.iter().any(|p| p == f) {
                 let field = self
                     .read_numbers(g, f)
@@ -230,7 +277,11 @@ impl Reader {
                 }
             }
         }
-        Ok(RawLeaf { kind, fields })
+        Ok(RawLeaf {
+            kind,
+            fields,
+            strings,
+        })
     }
 
     /// The scalar `type` string of a node group.

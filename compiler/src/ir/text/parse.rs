@@ -8,7 +8,9 @@
 use super::print::{compare_word, name_string, reset_word};
 use super::{ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Node, NodeId, Port};
-use crate::ir::op::{Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor};
+use crate::ir::op::{
+    Compare, Conv, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+};
 use crate::ir::types::{Elem, Type};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while_m_n};
@@ -45,6 +47,20 @@ fn err<'a>(at: &'a str, msg: impl Into<String>) -> Fail<'a> {
         at,
         msg: msg.into(),
     })
+}
+
+/// Sizes and strides are written as integers and must not be negative.
+fn sizes<'a>(v: Vec<i64>, name: &str, at: &'a str) -> Result<Vec<usize>, Fail<'a>> {
+    v.into_iter()
+        .map(|x| {
+            usize::try_from(x).map_err(|_| {
+                err(
+                    at,
+                    format!("attribute '{name}' must not be negative, has {x}"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn fail<'a, T>(at: &'a str, msg: impl Into<String>) -> Res<'a, T> {
@@ -285,6 +301,8 @@ enum OpKind {
     IntNeuron(NeuronKind),
     Delay,
     IntDelay,
+    Conv,
+    Pool { average: bool },
 }
 
 const KINDS: [NeuronKind; 7] = [
@@ -336,6 +354,29 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
         "linear" => simple(OpKind::Linear, &[("weight", Kind::FloatMat)]),
         "scale" => simple(OpKind::Scale, &[("scale", Kind::FloatVec)]),
         "delay" => simple(OpKind::Delay, &[("delay", Kind::FloatVec)]),
+        "conv" => simple(
+            OpKind::Conv,
+            &[
+                ("weight", Kind::FloatMat),
+                ("bias", Kind::FloatVec),
+                ("in_shape", Kind::IntVec),
+                ("stride", Kind::IntVec),
+                ("padding", Kind::IntVec),
+                ("dilation", Kind::IntVec),
+                ("groups", Kind::U32),
+            ],
+        ),
+        "sum_pool" | "avg_pool" => simple(
+            OpKind::Pool {
+                average: kw == "avg_pool",
+            },
+            &[
+                ("kernel", Kind::IntVec),
+                ("stride", Kind::IntVec),
+                ("padding", Kind::IntVec),
+                ("in_shape", Kind::IntVec),
+            ],
+        ),
         "int_delay" => simple(OpKind::IntDelay, &[("steps", Kind::IntVec)]),
         "dense" => simple(
             OpKind::Dense,
@@ -620,6 +661,32 @@ impl<'a> State<'a> {
             OpKind::IntDelay => Op::IntDelay {
                 steps: attrs.int_vec("steps"),
             },
+            OpKind::Conv => {
+                let mut sizes = |name: &str| sizes(attrs.int_vec(name), name, op_at);
+                let (in_shape, stride) = (sizes("in_shape")?, sizes("stride")?);
+                let (padding, dilation) = (sizes("padding")?, sizes("dilation")?);
+                Op::Conv(Conv {
+                    weight: attrs.float_mat("weight"),
+                    bias: attrs.float_vec("bias"),
+                    in_shape,
+                    stride,
+                    padding,
+                    dilation,
+                    groups: attrs.u32("groups") as usize,
+                })
+            }
+            OpKind::Pool { average } => {
+                let mut sizes = |name: &str| sizes(attrs.int_vec(name), name, op_at);
+                let (kernel, stride) = (sizes("kernel")?, sizes("stride")?);
+                let (padding, in_shape) = (sizes("padding")?, sizes("in_shape")?);
+                Op::Pool(Pool {
+                    kernel,
+                    stride,
+                    padding,
+                    in_shape,
+                    average,
+                })
+            }
             OpKind::Dense => Op::Dense(IntDense {
                 weight: attrs.int_mat("weight"),
                 bias: attrs.int_vec("bias"),

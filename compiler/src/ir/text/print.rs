@@ -41,6 +41,21 @@ pub(super) fn graph(g: &Graph) -> String {
             Op::Linear { weight } => a.matrix("weight", weight),
             Op::Scale { scale } => a.vector("scale", scale),
             Op::Delay { delay } => a.vector("delay", delay),
+            Op::Conv(c) => {
+                a.matrix("weight", &c.weight);
+                a.vector("bias", &c.bias);
+                a.vector("in_shape", &as_i64(&c.in_shape));
+                a.vector("stride", &as_i64(&c.stride));
+                a.vector("padding", &as_i64(&c.padding));
+                a.vector("dilation", &as_i64(&c.dilation));
+                a.scalar("groups", &(c.groups as i64));
+            }
+            Op::Pool(p) => {
+                a.vector("kernel", &as_i64(&p.kernel));
+                a.vector("stride", &as_i64(&p.stride));
+                a.vector("padding", &as_i64(&p.padding));
+                a.vector("in_shape", &as_i64(&p.in_shape));
+            }
             Op::IntDelay { steps } => a.vector("steps", steps),
             Op::Neuron(nr) => {
                 for (field, v) in nr.fields() {
@@ -76,6 +91,11 @@ pub(super) fn graph(g: &Graph) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+/// Sizes print as integers; they always fit `i64` because they index allocated memory.
+fn as_i64(v: &[usize]) -> Vec<i64> {
+    v.iter().map(|&x| x as i64).collect()
 }
 
 pub(super) fn reset_word(r: Reset) -> &'static str {

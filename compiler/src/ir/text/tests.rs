@@ -2,7 +2,9 @@
 
 use super::{parse, print, ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Port};
-use crate::ir::op::{Compare, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Reset, Tensor};
+use crate::ir::op::{
+    Compare, Conv, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+};
 use crate::ir::types::{Elem, Type};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -194,6 +196,24 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
         1 => arb_tensor(arb_f64(nan)).prop_map(|weight| Op::Linear { weight }),
         1 => fvec().prop_map(|scale| Op::Scale { scale }),
         1 => fvec().prop_map(|delay| Op::Delay { delay }),
+        1 => (arb_tensor(arb_f64(nan)), fvec(), prop::collection::vec(0usize..9, 11))
+            .prop_map(|(weight, bias, d)| Op::Conv(Conv {
+                weight,
+                bias,
+                in_shape: d[0..3].to_vec(),
+                stride: d[3..5].to_vec(),
+                padding: d[5..7].to_vec(),
+                dilation: d[7..9].to_vec(),
+                groups: d[9],
+            })),
+        1 => (prop::collection::vec(0usize..9, 8), any::<bool>())
+            .prop_map(|(d, average)| Op::Pool(Pool {
+                kernel: d[0..2].to_vec(),
+                stride: d[2..4].to_vec(),
+                padding: d[4..6].to_vec(),
+                in_shape: d[5..8].to_vec(),
+                average,
+            })),
         1 => ivec().prop_map(|steps| Op::IntDelay { steps }),
         3 => float_neuron,
         1 => (arb_tensor(arb_i64()), ivec(), f)
