@@ -1,7 +1,7 @@
 //! Stimulus: seeded random spike trains, and a plain text file format for users' own.
 //!
 //! File format: one line per timestep, `0`/`1` characters (one per input element, element 0
-//! first); a blank line ends a sample. `#` starts a comment.
+//! first); a blank line ends a sample. `#` starts a comment (a comment-only line is skipped).
 
 use crate::golden::Stimulus;
 use rand::{Rng, SeedableRng};
@@ -29,12 +29,16 @@ pub fn random(in_len: usize, samples: usize, steps: usize, p: f64, seed: u64) ->
 pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
     let mut samples = vec![];
     let mut cur: Vec<Vec<i64>> = vec![];
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
+    for (i, raw) in text.lines().enumerate() {
+        // Only a blank line ends a sample; a comment-only line is skipped.
+        if raw.trim().is_empty() {
             if !cur.is_empty() {
                 samples.push(std::mem::take(&mut cur));
             }
+            continue;
+        }
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
             continue;
         }
         if line.len() != in_len {
@@ -61,4 +65,32 @@ pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
         return Err("no timesteps in stimulus".into());
     }
     Ok(Stimulus { samples })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_lines_end_samples_and_comments_do_not() {
+        let s = parse(
+            "# two inputs\n10\n# still sample one\n01\n\n11 # tail comment\n",
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            s.samples,
+            vec![vec![vec![1, 0], vec![0, 1]], vec![vec![1, 1]]]
+        );
+        assert!(parse("101\n", 2).unwrap_err().contains("line 1"));
+        assert!(parse("# nothing\n", 2)
+            .unwrap_err()
+            .contains("no timesteps"));
+    }
+
+    #[test]
+    fn random_stimulus_is_seeded() {
+        assert_eq!(random(5, 2, 10, 0.3, 9), random(5, 2, 10, 0.3, 9));
+        assert_ne!(random(5, 2, 10, 0.3, 9), random(5, 2, 10, 0.3, 10));
+    }
 }

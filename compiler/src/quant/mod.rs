@@ -206,6 +206,18 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
             format!("weight bits {} outside 2..=16", opt.weight_bits),
         ));
     }
+    if !(1..=24).contains(&opt.frac_bits) {
+        return Err(qerr(
+            &g.name,
+            format!("frac bits {} outside 1..=24", opt.frac_bits),
+        ));
+    }
+    if !(4..=40).contains(&opt.max_state_bits) {
+        return Err(qerr(
+            &g.name,
+            format!("max state bits {} outside 4..=40", opt.max_state_bits),
+        ));
+    }
     if !(opt.dt > 0.0 && opt.dt.is_finite()) {
         return Err(qerr(&g.name, format!("dt {} must be positive", opt.dt)));
     }
