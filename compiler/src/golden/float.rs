@@ -204,3 +204,68 @@ mod tests {
         assert_eq!(run_ones(&one_neuron(nr), 4), vec![0.0, 1.0, 0.0, 1.0]);
     }
 }
+
+#[cfg(test)]
+mod other_kinds {
+    use super::*;
+    use crate::ir::{Port, Tensor, Type};
+
+    /// in -> linear(0.5) -> neuron -> out, input spiking every step; the neuron's outputs.
+    fn outputs(nr: FloatNeuron, steps: usize) -> Vec<f64> {
+        let ty = if nr.kind.spikes() {
+            Type::spike(1)
+        } else {
+            Type::real(1)
+        };
+        let mut g = Graph::new("k");
+        let i = g.add("in", Op::Input, vec![], Type::spike(1));
+        let w = Tensor::new(vec![1, 1], vec![0.5]);
+        let fc = g.add(
+            "fc",
+            Op::Linear { weight: w },
+            vec![Port::now(i)],
+            Type::real(1),
+        );
+        let n = g.add("n", Op::Neuron(nr), vec![Port::now(fc)], ty.clone());
+        g.add("out", Op::Output, vec![Port::now(n)], ty);
+        crate::ir::verify::verify(&g).unwrap();
+        let stim = Stimulus {
+            samples: vec![vec![vec![1]; steps]],
+        };
+        run(&g, &stim, 1e-4).unwrap().values[3]
+            .iter()
+            .map(|v| v[0])
+            .collect()
+    }
+
+    #[test]
+    fn integrator_adds_r_times_input() {
+        let mut nr = FloatNeuron::neutral(NeuronKind::I, 1);
+        nr.r = vec![2.0];
+        assert_eq!(outputs(nr, 3), vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn leaky_integrator_and_cuba_li_output_their_membranes() {
+        // LI, dt/tau = 1/4, r = 4, I = 0.5: 0.5, then 0.5 + (2 - 0.5)/4 = 0.875.
+        let mut li = FloatNeuron::neutral(NeuronKind::Li, 1);
+        li.tau_mem = vec![4e-4];
+        li.r = vec![4.0];
+        assert_eq!(outputs(li, 2), vec![0.5, 0.875]);
+        // CubaLI: i = 0.25, 0.375; v = 0.25, 0.25 + (4 * 0.375 - 0.25)/4 = 0.5625.
+        let mut cuba = FloatNeuron::neutral(NeuronKind::CubaLi, 1);
+        cuba.tau_syn = vec![2e-4];
+        cuba.tau_mem = vec![4e-4];
+        cuba.r = vec![4.0];
+        assert_eq!(outputs(cuba, 2), vec![0.25, 0.5625]);
+    }
+
+    #[test]
+    fn threshold_compares_each_step_strictly() {
+        let mut t = FloatNeuron::neutral(NeuronKind::Threshold, 1);
+        t.v_threshold = vec![0.4];
+        assert_eq!(outputs(t.clone(), 2), vec![1.0, 1.0]);
+        t.v_threshold = vec![0.5];
+        assert_eq!(outputs(t, 2), vec![0.0, 0.0]);
+    }
+}

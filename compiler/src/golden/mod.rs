@@ -469,3 +469,80 @@ mod delay_tests {
         assert!(hist.len() <= 4);
     }
 }
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+    use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
+
+    fn if_neuron(compare: Compare, threshold: i64) -> IntNeuron {
+        IntNeuron {
+            kind: NeuronKind::If,
+            reset: Reset::Zero,
+            compare,
+            frac_bits: 12,
+            syn_decay: vec![0],
+            mem_decay: vec![0],
+            bias: vec![0],
+            threshold: vec![threshold],
+            v_reset: vec![0],
+            syn_bits: 16,
+            mem_bits: 16,
+            saturate: false,
+            scale: 1.0,
+        }
+    }
+
+    fn dense(w: i64) -> Op {
+        Op::Dense(IntDense {
+            weight: Tensor::new(vec![1, 1], vec![w]),
+            bias: vec![0],
+            scale: 1.0,
+        })
+    }
+
+    /// in -> fc(w=2) -> n, plus a recurrent fc(w=5) from n's previous spike; returns n's spikes
+    /// and the recurrent layer's values.
+    fn recurrent(compare: Compare, steps: usize) -> (Vec<i64>, Vec<i64>) {
+        let mut g = Graph::new("r");
+        let i = g.add("in", Op::Input, vec![], Type::spike(1));
+        let fc = g.add("fc", dense(2), vec![Port::now(i)], Type::fix(8, 1));
+        // The recurrent weight layer reads node 3 (the neuron) one step late.
+        let rec = g.add(
+            "rec",
+            dense(5),
+            vec![Port::prev(crate::ir::NodeId(3))],
+            Type::fix(8, 1),
+        );
+        let n = g.add(
+            "n",
+            Op::IntNeuron(if_neuron(compare, 4)),
+            vec![Port::now(fc), Port::now(rec)],
+            Type::spike(1),
+        );
+        g.add("out", Op::Output, vec![Port::now(n)], Type::spike(1));
+        crate::ir::verify::verify(&g).unwrap();
+        let stim = Stimulus {
+            samples: vec![vec![vec![1]; steps]],
+        };
+        let t = run(&g, &stim).unwrap();
+        let col = |k: usize| t.values[k].iter().map(|v| v[0]).collect::<Vec<i64>>();
+        (col(3), col(2))
+    }
+
+    #[test]
+    fn delayed_ports_read_zero_first_then_the_previous_step_and_inputs_sum() {
+        // v: 2, 4 (not > 4), 6 fires -> 0. The recurrent layer sees that spike one step later
+        // (5 at step 3, zero before), so v = 0 + 2 + 5 = 7 fires again, and keeps firing.
+        let (spikes, rec) = recurrent(Compare::Gt, 5);
+        assert_eq!(rec, vec![0, 0, 0, 5, 5]);
+        assert_eq!(spikes, vec![0, 0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn greater_or_equal_fires_at_the_threshold() {
+        // v: 2, then 4 >= 4 fires one step earlier than with `>`; from then on 2 + 5 = 7 fires.
+        let (spikes, _) = recurrent(Compare::Ge, 5);
+        assert_eq!(spikes, vec![0, 1, 1, 1, 1]);
+    }
+}
