@@ -677,6 +677,34 @@ mod tests {
     }
 
     #[test]
+    fn cuba_lif_gain_folds_both_time_constants() {
+        let mut g = lif_graph(None);
+        let id = g.find("lif").unwrap();
+        let mut nr = FloatNeuron::neutral(NeuronKind::CubaLif, 1);
+        nr.tau_syn = vec![2e-4]; // dt/tau_syn = 1/2
+        nr.tau_mem = vec![4e-4]; // dt/tau_mem = 1/4
+        nr.w_in = vec![1.0];
+        nr.r = vec![2.0];
+        nr.v_threshold = vec![1.0];
+        g.nodes[id.index()].op = Op::Neuron(nr);
+        let (q, _) = quantise(&g, &QuantOptions::default()).unwrap();
+        // Gain 1/2 * 1 * 1/4 * 2 = 1/4: folded weights 0.125 and -0.0625, scale 127 / 0.125.
+        let Op::Dense(d) = &q.node(q.find("fc").unwrap()).op else {
+            panic!()
+        };
+        assert_eq!(d.scale, 1016.0);
+        assert_eq!(d.weight.data, vec![127, -64]);
+        let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
+            panic!()
+        };
+        assert_eq!(
+            (n.syn_decay.clone(), n.mem_decay.clone()),
+            (vec![2048], vec![1024])
+        );
+        assert_eq!(n.threshold, vec![1016]);
+    }
+
+    #[test]
     fn weight_bits_out_of_range_is_an_error() {
         let opt = QuantOptions {
             weight_bits: 1,
