@@ -147,7 +147,12 @@ mod tests {
     use super::*;
     use crate::ir::{Port, Tensor, Type};
 
-    fn one_neuron(nr: FloatNeuron) -> Graph {
+    pub(super) fn one_neuron(nr: FloatNeuron) -> Graph {
+        let ty = if nr.kind.spikes() {
+            Type::spike(1)
+        } else {
+            Type::real(1)
+        };
         let mut g = Graph::new("f");
         let i = g.add("in", Op::Input, vec![], Type::spike(1));
         let w = Tensor::new(vec![1, 1], vec![0.5]);
@@ -157,12 +162,12 @@ mod tests {
             vec![Port::now(i)],
             Type::real(1),
         );
-        let n = g.add("n", Op::Neuron(nr), vec![Port::now(fc)], Type::spike(1));
-        g.add("out", Op::Output, vec![Port::now(n)], Type::spike(1));
+        let n = g.add("n", Op::Neuron(nr), vec![Port::now(fc)], ty.clone());
+        g.add("out", Op::Output, vec![Port::now(n)], ty);
         g
     }
 
-    fn run_ones(g: &Graph, steps: usize) -> Vec<f64> {
+    pub(super) fn run_ones(g: &Graph, steps: usize) -> Vec<f64> {
         let stim = Stimulus {
             samples: vec![vec![vec![1]; steps]],
         };
@@ -208,34 +213,10 @@ mod tests {
 #[cfg(test)]
 mod other_kinds {
     use super::*;
-    use crate::ir::{Port, Tensor, Type};
 
-    /// in -> linear(0.5) -> neuron -> out, input spiking every step; the neuron's outputs.
+    /// The neuron's outputs with an input spike every step (through weight 0.5).
     fn outputs(nr: FloatNeuron, steps: usize) -> Vec<f64> {
-        let ty = if nr.kind.spikes() {
-            Type::spike(1)
-        } else {
-            Type::real(1)
-        };
-        let mut g = Graph::new("k");
-        let i = g.add("in", Op::Input, vec![], Type::spike(1));
-        let w = Tensor::new(vec![1, 1], vec![0.5]);
-        let fc = g.add(
-            "fc",
-            Op::Linear { weight: w },
-            vec![Port::now(i)],
-            Type::real(1),
-        );
-        let n = g.add("n", Op::Neuron(nr), vec![Port::now(fc)], ty.clone());
-        g.add("out", Op::Output, vec![Port::now(n)], ty);
-        crate::ir::verify::verify(&g).unwrap();
-        let stim = Stimulus {
-            samples: vec![vec![vec![1]; steps]],
-        };
-        run(&g, &stim, 1e-4).unwrap().values[3]
-            .iter()
-            .map(|v| v[0])
-            .collect()
+        super::tests::run_ones(&super::tests::one_neuron(nr), steps)
     }
 
     #[test]

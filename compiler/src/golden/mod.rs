@@ -249,7 +249,7 @@ mod tests {
     use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
 
     /// input(1) -> dense(weight w) -> neuron -> output, with the neuron built by `nr`.
-    fn single(w: i64, nr: IntNeuron) -> Graph {
+    pub(super) fn single(w: i64, nr: IntNeuron) -> Graph {
         let mut g = Graph::new("t");
         let i = g.add("in", Op::Input, vec![], Type::spike(1));
         let d = g.add(
@@ -273,7 +273,7 @@ mod tests {
         g
     }
 
-    fn neuron(kind: NeuronKind, decay: i64, threshold: i64, reset: Reset) -> IntNeuron {
+    pub(super) fn neuron(kind: NeuronKind, decay: i64, threshold: i64, reset: Reset) -> IntNeuron {
         IntNeuron {
             kind,
             reset,
@@ -291,7 +291,7 @@ mod tests {
         }
     }
 
-    fn outputs(g: &Graph, steps: &[i64]) -> Vec<i64> {
+    pub(super) fn outputs(g: &Graph, steps: &[i64]) -> Vec<i64> {
         let stim = Stimulus {
             samples: vec![steps.iter().map(|&s| vec![s]).collect()],
         };
@@ -370,47 +370,13 @@ mod tests {
 #[cfg(test)]
 mod more_kinds {
     use super::*;
-    use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
+    use crate::ir::NeuronKind;
 
+    /// `tests::single` with a neuron of `kind` (synaptic leak 1/2), spiking input `steps`.
     fn run_kind(kind: NeuronKind, decay: i64, threshold: i64, w: i64, steps: &[i64]) -> Vec<i64> {
-        let nr = IntNeuron {
-            kind,
-            reset: Reset::Zero,
-            compare: Compare::Gt,
-            frac_bits: 12,
-            syn_decay: vec![2048],
-            mem_decay: vec![decay],
-            bias: vec![0],
-            threshold: vec![threshold],
-            v_reset: vec![0],
-            syn_bits: 16,
-            mem_bits: 16,
-            saturate: false,
-            scale: 1.0,
-        };
-        let mut g = Graph::new("k");
-        let i = g.add("in", Op::Input, vec![], Type::spike(1));
-        let dense = IntDense {
-            weight: Tensor::new(vec![1, 1], vec![w]),
-            bias: vec![0],
-            scale: 1.0,
-        };
-        let d = g.add("fc", Op::Dense(dense), vec![Port::now(i)], Type::fix(16, 1));
-        let ty = if kind.spikes() {
-            Type::spike(1)
-        } else {
-            Type::fix(16, 1)
-        };
-        let n = g.add("n", Op::IntNeuron(nr), vec![Port::now(d)], ty.clone());
-        g.add("out", Op::Output, vec![Port::now(n)], ty);
-        crate::ir::verify::verify(&g).unwrap();
-        let stim = Stimulus {
-            samples: vec![steps.iter().map(|&s| vec![s]).collect()],
-        };
-        run(&g, &stim).unwrap().values[3]
-            .iter()
-            .map(|v| v[0])
-            .collect()
+        let mut nr = super::tests::neuron(kind, decay, threshold, Reset::Zero);
+        nr.syn_decay = vec![2048];
+        super::tests::outputs(&super::tests::single(w, nr), steps)
     }
 
     #[test]
@@ -476,21 +442,9 @@ mod contract_tests {
     use crate::ir::{IntDense, NeuronKind, Port, Tensor, Type};
 
     fn if_neuron(compare: Compare, threshold: i64) -> IntNeuron {
-        IntNeuron {
-            kind: NeuronKind::If,
-            reset: Reset::Zero,
-            compare,
-            frac_bits: 12,
-            syn_decay: vec![0],
-            mem_decay: vec![0],
-            bias: vec![0],
-            threshold: vec![threshold],
-            v_reset: vec![0],
-            syn_bits: 16,
-            mem_bits: 16,
-            saturate: false,
-            scale: 1.0,
-        }
+        let mut nr = super::tests::neuron(NeuronKind::If, 0, threshold, Reset::Zero);
+        nr.compare = compare;
+        nr
     }
 
     fn dense(w: i64) -> Op {
