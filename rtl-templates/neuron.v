@@ -66,24 +66,38 @@ module {{ module }} (
             wire signed [WB-1:0] v_w = { {(WB-VB){v_q[VB-1]}}, v_q };
             // {{ mem_decay_doc }}
 {%- if mem_lost.is_empty() %}
-            wire signed [WB-1:0] pre = v_w + u_w + $signed(BIAS[j*WB +: WB]);
+            wire signed [WB-1:0] pre_int = v_w + u_w + $signed(BIAS[j*WB +: WB]);
 {%- else %}
             wire signed [PW-1:0] v_p = { {(PW-VB){v_q[VB-1]}}, v_q };
             wire signed [PW-1:0] v_lost_p = {{ mem_lost }};
             wire [PW-WB-1:0] unused_v_lost = v_lost_p[PW-1:WB];
-            wire signed [WB-1:0] pre = v_w - v_lost_p[WB-1:0] + u_w + $signed(BIAS[j*WB +: WB]);
+            wire signed [WB-1:0] pre_int = v_w - v_lost_p[WB-1:0] + u_w + $signed(BIAS[j*WB +: WB]);
 {%- endif %}
 {%- if spikes %}
             wire signed [WB-1:0] th = $signed(THRESHOLD[j*WB +: WB]);
-            wire fire = pre {{ cmp }} th;
+{%- if reset_next %}
+            // Delayed reset (snnTorch): a spike in the previous step, visible in the stored
+            // membrane, resets this step after integration.
+            wire fired_before = v_w {{ cmp }} th;
 {%- if reset_zero %}
+            wire signed [WB-1:0] pre = fired_before ? $signed(V_RESET[j*WB +: WB]) : pre_int;
+{%- else %}
+            wire signed [WB-1:0] pre = fired_before ? pre_int - th : pre_int;
+{%- endif %}
+{%- else %}
+            wire signed [WB-1:0] pre = pre_int;
+{%- endif %}
+            wire fire = pre {{ cmp }} th;
+{%- if reset_next %}
+            wire signed [WB-1:0] v_nxt = pre;
+{%- else if reset_zero %}
             wire signed [WB-1:0] v_nxt = fire ? $signed(V_RESET[j*WB +: WB]) : pre;
 {%- else %}
             wire signed [WB-1:0] v_nxt = fire ? pre - th : pre;
 {%- endif %}
             assign y[j] = fire;
 {%- else %}
-            wire signed [WB-1:0] v_nxt = pre;
+            wire signed [WB-1:0] v_nxt = pre_int;
 {%- endif %}
 {%- if saturate %}
             wire signed [WB-1:0] v_new = (v_nxt > VMAX) ? VMAX : (v_nxt < VMIN) ? VMIN : v_nxt;

@@ -93,6 +93,10 @@ fn main() {
             root.join("examples/rsnn_16_32_10.nir"),
         ),
         (
+            "examples/conv_snn_2x8x8.nir".into(),
+            root.join("examples/conv_snn_2x8x8.nir"),
+        ),
+        (
             "shared lif_norse.nir".into(),
             root.join("../shared/models/lif_norse.nir"),
         ),

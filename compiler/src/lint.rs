@@ -74,7 +74,7 @@ pub fn lint(g: &Graph, defaulted: &[Defaulted], opt: &QuantOptions) -> Vec<Findi
                     ));
                 } else {
                     push(&mut out, Severity::Note, name, format!(
-                        "consistent with snnTorch's export convention (r = tau/dt at dt = {first:e} s)"
+                        "consistent with snnTorch's export convention (r = tau/dt at dt = {first:e} s); snnTorch resets one step late: --reset subtract-next (or zero-next) reproduces it"
                     ));
                 }
             } else if nr.r.iter().all(|&r| r == 1.0) {

@@ -69,7 +69,8 @@ struct Common {
     #[arg(long, default_value_t = 32)]
     max_state_bits: u32,
     /// Reset every spiking neuron to v_reset (`zero`, NIR) or by subtracting the threshold
-    /// (`subtract`, Sinabs and snnTorch's reset_mechanism="subtract").
+    /// (`subtract`, Sinabs) in the step that spikes, or in the next step as snnTorch does
+    /// (`subtract-next` for reset_mechanism="subtract", `zero-next` for "zero").
     #[arg(long, value_enum)]
     reset: Option<ResetArg>,
     /// Spike when v > threshold (`gt`, NIR) or v >= threshold (`ge`, SpikingJelly).
@@ -119,6 +120,8 @@ struct SynthArgs {
 enum ResetArg {
     Zero,
     Subtract,
+    ZeroNext,
+    SubtractNext,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -132,6 +135,8 @@ fn conventions(c: &Common) -> Conventions {
         reset: c.reset.map(|r| match r {
             ResetArg::Zero => ir::Reset::Zero,
             ResetArg::Subtract => ir::Reset::Subtract,
+            ResetArg::ZeroNext => ir::Reset::ZeroNext,
+            ResetArg::SubtractNext => ir::Reset::SubtractNext,
         }),
         compare: c.threshold.map(|t| match t {
             CompareArg::Gt => ir::Compare::Gt,
@@ -223,7 +228,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
         "model": c.model.display().to_string(),
         "top": compiled.design.top,
         "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits,
-                    "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract" }),
+                    "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
                     "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" })},
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,

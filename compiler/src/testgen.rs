@@ -60,10 +60,16 @@ fn random_neuron(rng: &mut ChaCha8Rng, kind: NeuronKind, n: usize, dt: f64) -> F
             rng.random_range(-0.5..0.5)
         };
     }
-    nr.reset = if rng.random_bool(0.5) {
-        Reset::Zero
+    let resets = [
+        Reset::Zero,
+        Reset::Subtract,
+        Reset::ZeroNext,
+        Reset::SubtractNext,
+    ];
+    nr.reset = if kind.has_memory() {
+        resets[rng.random_range(0..4)]
     } else {
-        Reset::Subtract
+        Reset::Zero
     };
     nr.compare = if rng.random_bool(0.7) {
         Compare::Gt

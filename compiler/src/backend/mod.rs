@@ -111,6 +111,7 @@ struct NeuronV {
     spikes: bool,
     saturate: bool,
     reset_zero: bool,
+    reset_next: bool,
     cmp: &'static str,
     params: Vec<Param>,
     pw: u32,
@@ -525,7 +526,7 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
             wb,
             "spike threshold",
         ));
-        if nr.reset == Reset::Zero {
+        if !nr.reset.subtracts() {
             params.push(Param::packed(
                 "V_RESET",
                 &nr.v_reset,
@@ -564,7 +565,12 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
             nr.kind.keyword(),
             nr.mem_bits,
             if nr.saturate { " saturating" } else { "" },
-            match nr.reset { Reset::Zero => "to v_reset", Reset::Subtract => "by subtraction" },
+            match nr.reset {
+                Reset::Zero => "to v_reset",
+                Reset::Subtract => "by subtraction",
+                Reset::ZeroNext => "to v_reset in the next step",
+                Reset::SubtractNext => "by subtraction in the next step",
+            },
             match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
         ),
         module: module.to_string(),
@@ -580,7 +586,8 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         cuba: nr.kind.has_synapse(),
         spikes: nr.kind.spikes(),
         saturate: nr.saturate,
-        reset_zero: nr.reset == Reset::Zero,
+        reset_zero: !nr.reset.subtracts(),
+        reset_next: nr.reset.delayed(),
         cmp: match nr.compare { Compare::Gt => ">", Compare::Ge => ">=" },
         params,
         pw,

@@ -119,6 +119,12 @@ fn step(nr: &FloatNeuron, syn: &mut [f64], v: &mut [f64], x: &[f64], dt: f64) ->
             } else {
                 x[j]
             };
+            let cmp = |v: f64| match nr.compare {
+                Compare::Gt => v > nr.v_threshold[j],
+                Compare::Ge => v >= nr.v_threshold[j],
+            };
+            // snnTorch-style delayed reset: decided by the previous step's membrane.
+            let fired_before = nr.kind.spikes() && nr.reset.delayed() && cmp(v[j]);
             v[j] = match nr.kind {
                 NeuronKind::If | NeuronKind::I => v[j] + nr.r[j] * u,
                 NeuronKind::Threshold => u,
@@ -127,15 +133,19 @@ fn step(nr: &FloatNeuron, syn: &mut [f64], v: &mut [f64], x: &[f64], dt: f64) ->
             if !nr.kind.spikes() {
                 return v[j];
             }
-            let fire = match nr.compare {
-                Compare::Gt => v[j] > nr.v_threshold[j],
-                Compare::Ge => v[j] >= nr.v_threshold[j],
-            };
-            if fire {
+            if fired_before {
                 v[j] = match nr.reset {
-                    Reset::Zero => nr.v_reset[j],
-                    Reset::Subtract => v[j] - nr.v_threshold[j],
+                    Reset::SubtractNext => v[j] - nr.v_threshold[j],
+                    _ => nr.v_reset[j],
                 };
+            }
+            let fire = cmp(v[j]);
+            if fire {
+                match nr.reset {
+                    Reset::Zero => v[j] = nr.v_reset[j],
+                    Reset::Subtract => v[j] -= nr.v_threshold[j],
+                    Reset::ZeroNext | Reset::SubtractNext => {}
+                }
             }
             fire as u8 as f64
         })
@@ -248,5 +258,22 @@ mod other_kinds {
         assert_eq!(outputs(t.clone(), 2), vec![1.0, 1.0]);
         t.v_threshold = vec![0.5];
         assert_eq!(outputs(t, 2), vec![0.0, 0.0]);
+    }
+}
+
+#[cfg(test)]
+mod delayed_reset {
+    use super::*;
+
+    #[test]
+    fn float_reference_resets_one_step_late() {
+        // IF, r = 2, I = 0.5 (one per step), threshold 1.5, snnTorch subtract:
+        // v = 1, 2 (fires), 2 + 1 - 1.5 = 1.5 (not > 1.5), 2.5 (fires), 2.5 + 1 - 1.5 = 2 (fires).
+        let mut nr = FloatNeuron::neutral(NeuronKind::If, 1);
+        nr.r = vec![2.0];
+        nr.v_threshold = vec![1.5];
+        nr.reset = Reset::SubtractNext;
+        let g = super::tests::one_neuron(nr);
+        assert_eq!(super::tests::run_ones(&g, 5), vec![0.0, 1.0, 0.0, 1.0, 1.0]);
     }
 }

@@ -213,16 +213,24 @@ fn step_neuron(
         } else {
             x[j]
         };
+        let cmp = |v: i64| match nr.compare {
+            Compare::Gt => v > nr.threshold[j],
+            Compare::Ge => v >= nr.threshold[j],
+        };
+        // A delayed reset acts on the step after the spike, which the stored state shows.
+        let fired_before = nr.kind.spikes() && nr.reset.delayed() && cmp(st.v[j]);
         let pre = decay(st.v[j] as i128, nr.mem_decay[j], f) as i64 + u + nr.bias[j];
+        let pre = match (fired_before, nr.reset) {
+            (true, Reset::SubtractNext) => pre - nr.threshold[j],
+            (true, _) => nr.v_reset[j],
+            (false, _) => pre,
+        };
         let (spike, next) = if nr.kind.spikes() {
-            let fire = match nr.compare {
-                Compare::Gt => pre > nr.threshold[j],
-                Compare::Ge => pre >= nr.threshold[j],
-            };
+            let fire = cmp(pre);
             let next = match (fire, nr.reset) {
-                (false, _) => pre,
                 (true, Reset::Zero) => nr.v_reset[j],
                 (true, Reset::Subtract) => pre - nr.threshold[j],
+                _ => pre,
             };
             (fire as i64, next)
         } else {
@@ -498,5 +506,36 @@ mod contract_tests {
         // v: 2, then 4 >= 4 fires one step earlier than with `>`; from then on 2 + 5 = 7 fires.
         let (spikes, _) = recurrent(Compare::Ge, 5);
         assert_eq!(spikes, vec![0, 1, 1, 1, 1]);
+    }
+}
+
+#[cfg(test)]
+mod delayed_reset_tests {
+    use super::*;
+    use crate::ir::NeuronKind;
+
+    fn spikes(reset: Reset) -> (Vec<i64>, Vec<i64>) {
+        let nr = super::tests::neuron(NeuronKind::If, 0, 4, reset);
+        let g = super::tests::single(3, nr);
+        let stim = Stimulus {
+            samples: vec![vec![vec![1]; 5]],
+        };
+        let t = run(&g, &stim).unwrap();
+        let col = |k: usize| t.values[k].iter().map(|v| v[0]).collect::<Vec<i64>>();
+        (col(3), col(2))
+    }
+
+    #[test]
+    fn subtract_next_follows_snntorch() {
+        // snnTorch: U[t] = U[t-1] + I - [U[t-1] > 4] * 4 with I = 3: 3, 6, 5, 4, 7.
+        assert_eq!(spikes(Reset::SubtractNext).0, vec![0, 1, 1, 0, 1]);
+    }
+
+    #[test]
+    fn zero_next_drops_the_step_after_a_spike() {
+        // snnTorch: U[t] = (1 - [U[t-1] > 4]) * (U[t-1] + I): 3, 6, 0, 3, 6.
+        assert_eq!(spikes(Reset::ZeroNext).0, vec![0, 1, 0, 0, 1]);
+        // Immediate reset for comparison: 3, 6 -> 0, 3, 6 -> 0, 3.
+        assert_eq!(spikes(Reset::Zero).0, vec![0, 1, 0, 1, 0]);
     }
 }

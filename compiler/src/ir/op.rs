@@ -47,10 +47,29 @@ pub enum Compare {
 /// What a spike does to the membrane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reset {
-    /// `v = v_reset` (NIR >= 1.0.6).
+    /// `v = v_reset` in the step that spikes (NIR >= 1.0.6).
     Zero,
-    /// `v = v - threshold`.
+    /// `v = v - threshold` in the step that spikes.
     Subtract,
+    /// snnTorch's `reset_mechanism="zero"` (with its default reset delay): the membrane keeps
+    /// its value in the step that spikes, and the next step starts from `v_reset` and drops
+    /// that step's input.
+    ZeroNext,
+    /// snnTorch's `reset_mechanism="subtract"`: the next step subtracts the threshold after
+    /// integrating, `v = decay(v) + I - threshold`.
+    SubtractNext,
+}
+
+impl Reset {
+    /// True when the reset acts in the step after the spike.
+    pub fn delayed(self) -> bool {
+        matches!(self, Reset::ZeroNext | Reset::SubtractNext)
+    }
+
+    /// True for the subtractive variants.
+    pub fn subtracts(self) -> bool {
+        matches!(self, Reset::Subtract | Reset::SubtractNext)
+    }
 }
 
 /// The neuron models of NIR 1.0 that carry state.

@@ -70,19 +70,47 @@ pub fn after_firing(pre: Interval, fire: Option<Firing>) -> Interval {
     };
     let mut out: Option<Interval> = None;
     let mut join = |i: Interval| out = Some(out.map_or(i, |o| o.hull(i)));
+    if fr.reset.delayed() {
+        // The step that spikes keeps its value; the reset happens in `delayed_reset`.
+        return pre;
+    }
     if pre.lo <= quiet_max {
         join(Interval::new(pre.lo, pre.hi.min(quiet_max)));
     }
     if pre.hi >= fire_min {
         match fr.reset {
-            Reset::Zero => join(Interval::point(fr.v_reset)),
-            Reset::Subtract => join(Interval::new(
+            Reset::Zero | Reset::ZeroNext => join(Interval::point(fr.v_reset)),
+            Reset::Subtract | Reset::SubtractNext => join(Interval::new(
                 pre.lo.max(fire_min) - fr.threshold,
                 pre.hi - fr.threshold,
             )),
         }
     }
     out.unwrap_or(pre)
+}
+
+/// One step of a delayed-reset membrane from states in `s`: states that spiked (compared with
+/// the threshold) are reset now, the others integrate. `step` is decay plus input.
+pub fn delayed_reset(s: Interval, fire: Firing, step: impl Fn(Interval) -> Interval) -> Interval {
+    let (quiet_max, fire_min) = match fire.compare {
+        Compare::Gt => (fire.threshold, fire.threshold + 1),
+        Compare::Ge => (fire.threshold - 1, fire.threshold),
+    };
+    let mut out: Option<Interval> = None;
+    let mut join = |i: Interval| out = Some(out.map_or(i, |o| o.hull(i)));
+    if s.lo <= quiet_max {
+        join(step(Interval::new(s.lo, s.hi.min(quiet_max))));
+    }
+    if s.hi >= fire_min {
+        let fired = Interval::new(s.lo.max(fire_min), s.hi);
+        if fire.reset.subtracts() {
+            let t = Interval::point(-fire.threshold);
+            join(step(fired).plus(t));
+        } else {
+            join(Interval::point(fire.v_reset));
+        }
+    }
+    out.unwrap_or(s)
 }
 
 /// The result of sizing one state variable.
@@ -111,7 +139,11 @@ pub fn size_state(
         let mut closed = true;
         let mut pre_all: Option<Interval> = None;
         for j in 0..inputs.len() {
-            let pre = decay_interval(range, decays[j], frac_bits).plus(inputs[j]);
+            let step = |s: Interval| decay_interval(s, decays[j], frac_bits).plus(inputs[j]);
+            let pre = match fires[j] {
+                Some(f) if f.reset.delayed() => delayed_reset(range, f, step),
+                _ => step(range),
+            };
             pre_all = Some(pre_all.map_or(pre, |p| p.hull(pre)));
             // Reset and threshold values must be representable too.
             let next = after_firing(pre, fires[j]);

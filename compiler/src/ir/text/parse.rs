@@ -885,6 +885,8 @@ impl<'a> State<'a> {
                 &[
                     (reset_word(Reset::Zero), Reset::Zero),
                     (reset_word(Reset::Subtract), Reset::Subtract),
+                    (reset_word(Reset::ZeroNext), Reset::ZeroNext),
+                    (reset_word(Reset::SubtractNext), Reset::SubtractNext),
                 ],
             )
             .map(|(r, x)| (r, Val::Reset(x))),

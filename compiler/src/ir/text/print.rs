@@ -102,6 +102,8 @@ pub(super) fn reset_word(r: Reset) -> &'static str {
     match r {
         Reset::Zero => "zero",
         Reset::Subtract => "subtract",
+        Reset::ZeroNext => "zero_next",
+        Reset::SubtractNext => "subtract_next",
     }
 }
 
