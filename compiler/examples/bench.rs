@@ -133,6 +133,18 @@ fn main() {
         let r = flow::cosim(&c, &stim, &dir.join("cosim"), 7).expect("cosim");
         let agree = flow::agreement(&c, &stim, 1e-4).expect("agreement");
         let out_agree = agree.last().map_or(f64::NAN, |a| a.1);
+        if label.contains("conv") {
+            // Unrolled convolutions take Yosys tens of minutes; streaming cores will fix that.
+            let _ = writeln!(
+                md,
+                "| {label} | {} | {} | {:.2}% | not synthesised (unrolled convolution) | | |",
+                r.values_compared,
+                r.mismatches,
+                100.0 * out_agree
+            );
+            eprintln!("bench: {label} done");
+            continue;
+        }
         let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
         let x = synth::synth(
             &c.design.top,
