@@ -92,6 +92,17 @@ pub enum NeuronKind {
 }
 
 impl NeuronKind {
+    /// Every kind, in `.sfir` keyword order.
+    pub const ALL: [NeuronKind; 7] = [
+        NeuronKind::If,
+        NeuronKind::Lif,
+        NeuronKind::Li,
+        NeuronKind::CubaLif,
+        NeuronKind::I,
+        NeuronKind::CubaLi,
+        NeuronKind::Threshold,
+    ];
+
     pub fn spikes(self) -> bool {
         !matches!(self, NeuronKind::Li | NeuronKind::I | NeuronKind::CubaLi)
     }

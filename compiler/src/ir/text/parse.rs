@@ -49,6 +49,27 @@ fn err<'a>(at: &'a str, msg: impl Into<String>) -> Fail<'a> {
     })
 }
 
+/// Dimensions separated by `sep` up to and including `close` (possibly none).
+fn dim_list(i: &str, sep: char, close: char) -> Res<'_, Vec<usize>> {
+    let mut shape = Vec::new();
+    let mut r = ws(i);
+    if let Some(rest) = r.strip_prefix(close) {
+        return Ok((rest, shape));
+    }
+    loop {
+        let (rest, d) = usize_lit(ws(r), "a dimension")?;
+        shape.push(d);
+        r = ws(rest);
+        if let Some(rest) = r.strip_prefix(sep) {
+            r = rest;
+        } else if let Some(rest) = r.strip_prefix(close) {
+            return Ok((rest, shape));
+        } else {
+            return expected(r, &format!("'{sep}' or '{close}'"));
+        }
+    }
+}
+
 /// Sizes and strides are written as integers and must not be negative.
 fn sizes<'a>(v: Vec<i64>, name: &str, at: &'a str) -> Result<Vec<usize>, Fail<'a>> {
     v.into_iter()
@@ -305,15 +326,7 @@ enum OpKind {
     Pool { average: bool },
 }
 
-const KINDS: [NeuronKind; 7] = [
-    NeuronKind::If,
-    NeuronKind::Lif,
-    NeuronKind::Li,
-    NeuronKind::CubaLif,
-    NeuronKind::I,
-    NeuronKind::CubaLi,
-    NeuronKind::Threshold,
-];
+const KINDS: [NeuronKind; 7] = NeuronKind::ALL;
 
 const INT_ATTRS: [(&str, Kind); 12] = [
     ("reset", Kind::Reset),
@@ -918,28 +931,10 @@ impl<'a> State<'a> {
         elem: fn(&'a str) -> Res<'a, T>,
     ) -> Res<'a, Tensor<T>> {
         let at = i;
-        let Some(mut r) = i.strip_prefix('<') else {
+        let Some(r) = i.strip_prefix('<') else {
             return expected(i, "a matrix '<RxC>[...]'");
         };
-        let mut shape = Vec::new();
-        r = ws(r);
-        if let Some(rest) = r.strip_prefix('>') {
-            r = rest;
-        } else {
-            loop {
-                let (rest, d) = usize_lit(ws(r), "a dimension")?;
-                shape.push(d);
-                r = ws(rest);
-                if let Some(rest) = r.strip_prefix('x') {
-                    r = rest;
-                } else if let Some(rest) = r.strip_prefix('>') {
-                    r = rest;
-                    break;
-                } else {
-                    return expected(r, "'x' or '>'");
-                }
-            }
-        }
+        let (r, shape) = dim_list(r, 'x', '>')?;
         let dims = join_dims(&shape, "x");
         let Some(want) = elem_count(&shape) else {
             return fail(
@@ -1020,26 +1015,8 @@ fn ty(i: &str) -> Res<'_, (Type, usize)> {
         }
         _ => return fail(at, format!("unknown type '{kw}', expected {what}")),
     };
-    let (mut r, ()) = punct(r, '[')?;
-    let mut shape = Vec::new();
-    r = ws(r);
-    if let Some(rest) = r.strip_prefix(']') {
-        r = rest;
-    } else {
-        loop {
-            let (rest, d) = usize_lit(ws(r), "a dimension")?;
-            shape.push(d);
-            r = ws(rest);
-            if let Some(rest) = r.strip_prefix(',') {
-                r = rest;
-            } else if let Some(rest) = r.strip_prefix(']') {
-                r = rest;
-                break;
-            } else {
-                return expected(r, "',' or ']'");
-            }
-        }
-    }
+    let (r, ()) = punct(r, '[')?;
+    let (r, shape) = dim_list(r, ',', ']')?;
     let Some(n) = elem_count(&shape) else {
         return fail(
             at,

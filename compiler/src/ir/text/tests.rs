@@ -120,15 +120,7 @@ fn arb_type() -> impl Strategy<Value = Type> {
 }
 
 fn arb_kind() -> impl Strategy<Value = NeuronKind> {
-    prop::sample::select(vec![
-        NeuronKind::If,
-        NeuronKind::Lif,
-        NeuronKind::Li,
-        NeuronKind::CubaLif,
-        NeuronKind::I,
-        NeuronKind::CubaLi,
-        NeuronKind::Threshold,
-    ])
+    prop::sample::select(NeuronKind::ALL.to_vec())
 }
 
 fn arb_reset() -> impl Strategy<Value = Reset> {
