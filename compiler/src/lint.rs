@@ -144,18 +144,25 @@ fn precision_findings(
 ) {
     for node in &q.nodes {
         match &node.op {
-            Op::Dense(d) => {
+            Op::Dense(_) | Op::IntConv(_) => {
                 let Some(src) = g.find(&node.name).map(|i| g.node(i)) else {
                     continue;
                 };
-                let w = match &src.op {
-                    Op::Affine { weight, .. } | Op::Linear { weight } => weight,
+                let (w, q) = match (&src.op, &node.op) {
+                    (Op::Affine { weight, .. } | Op::Linear { weight }, Op::Dense(d)) => {
+                        (weight, &d.weight)
+                    }
+                    (Op::Conv(c), Op::IntConv(ic)) => (&c.weight, &ic.conv.weight),
                     _ => continue,
                 };
+                if w.shape != q.shape {
+                    // A pooling was folded into the kernel: no one-to-one weights to compare.
+                    continue;
+                }
                 let lost = w
                     .data
                     .iter()
-                    .zip(&d.weight.data)
+                    .zip(&q.data)
                     .filter(|(&f, &i)| f != 0.0 && i == 0)
                     .count();
                 let nonzero = w.data.iter().filter(|&&f| f != 0.0).count();

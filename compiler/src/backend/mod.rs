@@ -3,7 +3,7 @@
 
 pub mod names;
 
-use crate::ir::{signed_width, Compare, Elem, Graph, IntDense, IntNeuron, NodeId, Op, Reset};
+use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset};
 use crate::quant::interval::Interval;
 use askama::Template;
 use names::{comment_text, Namer};
@@ -257,13 +257,14 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 lines.push(format!("// Output {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public} = {src};"));
             }
-            Op::Dense(d) => {
+            Op::Dense(_) | Op::IntConv(_) => {
                 let module = namer.fresh(&format!("{top}_{s}_dense"));
                 let inst = namer.fresh(&format!("u_{s}"));
                 let ab = node.ty.elem_bits().unwrap_or(2);
+                let cols = g.node(node.inputs[0].node).ty.len();
                 files.push((
                     format!("{module}.v"),
-                    dense_module(&module, &node.name, d, ab),
+                    dense_module(&module, &node.name, &node.op, cols, ab),
                 ));
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
@@ -448,24 +449,56 @@ fn render<T: Template>(t: &T) -> String {
     s
 }
 
-fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> String {
-    let (rows, cols) = d.weight.dims2();
-    let nz = d.weight.data.iter().filter(|&&w| w != 0).count();
-    let lit = |v: i64| signed_lit(v, ab);
-    let sums = (0..rows)
-        .map(|r| {
-            let mut terms = vec![lit(d.bias[r])];
-            for c in 0..cols {
-                let w = d.weight.at(r, c);
-                if w != 0 {
-                    terms.push(format!("(x[{c}] ? {} : {})", lit(w), lit(0)));
+/// A weight layer's nonzero weights as sparse rows of (input, weight), and its biases.
+pub fn weight_rows(op: &Op) -> (Vec<Vec<(usize, i64)>>, Vec<i64>) {
+    match op {
+        Op::Dense(d) => {
+            let (rows, cols) = d.weight.dims2();
+            let r = (0..rows)
+                .map(|r| {
+                    (0..cols)
+                        .map(|c| (c, d.weight.at(r, c)))
+                        .filter(|e| e.1 != 0)
+                        .collect()
+                })
+                .collect();
+            (r, d.bias.clone())
+        }
+        Op::IntConv(ic) => {
+            let c = &ic.conv;
+            let [co, ho, wo] = c.out_shape().unwrap_or([0; 3]);
+            let mut r = vec![Vec::new(); co * ho * wo];
+            c.for_each_tap(|row, i, k| {
+                if c.weight.data[k] != 0 {
+                    r[row].push((i, c.weight.data[k]));
                 }
+            });
+            let bias = (0..co * ho * wo).map(|j| c.bias[j / (ho * wo)]).collect();
+            (r, bias)
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> String {
+    let (rows, bias) = weight_rows(op);
+    let nz: usize = rows.iter().map(Vec::len).sum();
+    let lit = |v: i64| signed_lit(v, ab);
+    let mut read = vec![false; cols];
+    let sums = rows
+        .iter()
+        .zip(&bias)
+        .map(|(row, &b)| {
+            let mut terms = vec![lit(b)];
+            for &(c, w) in row {
+                read[c] = true;
+                terms.push(format!("(x[{c}] ? {} : {})", lit(w), lit(0)));
             }
             terms.join(" + ")
         })
-        .collect();
+        .collect::<Vec<_>>();
     let unread: Vec<String> = (0..cols)
-        .filter(|&c| (0..rows).all(|r| d.weight.at(r, c) == 0))
+        .filter(|&c| !read[c])
         .map(|c| format!("x[{c}]"))
         .collect();
     let unused = if unread.is_empty() {
@@ -473,16 +506,32 @@ fn dense_module(module: &str, name: &str, d: &IntDense, ab: u32) -> String {
     } else {
         format!("&{{1'b0, {}}}", unread.join(", "))
     };
-    render(&DenseV {
-        header: format!(
-            "Dense layer {}: {cols} spike inputs -> {rows} outputs, {nz} nonzero weights, scale {}",
+    let sizes = format!(
+        "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
+        rows.len()
+    );
+    let header = match op {
+        Op::IntConv(ic) => format!(
+            "Convolution {} unrolled: {sizes}, kernel {:?}, stride {:?}, padding {:?}, scale {}",
+            comment_text(name),
+            ic.conv.weight.shape,
+            ic.conv.stride,
+            ic.conv.padding,
+            ic.scale
+        ),
+        Op::Dense(d) => format!(
+            "Dense layer {}: {sizes}, scale {}",
             comment_text(name),
             d.scale
         ),
+        _ => sizes,
+    };
+    render(&DenseV {
+        header,
         module: module.to_string(),
         n_in: cols,
         ab,
-        y_bits: rows * ab as usize,
+        y_bits: rows.len() * ab as usize,
         rows: sums,
         unused,
     })

@@ -129,18 +129,26 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                     Op::Dense(d) => {
                         let x = sum(&cur);
                         let (rows, cols) = d.weight.dims2();
+                        // Only inputs that spiked contribute: visit those columns alone.
+                        let active: Vec<usize> = (0..cols).filter(|&i| x[i] != 0).collect();
                         (0..rows)
                             .map(|r| {
                                 let row = &d.weight.data[r * cols..(r + 1) * cols];
-                                d.bias[r]
-                                    + row
-                                        .iter()
-                                        .zip(&x)
-                                        .filter(|(_, &s)| s != 0)
-                                        .map(|(w, _)| *w)
-                                        .sum::<i64>()
+                                d.bias[r] + active.iter().map(|&i| row[i]).sum::<i64>()
                             })
                             .collect()
+                    }
+                    Op::IntConv(ic) => {
+                        let x = sum(&cur);
+                        let c = &ic.conv;
+                        let per = len / c.bias.len().max(1);
+                        let mut y: Vec<i64> = (0..len).map(|j| c.bias[j / per]).collect();
+                        c.for_each_tap(|row, i, k| {
+                            if x[i] != 0 {
+                                y[row] += c.weight.data[k];
+                            }
+                        });
+                        y
                     }
                     Op::IntNeuron(nr) => {
                         let x = sum(&cur);

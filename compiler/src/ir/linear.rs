@@ -112,7 +112,7 @@ fn tap(
     (iy < h && ix < w).then_some(iy * w + ix)
 }
 
-impl Conv {
+impl<T: Copy> Conv<T> {
     /// `[c_out, h_out, w_out]`, or `None` for inconsistent parameters.
     pub fn out_shape(&self) -> Option<[usize; 3]> {
         let [co, _, kh, kw] = <[usize; 4]>::try_from(self.weight.shape.as_slice()).ok()?;
@@ -122,52 +122,110 @@ impl Conv {
         Some([co, ho, wo])
     }
 
-    fn map(&self) -> Option<LinearMap> {
-        let [co, cig, kh, kw] = <[usize; 4]>::try_from(self.weight.shape.as_slice()).ok()?;
-        let [ci, h, w] = <[usize; 3]>::try_from(self.in_shape.as_slice()).ok()?;
-        let [_, ho, wo] = self.out_shape()?;
-        let per_group_out = co / self.groups.max(1);
-        let mut rows = Vec::with_capacity(co * ho * wo);
+    /// Calls `f(output, input, weight)` for every kernel tap that lands inside the input,
+    /// with flat channel-major indices into the output, the input and the weight tensor.
+    /// Output rows come in order; within a row, taps in weight order. Nothing for
+    /// inconsistent parameters (the verifier rejects those).
+    pub fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let Ok([_, cig, kh, kw]) = <[usize; 4]>::try_from(self.weight.shape.as_slice()) else {
+            return;
+        };
+        let Ok([_, h, w]) = <[usize; 3]>::try_from(self.in_shape.as_slice()) else {
+            return;
+        };
+        let Some([co, ho, wo]) = self.out_shape() else {
+            return;
+        };
+        let per_group_out = (co / self.groups.max(1)).max(1);
+        let dil = (self.dilation[0], self.dilation[1]);
         for o in 0..co {
-            let g = o / per_group_out.max(1);
+            let g = o / per_group_out;
             for oy in 0..ho {
                 for ox in 0..wo {
-                    let mut row = Vec::new();
+                    let row = (o * ho + oy) * wo + ox;
                     for cl in 0..cig {
                         let c = g * cig + cl;
                         for ky in 0..kh {
                             for kx in 0..kw {
-                                let wv = self.weight.data[((o * cig + cl) * kh + ky) * kw + kx];
-                                let dil = (self.dilation[0], self.dilation[1]);
-                                if let Some(p) = tap(
-                                    (oy, ox),
-                                    (ky, kx),
-                                    &self.stride,
-                                    &self.padding,
-                                    dil,
-                                    (h, w),
-                                ) {
-                                    if wv != 0.0 {
-                                        row.push((c * h * w + p, wv));
-                                    }
+                                let at = (oy, ox);
+                                if let Some(p) =
+                                    tap(at, (ky, kx), &self.stride, &self.padding, dil, (h, w))
+                                {
+                                    f(row, c * h * w + p, ((o * cig + cl) * kh + ky) * kw + kx);
                                 }
                             }
                         }
                     }
-                    row.sort_by_key(|e| e.0);
-                    rows.push(row);
                 }
             }
+        }
+    }
+}
+
+impl Conv<f64> {
+    fn map(&self) -> Option<LinearMap> {
+        let [co, ho, wo] = self.out_shape()?;
+        let mut rows = vec![Vec::new(); co * ho * wo];
+        self.for_each_tap(|r, c, k| {
+            let wv = self.weight.data[k];
+            if wv != 0.0 {
+                rows[r].push((c, wv));
+            }
+        });
+        for row in &mut rows {
+            row.sort_by_key(|e| e.0);
         }
         let bias = (0..co)
             .flat_map(|o| std::iter::repeat_n(self.bias[o], ho * wo))
             .collect();
         Some(LinearMap {
-            cols: ci * h * w,
+            cols: self.in_shape.iter().product(),
             rows,
             bias,
         })
     }
+}
+
+/// A pooling followed by a convolution, as one convolution on the pooling's input: per axis,
+/// stride `s * sp`, padding `p * sp + pp` and kernel `(k - 1) * d * sp + kp`, each weight
+/// spread over the pooling window it reads. Exact inside the image; callers compare maps to
+/// catch border windows the pooling drops. `None` when the shapes do not chain.
+pub fn pool_then_conv(pool: &Pool, conv: &Conv<f64>) -> Option<Conv<f64>> {
+    let [co, cig, kh, kw] = <[usize; 4]>::try_from(conv.weight.shape.as_slice()).ok()?;
+    if pool.out_shape()?.as_slice() != conv.in_shape.as_slice() {
+        return None;
+    }
+    let (sp, kp) = (&pool.stride, &pool.kernel);
+    let span = |k: usize, ax: usize| (k - 1) * conv.dilation[ax] * sp[ax] + kp[ax];
+    let (nh, nw) = (span(kh, 0), span(kw, 1));
+    let pw = if pool.average {
+        1.0 / (kp[0] * kp[1]) as f64
+    } else {
+        1.0
+    };
+    let mut weight = vec![0.0; co * cig * nh * nw];
+    for (k, &w) in conv.weight.data.iter().enumerate() {
+        let (kx, ky, oc) = (k % kw, (k / kw) % kh, k / (kh * kw));
+        for a in 0..kp[0] {
+            for b in 0..kp[1] {
+                let u = ky * conv.dilation[0] * sp[0] + a;
+                let v = kx * conv.dilation[1] * sp[1] + b;
+                weight[(oc * nh + u) * nw + v] += w * pw;
+            }
+        }
+    }
+    Some(Conv {
+        weight: super::Tensor::new(vec![co, cig, nh, nw], weight),
+        bias: conv.bias.clone(),
+        in_shape: pool.in_shape.clone(),
+        stride: vec![conv.stride[0] * sp[0], conv.stride[1] * sp[1]],
+        padding: vec![
+            conv.padding[0] * sp[0] + pool.padding[0],
+            conv.padding[1] * sp[1] + pool.padding[1],
+        ],
+        dilation: vec![1, 1],
+        groups: conv.groups,
+    })
 }
 
 impl Pool {
@@ -314,6 +372,53 @@ mod tests {
         // Windows {1,2,5,6} and {3,4,7,8}.
         assert_eq!(m.apply(&x), vec![2.0 * 14.0, 3.0 * 22.0]);
         assert_eq!(m.nonzeros(), 8);
+    }
+}
+
+#[cfg(test)]
+mod pool_conv_tests {
+    use super::*;
+    use crate::ir::Tensor;
+
+    #[test]
+    fn pooling_folds_into_the_kernel_of_the_next_convolution() {
+        // 2 channels of 8x8, sum/avg pool 2, then conv 3x3 pad 1 (2 groups and dilation 1)
+        // and a 2x2 conv with dilation 2: composed maps equal the chains'.
+        let x: Vec<f64> = (0..128).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        for (average, kernel, dil, groups) in [(false, 3, 1, 1), (true, 3, 1, 2), (false, 2, 2, 1)]
+        {
+            let pool = Pool {
+                kernel: vec![2, 2],
+                stride: vec![2, 2],
+                padding: vec![0, 0],
+                in_shape: vec![2, 8, 8],
+                average,
+            };
+            let n = 2 * (2 / groups) * kernel * kernel;
+            let conv = Conv {
+                weight: Tensor::new(
+                    vec![2, 2 / groups, kernel, kernel],
+                    (0..n).map(|i| i as f64 * 0.5 - 3.0).collect(),
+                ),
+                bias: vec![0.25, -1.0],
+                in_shape: vec![2, 4, 4],
+                stride: vec![1, 1],
+                padding: vec![1, 1],
+                dilation: vec![dil, dil],
+                groups,
+            };
+            let chain = linear_map(&Op::Conv(conv.clone()), 32)
+                .unwrap()
+                .after(&linear_map(&Op::Pool(pool.clone()), 128).unwrap());
+            let folded = pool_then_conv(&pool, &conv).unwrap();
+            assert_eq!(folded.stride, vec![2, 2]);
+            let m = linear_map(&Op::Conv(folded), 128).unwrap();
+            assert_eq!(
+                m.apply(&x),
+                chain.apply(&x),
+                "avg {average} k {kernel} d {dil}"
+            );
+        }
     }
 }
 

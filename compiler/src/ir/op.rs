@@ -271,17 +271,28 @@ pub struct IntDense {
 }
 
 /// A 2-D convolution (1-D is `h = kh = 1`), NIR's `Conv1d`/`Conv2d`, on a `[c, h, w]` input.
+/// Float weights before quantisation, integer weights after ([`IntConv`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Conv {
+pub struct Conv<T = f64> {
     /// `[c_out, c_in / groups, kh, kw]`.
-    pub weight: Tensor<f64>,
-    pub bias: Vec<f64>,
+    pub weight: Tensor<T>,
+    /// One per output channel.
+    pub bias: Vec<T>,
     /// `[c_in, h, w]`.
     pub in_shape: Vec<usize>,
     pub stride: Vec<usize>,
     pub padding: Vec<usize>,
     pub dilation: Vec<usize>,
     pub groups: usize,
+}
+
+/// An integer convolution on spike inputs: `y[o, oy, ox] = bias[o] + sum of the weights
+/// whose input tap spiked` (padding reads no spike). The output is channel-major, like NIR's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntConv {
+    pub conv: Conv<i64>,
+    /// Integer units per unit of the float model's value.
+    pub scale: f64,
 }
 
 /// Sum or average pooling over `kernel` windows of a `[c, h, w]` input (NIR's `SumPool2d`,
@@ -320,6 +331,8 @@ pub enum Op {
     IntDelay { steps: Vec<i64> },
     /// An integer dense layer.
     Dense(IntDense),
+    /// An integer convolution on spikes.
+    IntConv(IntConv),
     /// An integer neuron layer.
     IntNeuron(IntNeuron),
 }
@@ -335,6 +348,7 @@ impl Op {
             Op::Scale { .. } => "scale",
             Op::Neuron(n) => n.kind.keyword(),
             Op::Dense(_) => "dense",
+            Op::IntConv(_) => "int_conv",
             Op::Delay { .. } => "delay",
             Op::Conv(_) => "conv",
             Op::Pool(p) => {
@@ -373,7 +387,10 @@ impl Op {
 
     /// True for operators that exist only after quantisation.
     pub fn is_integer(&self) -> bool {
-        matches!(self, Op::Dense(_) | Op::IntNeuron(_) | Op::IntDelay { .. })
+        matches!(
+            self,
+            Op::Dense(_) | Op::IntConv(_) | Op::IntNeuron(_) | Op::IntDelay { .. }
+        )
     }
 
     /// True for operators whose output at step t depends on earlier steps.

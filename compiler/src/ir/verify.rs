@@ -1,7 +1,7 @@
 //! Structural and type checks on a graph; run after every stage so later stages can trust it.
 
 use super::graph::{Graph, NodeId};
-use super::op::{FloatNeuron, IntNeuron, Op, MAX_DELAY_STEPS};
+use super::op::{Conv, FloatNeuron, IntNeuron, Op, MAX_DELAY_STEPS};
 use super::types::{Elem, Type};
 use std::collections::HashSet;
 use std::fmt;
@@ -197,32 +197,20 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
         }
         Op::Conv(c) => {
             arity(1)?;
-            check_window("stride", &c.stride, 1)?;
-            check_window("padding", &c.padding, 0)?;
-            check_window("dilation", &c.dilation, 1)?;
-            let [co, cig, _, _] =
-                <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| {
-                    format!(
-                        "weight shape {:?} is not [c_out, c_in/groups, kh, kw]",
-                        c.weight.shape
-                    )
-                })?;
-            let ci = c.in_shape.first().copied().unwrap_or(0);
-            if c.groups == 0
-                || !co.is_multiple_of(c.groups)
-                || cig.checked_mul(c.groups) != Some(ci)
-            {
-                return Err(format!(
-                    "groups {} do not split {ci} input and {co} output channels (weight {:?})",
-                    c.groups, c.weight.shape
-                ));
-            }
-            if c.bias.len() != co {
-                return Err(format!("bias has {} entries, expected {co}", c.bias.len()));
-            }
+            check_conv(g, id, c)?;
             finite("weight", &c.weight.data)?;
             finite("bias", &c.bias)?;
-            check_spatial(g, id, &c.in_shape, c.out_shape())?;
+        }
+        Op::IntConv(ic) => {
+            arity(1)?;
+            check_conv(g, id, &ic.conv)?;
+            let in_ty = &g.node(node.inputs[0].node).ty;
+            if in_ty.elem != Elem::Spike {
+                return Err(format!("int_conv takes spike inputs, got {in_ty}"));
+            }
+            if !matches!(node.ty.elem, Elem::Fix { .. }) {
+                return Err(format!("int_conv output must be fix, is {}", node.ty));
+            }
         }
         Op::Pool(p) => {
             arity(1)?;
@@ -284,6 +272,30 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Geometry of a convolution, float or integer: window, groups, bias and shapes agree.
+fn check_conv<T: Copy>(g: &Graph, id: NodeId, c: &Conv<T>) -> Result<(), String> {
+    check_window("stride", &c.stride, 1)?;
+    check_window("padding", &c.padding, 0)?;
+    check_window("dilation", &c.dilation, 1)?;
+    let [co, cig, _, _] = <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| {
+        format!(
+            "weight shape {:?} is not [c_out, c_in/groups, kh, kw]",
+            c.weight.shape
+        )
+    })?;
+    let ci = c.in_shape.first().copied().unwrap_or(0);
+    if c.groups == 0 || !co.is_multiple_of(c.groups) || cig.checked_mul(c.groups) != Some(ci) {
+        return Err(format!(
+            "groups {} do not split {ci} input and {co} output channels (weight {:?})",
+            c.groups, c.weight.shape
+        ));
+    }
+    if c.bias.len() != co {
+        return Err(format!("bias has {} entries, expected {co}", c.bias.len()));
+    }
+    check_spatial(g, id, &c.in_shape, c.out_shape())
 }
 
 /// Two entries (height, width), each at least `min`.

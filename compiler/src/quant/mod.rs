@@ -10,11 +10,11 @@
 
 pub mod interval;
 
-use crate::ir::linear::{linear_map, LinearMap};
+use crate::ir::linear::{linear_map, pool_then_conv, LinearMap};
 use crate::ir::verify::verify;
 use crate::ir::{
-    signed_width, Elem, FloatNeuron, Graph, IntDense, IntNeuron, NeuronKind, NodeId, Op, Port,
-    Tensor, Type, MAX_DELAY_STEPS,
+    signed_width, Conv, Elem, FloatNeuron, Graph, IntConv, IntDense, IntNeuron, NeuronKind, NodeId,
+    Op, Port, Tensor, Type, MAX_DELAY_STEPS,
 };
 use interval::{size_state, Firing, Interval};
 use serde::Serialize;
@@ -70,18 +70,19 @@ fn qerr(node: &str, message: impl Into<String>) -> QuantError {
     }
 }
 
-/// The linear chain feeding a neuron, composed into one weight layer on spikes: its float
-/// weights and biases (Scale, pooling, convolution and weight layers multiplied together).
+/// The linear chain feeding a neuron, composed into one weight layer on spikes (Scale,
+/// pooling, convolution and weight layers multiplied together), and, when the chain is a
+/// convolution (optionally after a pooling), the same map as one convolution on the spikes.
 struct Synapse {
     /// The weight node nearest the consumer (or `<consumer>.from.<source>` for a spike source
     /// wired straight in).
     name: String,
     source: Port,
-    weight: Tensor<f64>,
-    bias: Vec<f64>,
+    map: LinearMap,
+    conv: Option<Conv<f64>>,
 }
 
-/// Largest unrolled weight matrix (rows x columns) a fully parallel layer may have.
+/// Largest unrolled weight matrix (rows x columns) a dense layer may have.
 pub const MAX_UNROLLED_WEIGHTS: usize = 1 << 26;
 
 /// Follows a neuron's input port back through linear operators (Scale, Affine, Linear, Conv,
@@ -91,6 +92,7 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
     let mut map: Option<LinearMap> = None;
     let mut name: Option<String> = None;
     let mut delayed = false;
+    let mut chain: Vec<&Op> = Vec::new();
     let mut p = port;
     loop {
         let node = g.node(p.node);
@@ -104,32 +106,16 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
             delayed = true;
         }
         if node.ty.elem == Elem::Spike {
-            let n = node.ty.len();
-            let m = map.unwrap_or_else(|| LinearMap::identity(n));
-            let (rows, cols) = (m.rows.len(), m.cols);
-            if rows
-                .checked_mul(cols)
-                .is_none_or(|t| t > MAX_UNROLLED_WEIGHTS)
-            {
-                return Err(qerr(
-                    name.as_deref().unwrap_or(consumer),
-                    format!("the unrolled layer has {rows} x {cols} weights, more than {MAX_UNROLLED_WEIGHTS}; folded cores are not available yet"),
-                ));
-            }
-            let mut data = vec![0.0; rows * cols];
-            for (r, row) in m.rows.iter().enumerate() {
-                for &(c, v) in row {
-                    data[r * cols + c] = v;
-                }
-            }
+            let map = map.unwrap_or_else(|| LinearMap::identity(node.ty.len()));
+            let conv = conv_structure(&chain).filter(|c| same_map(c, &map));
             return Ok(Synapse {
                 name: name.unwrap_or_else(|| format!("{consumer}.from.{}", node.name)),
                 source: Port {
                     node: p.node,
                     delayed,
                 },
-                weight: Tensor::new(vec![rows, cols], data),
-                bias: m.bias,
+                map,
+                conv,
             });
         }
         let in_len = node.inputs.first().map_or(0, |i| g.node(i.node).ty.len());
@@ -163,8 +149,34 @@ fn resolve_synapse(g: &Graph, port: Port, consumer: &str) -> Result<Synapse, Qua
             ));
         }
         map = Some(composed);
+        chain.push(&node.op);
         p = node.inputs[0];
     }
+}
+
+/// The chain (consumer side first) as one convolution on its source: a convolution alone, or
+/// a pooling followed by a convolution (the pooling window folds into the kernel).
+fn conv_structure(chain: &[&Op]) -> Option<Conv<f64>> {
+    match chain {
+        [Op::Conv(c)] => Some(c.clone()),
+        [Op::Conv(c), Op::Pool(p)] => pool_then_conv(p, c),
+        _ => None,
+    }
+}
+
+/// True when the convolution computes exactly the composed map (guards the edge cases of
+/// folding a pooling into a kernel: windows cut off at the border, padded pooling).
+fn same_map(c: &Conv<f64>, m: &LinearMap) -> bool {
+    let Some(cm) = linear_map(&Op::Conv(c.clone()), m.cols) else {
+        return false;
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+    cm.cols == m.cols
+        && cm.rows.len() == m.rows.len()
+        && cm.bias.iter().zip(&m.bias).all(|(&a, &b)| close(a, b))
+        && cm.rows.iter().zip(&m.rows).all(|(a, b)| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && close(x.1, y.1))
+        })
 }
 
 /// Per-neuron input gain of the float update, folded into the weights.
@@ -307,17 +319,17 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 let port = if g.node(src.node).op.is_float() && !g.node(src.node).op.has_state() {
                     // An output reading a weight layer directly: the layer keeps its own scale.
                     let syn = resolve_synapse(g, src, &node.name)?;
-                    let (dense, _) = emit_dense(
+                    let dense = emit_weights(
                         &mut out,
                         &syn,
-                        &vec![1.0; syn.weight.dims2().0],
+                        &vec![1.0; syn.map.rows.len()],
                         qmax,
                         None,
                         &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups),
                     )?;
                     report.push(LayerQuant {
                         node: syn.name.clone(),
-                        kind: "dense".into(),
+                        kind: out.node(dense.0).op.keyword().into(),
                         scale: dense.1,
                         bits: out.node(dense.0).ty.elem_bits().unwrap_or(0),
                         saturate: false,
@@ -344,17 +356,16 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 // One scale for the group: the largest folded weight maps to qmax.
                 let mut maxabs = 0.0f64;
                 for s in &syns {
-                    let (rows, cols) = s.weight.dims2();
-                    for r in 0..rows {
-                        for c in 0..cols {
-                            maxabs = maxabs.max((s.weight.at(r, c) * gains[r]).abs());
+                    for (r, row) in s.map.rows.iter().enumerate() {
+                        for &(_, w) in row {
+                            maxabs = maxabs.max((w * gains[r]).abs());
                         }
                     }
                 }
                 let scale = if maxabs > 0.0 { qmax / maxabs } else { 1.0 };
                 let mut dense_ids = Vec::new();
                 for s in &syns {
-                    let (d, _) = emit_dense(
+                    let d = emit_weights(
                         &mut out,
                         s,
                         &gains,
@@ -364,7 +375,7 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                     )?;
                     report.push(LayerQuant {
                         node: s.name.clone(),
-                        kind: "dense".into(),
+                        kind: out.node(d.0).op.keyword().into(),
                         scale,
                         bits: out.node(d.0).ty.elem_bits().unwrap_or(0),
                         saturate: false,
@@ -397,7 +408,7 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 );
                 map.insert(id, nid);
             }
-            Op::Dense(_) | Op::IntNeuron(_) | Op::IntDelay { .. } => {
+            Op::Dense(_) | Op::IntConv(_) | Op::IntNeuron(_) | Op::IntDelay { .. } => {
                 return Err(qerr(&node.name, "graph is already quantised"));
             }
         }
@@ -423,82 +434,152 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
     Ok((out, report))
 }
 
-#[allow(clippy::needless_range_loop)]
-/// Adds the integer dense layer for a synapse; returns (node, scale).
-fn emit_dense(
+/// Adds the integer weight layer of a synapse and returns (node, scale): a convolution when
+/// the chain is one and the folded gains are uniform per output channel (so weights stay
+/// shared), else a dense layer. Without `scale`, the largest weight maps to `qmax`.
+fn emit_weights(
     out: &mut Graph,
     s: &Synapse,
     gains: &[f64],
     qmax: f64,
     scale: Option<f64>,
     port: &mut dyn FnMut(Port, NodeId, usize) -> Port,
-) -> Result<((NodeId, f64), ()), QuantError> {
-    let (rows, cols) = s.weight.dims2();
+) -> Result<(NodeId, f64), QuantError> {
+    let rows = s.map.rows.len();
     let scale = scale.unwrap_or_else(|| {
-        let m = s.weight.data.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        let m = s
+            .map
+            .rows
+            .iter()
+            .flatten()
+            .fold(0.0f64, |m, &(_, w)| m.max(w.abs()));
         if m > 0.0 {
             qmax / m
         } else {
             1.0
         }
     });
-    let mut q = Vec::with_capacity(rows * cols);
-    let mut bias = Vec::with_capacity(rows);
-    let (mut lo_all, mut hi_all) = (0i128, 0i128);
-    for r in 0..rows {
-        let b = round_i64(&s.name, "bias", s.bias[r] * gains[r] * scale)?;
-        let (mut lo, mut hi) = (b as i128, b as i128);
-        for c in 0..cols {
-            let w = (s.weight.at(r, c) * gains[r] * scale)
-                .round()
-                .clamp(-qmax, qmax) as i64;
-            if w < 0 {
-                lo += w as i128
-            } else {
-                hi += w as i128
-            }
-            q.push(w);
+    let q = |w: f64, r: usize| (w * gains[r] * scale).round().clamp(-qmax, qmax) as i64;
+    let at = NodeId(out.nodes.len() as u32);
+    let op = match s.conv.as_ref().filter(|c| uniform_per_channel(c, gains)) {
+        Some(c) => {
+            let [co, ho, wo] = c.out_shape().unwrap_or([0; 3]);
+            let per_out = ho * wo;
+            let per_row = c.weight.data.len() / co.max(1);
+            let weight = c
+                .weight
+                .data
+                .iter()
+                .enumerate()
+                .map(|(k, &w)| q(w, k / per_row * per_out))
+                .collect();
+            let bias = (0..co)
+                .map(|o| round_i64(&s.name, "bias", c.bias[o] * gains[o * per_out] * scale))
+                .collect::<Result<_, _>>()?;
+            Op::IntConv(IntConv {
+                conv: Conv {
+                    weight: Tensor::new(c.weight.shape.clone(), weight),
+                    bias,
+                    in_shape: c.in_shape.clone(),
+                    stride: c.stride.clone(),
+                    padding: c.padding.clone(),
+                    dilation: c.dilation.clone(),
+                    groups: c.groups,
+                },
+                scale,
+            })
         }
-        bias.push(b);
-        lo_all = lo_all.min(lo);
-        hi_all = hi_all.max(hi);
-    }
-    let bits = signed_width(lo_all, hi_all).max(2);
+        None => {
+            let cols = s.map.cols;
+            if rows
+                .checked_mul(cols)
+                .is_none_or(|t| t > MAX_UNROLLED_WEIGHTS)
+            {
+                return Err(qerr(
+                    &s.name,
+                    format!("the unrolled layer has {rows} x {cols} weights, more than {MAX_UNROLLED_WEIGHTS}"),
+                ));
+            }
+            let mut weight = vec![0i64; rows * cols];
+            for (r, row) in s.map.rows.iter().enumerate() {
+                for &(c, w) in row {
+                    weight[r * cols + c] = q(w, r);
+                }
+            }
+            let bias = (0..rows)
+                .map(|r| round_i64(&s.name, "bias", s.map.bias[r] * gains[r] * scale))
+                .collect::<Result<_, _>>()?;
+            Op::Dense(IntDense {
+                weight: Tensor::new(vec![rows, cols], weight),
+                bias,
+                scale,
+            })
+        }
+    };
+    let range = weight_range(&op).unwrap_or_default();
+    let (lo, hi) = range.iter().fold((0i128, 0i128), |(lo, hi), iv| {
+        (lo.min(iv.lo), hi.max(iv.hi))
+    });
+    let bits = signed_width(lo, hi).max(2);
     if bits > 48 {
         return Err(qerr(&s.name, format!("accumulator needs {bits} bits")));
     }
-    let at = NodeId(out.nodes.len() as u32);
     let p = port(s.source, at, 0);
-    let id = out.add(
-        s.name.clone(),
-        Op::Dense(IntDense {
-            weight: Tensor::new(vec![rows, cols], q),
-            bias,
-            scale,
-        }),
-        vec![p],
-        Type::fix(bits, rows),
-    );
-    Ok(((id, scale), ()))
+    let id = out.add(s.name.clone(), op, vec![p], Type::fix(bits, rows));
+    Ok((id, scale))
 }
 
-/// Per-neuron range of a dense layer's output.
-pub fn dense_range(d: &IntDense) -> Vec<Interval> {
-    let (rows, cols) = d.weight.dims2();
-    (0..rows)
-        .map(|r| {
-            let mut iv = Interval::point(d.bias[r] as i128);
-            for c in 0..cols {
-                let w = d.weight.at(r, c) as i128;
-                iv = if w < 0 {
-                    Interval::new(iv.lo + w, iv.hi)
-                } else {
-                    Interval::new(iv.lo, iv.hi + w)
-                };
-            }
-            iv
+/// True when every output channel of `c` has one gain over all its positions.
+fn uniform_per_channel(c: &Conv<f64>, gains: &[f64]) -> bool {
+    let Some([co, ho, wo]) = c.out_shape() else {
+        return false;
+    };
+    let per = ho * wo;
+    gains.len() == co * per
+        && (0..co).all(|o| {
+            gains[o * per..(o + 1) * per]
+                .iter()
+                .all(|&g| g == gains[o * per])
         })
-        .collect()
+}
+
+/// Per-output range of an integer weight layer (dense or convolution); `None` for other ops.
+pub fn weight_range(op: &Op) -> Option<Vec<Interval>> {
+    let add = |iv: &mut Interval, w: i64| {
+        let w = w as i128;
+        *iv = if w < 0 {
+            Interval::new(iv.lo + w, iv.hi)
+        } else {
+            Interval::new(iv.lo, iv.hi + w)
+        };
+    };
+    match op {
+        Op::Dense(d) => {
+            let (rows, cols) = d.weight.dims2();
+            Some(
+                (0..rows)
+                    .map(|r| {
+                        let mut iv = Interval::point(d.bias[r] as i128);
+                        for c in 0..cols {
+                            add(&mut iv, d.weight.at(r, c));
+                        }
+                        iv
+                    })
+                    .collect(),
+            )
+        }
+        Op::IntConv(ic) => {
+            let c = &ic.conv;
+            let [co, ho, wo] = c.out_shape()?;
+            let per = ho * wo;
+            let mut r: Vec<Interval> = (0..co * per)
+                .map(|j| Interval::point(c.bias[j / per] as i128))
+                .collect();
+            c.for_each_tap(|row, _, k| add(&mut r[row], c.weight.data[k]));
+            Some(r)
+        }
+        _ => None,
+    }
 }
 
 fn int_neuron(
@@ -513,10 +594,12 @@ fn int_neuron(
     let f = opt.frac_bits;
     let mut x = vec![Interval::point(0); n];
     for &d in dense_ids {
-        if let Op::Dense(dd) = &out.node(d).op {
-            for (j, iv) in dense_range(dd).into_iter().enumerate() {
-                x[j] = x[j].plus(iv);
-            }
+        for (j, iv) in weight_range(&out.node(d).op)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            x[j] = x[j].plus(iv);
         }
     }
     let alpha_mem: Vec<f64> = (0..n)

@@ -9,7 +9,7 @@ use super::print::{compare_word, name_string, reset_word};
 use super::{ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Node, NodeId, Port};
 use crate::ir::op::{
-    Compare, Conv, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
 };
 use crate::ir::types::{Elem, Type};
 use nom::branch::alt;
@@ -82,6 +82,27 @@ fn sizes<'a>(v: Vec<i64>, name: &str, at: &'a str) -> Result<Vec<usize>, Fail<'a
             })
         })
         .collect()
+}
+
+/// The geometry attributes shared by `conv` and `int_conv`.
+fn conv_geometry<'a, T: Copy>(
+    attrs: &mut Attrs,
+    weight: Tensor<T>,
+    bias: Vec<T>,
+    at: &'a str,
+) -> Result<Conv<T>, Fail<'a>> {
+    let mut sizes = |name: &str| sizes(attrs.int_vec(name), name, at);
+    let (in_shape, stride) = (sizes("in_shape")?, sizes("stride")?);
+    let (padding, dilation) = (sizes("padding")?, sizes("dilation")?);
+    Ok(Conv {
+        weight,
+        bias,
+        in_shape,
+        stride,
+        padding,
+        dilation,
+        groups: attrs.u32("groups") as usize,
+    })
 }
 
 fn fail<'a, T>(at: &'a str, msg: impl Into<String>) -> Res<'a, T> {
@@ -323,6 +344,7 @@ enum OpKind {
     Delay,
     IntDelay,
     Conv,
+    IntConv,
     Pool { average: bool },
 }
 
@@ -377,6 +399,19 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
                 ("padding", Kind::IntVec),
                 ("dilation", Kind::IntVec),
                 ("groups", Kind::U32),
+            ],
+        ),
+        "int_conv" => simple(
+            OpKind::IntConv,
+            &[
+                ("weight", Kind::IntMat),
+                ("bias", Kind::IntVec),
+                ("in_shape", Kind::IntVec),
+                ("stride", Kind::IntVec),
+                ("padding", Kind::IntVec),
+                ("dilation", Kind::IntVec),
+                ("groups", Kind::U32),
+                ("scale", Kind::Float),
             ],
         ),
         "sum_pool" | "avg_pool" => simple(
@@ -675,17 +710,14 @@ impl<'a> State<'a> {
                 steps: attrs.int_vec("steps"),
             },
             OpKind::Conv => {
-                let mut sizes = |name: &str| sizes(attrs.int_vec(name), name, op_at);
-                let (in_shape, stride) = (sizes("in_shape")?, sizes("stride")?);
-                let (padding, dilation) = (sizes("padding")?, sizes("dilation")?);
-                Op::Conv(Conv {
-                    weight: attrs.float_mat("weight"),
-                    bias: attrs.float_vec("bias"),
-                    in_shape,
-                    stride,
-                    padding,
-                    dilation,
-                    groups: attrs.u32("groups") as usize,
+                let (weight, bias) = (attrs.float_mat("weight"), attrs.float_vec("bias"));
+                Op::Conv(conv_geometry(&mut attrs, weight, bias, op_at)?)
+            }
+            OpKind::IntConv => {
+                let (weight, bias) = (attrs.int_mat("weight"), attrs.int_vec("bias"));
+                Op::IntConv(IntConv {
+                    conv: conv_geometry(&mut attrs, weight, bias, op_at)?,
+                    scale: attrs.float("scale"),
                 })
             }
             OpKind::Pool { average } => {

@@ -1,7 +1,7 @@
 //! Prints a graph as `.sfir` text, losslessly (the parser reads back the same graph).
 
 use crate::ir::graph::Graph;
-use crate::ir::op::{Compare, Op, Reset, Tensor};
+use crate::ir::op::{Compare, Conv, Op, Reset, Tensor};
 use std::fmt::Write;
 
 pub(super) fn graph(g: &Graph) -> String {
@@ -41,14 +41,10 @@ pub(super) fn graph(g: &Graph) -> String {
             Op::Linear { weight } => a.matrix("weight", weight),
             Op::Scale { scale } => a.vector("scale", scale),
             Op::Delay { delay } => a.vector("delay", delay),
-            Op::Conv(c) => {
-                a.matrix("weight", &c.weight);
-                a.vector("bias", &c.bias);
-                a.vector("in_shape", &as_i64(&c.in_shape));
-                a.vector("stride", &as_i64(&c.stride));
-                a.vector("padding", &as_i64(&c.padding));
-                a.vector("dilation", &as_i64(&c.dilation));
-                a.scalar("groups", &(c.groups as i64));
+            Op::Conv(c) => a.conv(c),
+            Op::IntConv(ic) => {
+                a.conv(&ic.conv);
+                a.scalar("scale", &ic.scale);
             }
             Op::Pool(p) => {
                 a.vector("kernel", &as_i64(&p.kernel));
@@ -250,6 +246,17 @@ impl<'o> Attrs<'o> {
         }
         self.out.push('>');
         vector(self.out, &t.data);
+    }
+
+    /// A convolution's weights, bias and geometry, float or integer.
+    fn conv<T: Lit + Copy>(&mut self, c: &Conv<T>) {
+        self.matrix("weight", &c.weight);
+        self.vector("bias", &c.bias);
+        self.vector("in_shape", &as_i64(&c.in_shape));
+        self.vector("stride", &as_i64(&c.stride));
+        self.vector("padding", &as_i64(&c.padding));
+        self.vector("dilation", &as_i64(&c.dilation));
+        self.scalar("groups", &(c.groups as i64));
     }
 
     fn finish(self) {

@@ -3,7 +3,7 @@
 use super::{parse, print, ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Port};
 use crate::ir::op::{
-    Compare, Conv, FloatNeuron, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
 };
 use crate::ir::types::{Elem, Type};
 use proptest::prelude::*;
@@ -210,6 +210,19 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
         3 => float_neuron,
         1 => (arb_tensor(arb_i64()), ivec(), f)
             .prop_map(|(weight, bias, scale)| Op::Dense(IntDense { weight, bias, scale })),
+        1 => (arb_tensor(arb_i64()), ivec(), prop::collection::vec(0usize..9, 10), arb_f64(nan))
+            .prop_map(|(weight, bias, d, scale)| Op::IntConv(IntConv {
+                conv: Conv {
+                    weight,
+                    bias,
+                    in_shape: d[0..3].to_vec(),
+                    stride: d[3..5].to_vec(),
+                    padding: d[5..7].to_vec(),
+                    dilation: d[7..9].to_vec(),
+                    groups: d[9],
+                },
+                scale,
+            })),
         3 => int_neuron,
     ]
     .boxed()
