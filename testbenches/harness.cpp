@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
     }
     dut.rst = 0;
     size_t sent = 0, received = 0;
-    const uint64_t limit = 64 + 8ull * (uint64_t)beats.size();
+    // Folded designs take SF_CYCLES_PER_STEP cycles a step; stalls at most double that.
+    const uint64_t limit = 64 + (8ull + 2ull * SF_CYCLES_PER_STEP) * (uint64_t)beats.size();
     for (uint64_t cycle = 0; received < beats.size() && cycle < limit; ++cycle) {
         dut.clk = 0;
         const bool offer = sent < beats.size() && (!bp || rand_bit());
@@ -117,20 +118,29 @@ int main(int argc, char** argv) {
         }
         dut.m_axis_tready = !bp || rand_bit();
         dut.eval();
+#define SF_PUT(expr, bits) fputc(' ', out); put_hex(out, dut.rootp->expr, bits);
         if (dut.m_axis_tvalid && dut.m_axis_tready) {
             fprintf(out, "O %d ", (int)dut.m_axis_tlast);
             put_hex(out, dut.m_axis_tdata, SF_OUT_BITS);
             fputc('\n', out);
             ++received;
+#if SF_SAMPLE_AT_OUTPUT
+            // Folded: node registers hold the step's values until the next step starts.
+            fputc('T', out);
+            SF_TRACES(SF_PUT)
+            fputc('\n', out);
+#endif
         }
         if (offer && dut.s_axis_tready) {
+#if !SF_SAMPLE_AT_OUTPUT
+            // Parallel: node values are combinational in the cycle the input is accepted.
             fputc('T', out);
-#define SF_PUT(expr, bits) fputc(' ', out); put_hex(out, dut.rootp->expr, bits);
             SF_TRACES(SF_PUT)
-#undef SF_PUT
             fputc('\n', out);
+#endif
             ++sent;
         }
+#undef SF_PUT
         dut.clk = 1;
         dut.eval();
     }

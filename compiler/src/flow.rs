@@ -54,15 +54,25 @@ pub struct Compiled {
     pub design: Design,
 }
 
-/// Quantises (unless the graph is already integer) and generates the design.
+/// Quantises (unless the graph is already integer) and generates the design, choosing the
+/// architecture automatically.
 pub fn compile(g: Graph, opt: &QuantOptions) -> Result<Compiled, FlowError> {
+    compile_with(g, opt, backend::Arch::Auto)
+}
+
+/// [`compile`] with a chosen architecture.
+pub fn compile_with(
+    g: Graph,
+    opt: &QuantOptions,
+    arch: backend::Arch,
+) -> Result<Compiled, FlowError> {
     let (float, int, layers) = if g.is_integer() {
         (None, g, vec![])
     } else {
         let (int, layers) = quant::quantise(&g, opt)?;
         (Some(g), int, layers)
     };
-    let design = backend::generate(&int)?;
+    let design = backend::generate(&int, arch)?;
     Ok(Compiled {
         float,
         int,

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
+use spikeforge::backend::Arch;
 use spikeforge::cosim::stimulus;
 use spikeforge::flow::{self, Compiled};
 use spikeforge::frontend::conventions::{self, Conventions};
@@ -76,6 +77,11 @@ struct Common {
     /// Spike when v > threshold (`gt`, NIR) or v >= threshold (`ge`, SpikingJelly).
     #[arg(long, value_enum)]
     threshold: Option<CompareArg>,
+    /// Layer architecture: `parallel` (weights in logic, one timestep per cycle), `folded`
+    /// (time-multiplexed cores, weights in ROM, state in RAM) or `auto` (folded above 65,536
+    /// unrolled synapses).
+    #[arg(long, value_enum, default_value_t = ArchArg::Auto)]
+    arch: ArchArg,
     /// Write the IR after each stage as .sfir into <out>/ir/.
     #[arg(long)]
     dump_ir: bool,
@@ -122,6 +128,13 @@ enum ResetArg {
     Subtract,
     ZeroNext,
     SubtractNext,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ArchArg {
+    Parallel,
+    Folded,
+    Auto,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -215,7 +228,12 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
         .map_err(|e| format!("{}: {e}", c.model.display()))?;
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
-    let compiled = flow::compile(g, &opts(c)).map_err(|e| e.to_string())?;
+    let arch = match c.arch {
+        ArchArg::Parallel => Arch::Parallel,
+        ArchArg::Folded => Arch::Folded,
+        ArchArg::Auto => Arch::Auto,
+    };
+    let compiled = flow::compile_with(g, &opts(c), arch).map_err(|e| e.to_string())?;
     let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
@@ -229,7 +247,10 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
         "top": compiled.design.top,
         "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits,
                     "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
-                    "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" })},
+                    "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" }),
+                    "arch": match c.arch { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" }},
+        "arch": if compiled.design.folded { "folded" } else { "parallel" },
+        "cycles_per_step": compiled.design.cycles_per_step,
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,
         "layers": compiled.layers,

@@ -1,6 +1,7 @@
 //! Verilog backend: one module per layer from the askama templates in `rtl-templates/`, and a
 //! top level with the stream interface. Reads only verified integer IR.
 
+pub mod folded;
 pub mod names;
 
 use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset};
@@ -16,6 +17,12 @@ pub struct Design {
     pub files: Vec<(String, String)>,
     pub in_bits: usize,
     pub out_bits: usize,
+    /// True when the layers are folded: a timestep takes `cycles_per_step` cycles and node
+    /// values are final when the output beat leaves.
+    pub folded: bool,
+    /// Clock cycles from accepting an input beat to presenting its output beat (the schedule,
+    /// without stream stalls).
+    pub cycles_per_step: u64,
     /// Signals of the top module mirroring each traced node's value.
     pub traces: Vec<TraceSignal>,
 }
@@ -75,7 +82,7 @@ struct DelayV {
 }
 
 struct Param {
-    name: &'static str,
+    name: String,
     /// Total bits of the packed vector.
     bits: usize,
     value: String,
@@ -84,6 +91,10 @@ struct Param {
 
 impl Param {
     fn packed(name: &'static str, values: &[i64], width: u32, doc: &'static str) -> Self {
+        Self::packed_named(name.to_string(), values, width, doc)
+    }
+
+    fn packed_named(name: String, values: &[i64], width: u32, doc: &'static str) -> Self {
         Param {
             name,
             bits: values.len() * width as usize,
@@ -125,6 +136,12 @@ struct NeuronV {
     vmin: String,
     smax: String,
     smin: String,
+    /// Parameter reads of the update (a packed-table slice or a constant).
+    bias_e: String,
+    th_e: String,
+    vr_e: String,
+    /// Set for a folded layer.
+    fold: Option<folded::FoldCtx>,
 }
 
 #[derive(Template)]
@@ -138,6 +155,10 @@ struct TopV {
     out_doc: String,
     lines: Vec<String>,
     out_expr: String,
+    folded: bool,
+    /// The last folded layer's done signal.
+    fin: String,
+    cycles: u64,
 }
 
 /// A sized hexadecimal literal of `values`, each `bits` wide, element 0 in the low bits.
@@ -168,8 +189,49 @@ fn signed_lit(v: i64, bits: u32) -> String {
     }
 }
 
+/// How the layers are built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Arch {
+    /// Every weight in the logic, one timestep per cycle.
+    Parallel,
+    /// Every neuron layer a time-multiplexed core with weights in ROM and state in RAM.
+    Folded,
+    /// Folded when the unrolled synapses exceed [`AUTO_FOLD_SYNAPSES`], else parallel.
+    #[default]
+    Auto,
+}
+
+/// Unrolled synapse count above which `Arch::Auto` folds.
+pub const AUTO_FOLD_SYNAPSES: usize = 1 << 16;
+
+impl Arch {
+    /// The architecture `Auto` resolves to for `g`.
+    pub fn resolve(self, g: &Graph) -> Arch {
+        match self {
+            Arch::Auto => {
+                let synapses: usize = g
+                    .nodes
+                    .iter()
+                    .map(|nd| weight_rows(&nd.op).0.iter().map(Vec::len).sum::<usize>())
+                    .sum();
+                let delays = g
+                    .nodes
+                    .iter()
+                    .any(|nd| matches!(nd.op, Op::IntDelay { .. }));
+                if synapses > AUTO_FOLD_SYNAPSES && !delays {
+                    Arch::Folded
+                } else {
+                    Arch::Parallel
+                }
+            }
+            a => a,
+        }
+    }
+}
+
 /// Generates the design for a verified integer graph.
-pub fn generate(g: &Graph) -> Result<Design, BackendError> {
+pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
+    let folded = arch.resolve(g) == Arch::Folded;
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
     let mut namer = Namer::reserving(&[
@@ -177,6 +239,13 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
         "rst",
         "step",
         "clear",
+        "busy",
+        "go",
+        "fin",
+        "first",
+        "last_q",
+        "x_in",
+        "accept",
         "s_axis_tdata",
         "s_axis_tvalid",
         "s_axis_tready",
@@ -206,6 +275,21 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
             }
         }
     }
+    // Weight layers read only by neuron layers are part of those layers' folded cores.
+    let mut absorbed = vec![true; g.nodes.len()];
+    for id in g.ids() {
+        if !matches!(g.node(id).op, Op::IntNeuron(_)) {
+            for p in &g.node(id).inputs {
+                absorbed[p.node.index()] = false;
+            }
+        }
+    }
+    // The folded layers run one after another: each starts when the previous is done.
+    let mut start = String::from("go");
+    // Hardware-order output bus and its (channels, positions) layout, per folded layer.
+    let mut hw_bus: Vec<Option<(String, (usize, usize))>> = vec![None; g.nodes.len()];
+    let mut hw_read = std::collections::BTreeSet::new();
+    let mut cycles: u64 = if folded { 4 } else { 1 };
     let bits_of = |id: NodeId| -> usize {
         let t = &g.node(id).ty;
         t.len() * t.elem_bits().unwrap_or(1) as usize
@@ -240,7 +324,8 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
             Op::Input => {
                 lines.push(format!("// Input {}", header_src(id)));
                 lines.push(format!(
-                    "wire [{w}-1:0] {s} {public} = s_axis_tdata[{}:{}];",
+                    "wire [{w}-1:0] {s} {public} = {}[{}:{}];",
+                    if folded { "x_in" } else { "s_axis_tdata" },
                     in_offset + w - 1,
                     in_offset
                 ));
@@ -257,6 +342,8 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 lines.push(format!("// Output {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public} = {src};"));
             }
+            // A folded neuron layer reads its weight layers itself.
+            Op::Dense(_) | Op::IntConv(_) if folded && absorbed[id.index()] => {}
             Op::Dense(_) | Op::IntConv(_) => {
                 let module = namer.fresh(&format!("{top}_{s}_dense"));
                 let inst = namer.fresh(&format!("u_{s}"));
@@ -282,51 +369,112 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                     + (node.inputs.len() as u32)
                         .next_power_of_two()
                         .trailing_zeros();
-                let x_sig = if node.inputs.len() == 1 {
-                    port_sig(&node.inputs[0], &sig)
-                } else {
-                    // Several inputs are summed elementwise at a width that cannot overflow.
-                    let sum = namer.fresh(&format!("{s}_in"));
-                    let k = namer.fresh(&format!("k_{s}"));
-                    let gname = namer.fresh(&format!("g_sum_{s}"));
-                    lines.push(format!("wire [{}-1:0] {sum};", n * xb as usize));
-                    let terms: Vec<String> = node
-                        .inputs
+                if folded {
+                    let syn_ids: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
+                    if node.inputs.iter().any(|p| p.delayed) {
+                        return Err(err(
+                            "a folded layer reads its weight layers in the same step; recurrent edges must sit before the weight layer".into(),
+                        ));
+                    }
+                    let module = namer.fresh(&format!("{top}_{s}_folded"));
+                    let inst = namer.fresh(&format!("u_{s}"));
+                    // Synapses reading a folded layer in the same step take its hardware-order bus.
+                    let sources: Vec<(String, folded::Layout)> = syn_ids
                         .iter()
-                        .map(|p| {
-                            let b = g.node(p.node).ty.elem_bits().unwrap_or(1);
-                            let ps = port_sig(p, &sig);
-                            format!(
-                                "{{{{{}{{{ps}[k*{b} + {}]}}}}, {ps}[k*{b} +: {b}]}}",
-                                xb - b,
-                                b - 1
-                            )
+                        .map(|&d| {
+                            let p = &g.node(d).inputs[0];
+                            match &hw_bus[p.node.index()] {
+                                Some((bus, layout)) if !p.delayed => {
+                                    hw_read.insert(bus.clone());
+                                    (bus.clone(), Some(*layout))
+                                }
+                                _ => (port_sig(p, &sig), None),
+                            }
                         })
                         .collect();
-                    lines.push(format!("genvar {k};"));
+                    let layouts: Vec<_> = sources.iter().map(|s| s.1).collect();
+                    let (text, c) =
+                        neuron_module(&module, &node.name, nr, xb, Some((g, &syn_ids, &layouts)))
+                            .map_err(err)?;
+                    cycles += c;
+                    files.push((format!("{module}.v"), text));
+                    let done = namer.fresh(&format!("{s}_done"));
+                    let xs: Vec<String> = sources
+                        .iter()
+                        .enumerate()
+                        .map(|(k, (bus, _))| format!(".x{k}({bus})"))
+                        .collect();
+                    let hw = namer.fresh(&format!("{s}_hw"));
                     lines.push(format!(
-                        "generate for ({k} = 0; {k} < {n}; {k} = {k} + 1) begin : {gname}"
+                        "// Neuron layer {} ({}), folded",
+                        header_src(id),
+                        node.op.keyword()
                     ));
-                    let body = terms.join(" + ").replace("k*", &format!("{k}*"));
-                    lines.push(format!("    assign {sum}[{k}*{xb} +: {xb}] = {body};"));
-                    lines.push("end endgenerate".into());
-                    sum
-                };
-                let module = namer.fresh(&format!("{top}_{s}_neuron"));
-                let inst = namer.fresh(&format!("u_{s}"));
-                files.push((
-                    format!("{module}.v"),
-                    neuron_module(&module, &node.name, nr, xb),
-                ));
-                lines.push(format!(
-                    "// Neuron layer {} ({})",
-                    header_src(id),
-                    node.op.keyword()
-                ));
-                lines.push(format!("wire [{w}-1:0] {s} {public};"));
-                lines.push(format!(
-                    "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
-                ));
+                    lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                    lines.push(format!("wire {done};"));
+                    lines.push(format!("wire [{w}-1:0] {hw};"));
+                    lines.push(format!(
+                        "{module} {inst} (.clk(clk), .rst(rst), .start({start}), .clear(clear), {}, .y({s}), .y_hw({hw}), .done({done}));",
+                        xs.join(", ")
+                    ));
+                    if let Some(fd) = folded::layout_of(g, &syn_ids) {
+                        hw_bus[id.index()] = Some((hw, fd));
+                    }
+                    start = done;
+                } else {
+                    let x_sig = if node.inputs.len() == 1 {
+                        port_sig(&node.inputs[0], &sig)
+                    } else {
+                        // Several inputs are summed elementwise at a width that cannot overflow.
+                        let sum = namer.fresh(&format!("{s}_in"));
+                        let k = namer.fresh(&format!("k_{s}"));
+                        let gname = namer.fresh(&format!("g_sum_{s}"));
+                        lines.push(format!("wire [{}-1:0] {sum};", n * xb as usize));
+                        let terms: Vec<String> = node
+                            .inputs
+                            .iter()
+                            .map(|p| {
+                                let b = g.node(p.node).ty.elem_bits().unwrap_or(1);
+                                let ps = port_sig(p, &sig);
+                                format!(
+                                    "{{{{{}{{{ps}[k*{b} + {}]}}}}, {ps}[k*{b} +: {b}]}}",
+                                    xb - b,
+                                    b - 1
+                                )
+                            })
+                            .collect();
+                        lines.push(format!("genvar {k};"));
+                        lines.push(format!(
+                            "generate for ({k} = 0; {k} < {n}; {k} = {k} + 1) begin : {gname}"
+                        ));
+                        let body = terms.join(" + ").replace("k*", &format!("{k}*"));
+                        lines.push(format!("    assign {sum}[{k}*{xb} +: {xb}] = {body};"));
+                        lines.push("end endgenerate".into());
+                        sum
+                    };
+                    let module = namer.fresh(&format!("{top}_{s}_neuron"));
+                    let inst = namer.fresh(&format!("u_{s}"));
+                    files.push((
+                        format!("{module}.v"),
+                        neuron_module(&module, &node.name, nr, xb, None)
+                            .map_err(err)?
+                            .0,
+                    ));
+                    lines.push(format!(
+                        "// Neuron layer {} ({})",
+                        header_src(id),
+                        node.op.keyword()
+                    ));
+                    lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                    lines.push(format!(
+                        "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
+                    ));
+                }
+            }
+            Op::IntDelay { .. } if folded => {
+                return Err(err(
+                    "delays are not available in folded designs yet; use --arch parallel".into(),
+                ))
             }
             Op::IntDelay { steps } => {
                 let module = namer.fresh(&format!("{top}_{s}_delay"));
@@ -379,11 +527,16 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 header_src(id)
             ));
             lines.push(format!("reg [{w}-1:0] {p};"));
-            lines.push(format!(
-                "always @(posedge clk) if (rst) {p} <= {w}'d0; else if (step) {p} <= clear ? {w}'d0 : {s};"
-            ));
+            lines.push(if folded {
+                // Captured as a timestep starts, before any layer updates.
+                format!("always @(posedge clk) if (rst) {p} <= {w}'d0; else if (accept) {p} <= first ? {w}'d0 : {s};")
+            } else {
+                format!("always @(posedge clk) if (rst) {p} <= {w}'d0; else if (step) {p} <= clear ? {w}'d0 : {s};")
+            });
         }
-        if !matches!(node.op, Op::Input) {
+        let weight_only = matches!(node.op, Op::Dense(_) | Op::IntConv(_)) && absorbed[id.index()];
+        let hidden = matches!(node.op, Op::Input) || (folded && weight_only);
+        if !hidden {
             traces.push(TraceSignal {
                 node: id,
                 signal: s.clone(),
@@ -391,6 +544,11 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
                 elem_bits: node.ty.elem_bits().unwrap_or(1),
                 signed: matches!(node.ty.elem, Elem::Fix { .. }),
             });
+        }
+    }
+    for (bus, _) in hw_bus.iter().flatten() {
+        if !hw_read.contains(bus) {
+            lines.push(format!("wire unused_{bus} = &{{1'b0, {bus}}};"));
         }
     }
     let outs = g.outputs();
@@ -423,6 +581,9 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
         out_doc: out_doc.join(", "),
         lines,
         out_expr,
+        folded,
+        fin: start,
+        cycles,
     };
     if in_offset == 0 {
         return Err(BackendError {
@@ -436,6 +597,8 @@ pub fn generate(g: &Graph) -> Result<Design, BackendError> {
         files,
         in_bits: in_offset,
         out_bits,
+        folded,
+        cycles_per_step: cycles,
         traces,
     })
 }
@@ -537,7 +700,15 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> Stri
     })
 }
 
-fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
+/// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the
+/// weight layers `fold` (graph, weight nodes) feeding it.
+fn neuron_module(
+    module: &str,
+    name: &str,
+    nr: &IntNeuron,
+    xb: u32,
+    fold: Option<(&Graph, &[NodeId], &[folded::Layout])>,
+) -> Result<(String, u64), String> {
     let n = nr.len();
     let f = nr.frac_bits;
     let state = nr.mem_bits.max(if nr.kind.has_synapse() {
@@ -545,6 +716,12 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
     } else {
         0
     });
+    let mut params = Vec::new();
+    let fold = match fold {
+        Some((g, syns, layouts)) => Some(folded::plan(g, syns, layouts, xb, state, &mut params)?),
+        None => None,
+    };
+    let xb_eff = fold.as_ref().map_or(xb, |fd| fd.ab);
     // Sum width: v - lost keeps v's sign and magnitude bound, so adding the input and the
     // constants needs at most two more bits, and `pre - threshold` one more.
     let consts = nr
@@ -555,59 +732,72 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         .fold(Interval::point(0), |a, &v| {
             a.hull(Interval::point(v as i128))
         });
-    let wb = [state, xb, signed_width(consts.lo, consts.hi)]
+    let wb = [state, xb_eff, signed_width(consts.lo, consts.hi)]
         .into_iter()
         .max()
         .unwrap_or(2)
         + 3;
     // Product width of the leak: state times a constant up to 2^F.
     let pw = (state + f + 2).max(wb + 1);
-    let mut params = vec![Param::packed(
-        "BIAS",
-        &nr.bias,
-        wb,
-        "added every step (v_leak term)",
-    )];
+    // A folded layer reads parameters per channel (`ch`), a parallel one per neuron (`j`).
+    let (idx, per) = match &fold {
+        Some(fd) => ("ch", fd.positions),
+        None => ("j", 1),
+    };
+    let vector = |v: &[i64], what: &str| -> Result<Vec<i64>, String> {
+        folded::per_channel(v, per).ok_or_else(|| {
+            format!("{what} differs between positions of one channel; a folded layer needs one value per channel")
+        })
+    };
+    let mut read = |pname: &'static str, v: &[i64], doc: &'static str| -> Result<String, String> {
+        let v = vector(v, pname)?;
+        if fold.is_some() && v.iter().all(|&x| x == v[0]) {
+            return Ok(signed_lit(v[0], wb));
+        }
+        params.push(Param::packed(pname, &v, wb, doc));
+        Ok(format!("$signed({pname}[{idx}*WB +: WB])"))
+    };
+    let bias_e = read("BIAS", &nr.bias, "added every step (v_leak term)")?;
+    let (mut th_e, mut vr_e) = (String::new(), String::new());
     if nr.kind.spikes() {
-        params.push(Param::packed(
-            "THRESHOLD",
-            &nr.threshold,
-            wb,
-            "spike threshold",
-        ));
+        th_e = read("THRESHOLD", &nr.threshold, "spike threshold")?;
         if !nr.reset.subtracts() {
-            params.push(Param::packed(
-                "V_RESET",
-                &nr.v_reset,
-                wb,
-                "membrane after a spike",
-            ));
+            vr_e = read("V_RESET", &nr.v_reset, "membrane after a spike")?;
         }
     }
     let (mem_lost, mem_decay_doc) = decay_expr(
         "v_p",
-        &nr.mem_decay,
+        &vector(&nr.mem_decay, "mem_decay")?,
         "MEM_DECAY",
         "membrane leak, dt/tau_mem * 2^F",
         pw,
+        idx,
         &mut params,
     );
     let (syn_lost, syn_decay_doc) = if nr.kind.has_synapse() {
         decay_expr(
             "s_p",
-            &nr.syn_decay,
+            &vector(&nr.syn_decay, "syn_decay")?,
             "SYN_DECAY",
             "synaptic leak, dt/tau_syn * 2^F",
             pw,
+            idx,
             &mut params,
         )
     } else {
         (String::new(), String::new())
     };
+    let fold = fold.map(|mut fd| {
+        fd.ch_unused = ![&bias_e, &th_e, &vr_e, &mem_lost, &syn_lost, &fd.acc_init]
+            .iter()
+            .any(|e| e.contains("ch*"));
+        fd
+    });
     let uses_f = mem_lost.contains('F') || syn_lost.contains('F');
     let (vmin, vmax) = crate::ir::signed_range(nr.mem_bits);
     let (smin, smax) = crate::ir::signed_range(nr.syn_bits);
-    render(&NeuronV {
+    let cycles = fold.as_ref().map_or(1, |fd| fd.cycles);
+    let text = render(&NeuronV {
         header: format!(
             "Neuron layer {} ({}): {n} neurons, membrane {} bits{}, reset {}, spike when v {} threshold",
             comment_text(name),
@@ -648,7 +838,12 @@ fn neuron_module(module: &str, name: &str, nr: &IntNeuron, xb: u32) -> String {
         vmin: signed_lit(vmin, wb),
         smax: signed_lit(smax, wb),
         smin: signed_lit(smin, wb),
-    })
+        bias_e,
+        th_e,
+        vr_e,
+        fold,
+    });
+    Ok((text, cycles))
 }
 
 /// Canonical signed digits of `a`: (sign, shift) pairs with no two adjacent nonzero digits.
@@ -676,12 +871,13 @@ fn decay_expr(
     name: &'static str,
     doc: &'static str,
     pw: u32,
+    idx: &str,
     params: &mut Vec<Param>,
 ) -> (String, String) {
     let first = decay.first().copied().unwrap_or(0);
     if decay.iter().any(|&d| d != first) {
         params.push(Param::packed(name, decay, pw, doc));
-        let e = format!("({s} * $signed({name}[j*PW +: PW])) >>> F");
+        let e = format!("({s} * $signed({name}[{idx}*PW +: PW])) >>> F");
         return (e, format!("{doc}: per-neuron constant multiply"));
     }
     if first == 0 {

@@ -1,0 +1,376 @@
+//! Folded layers: a neuron layer and the weight layers feeding it as one time-multiplexed
+//! spike-addition core (`rtl-templates/folded.v`). Dense layers are 1x1 convolutions here, so
+//! one core serves both.
+
+use super::{pack_hex, signed_lit, Param};
+use crate::ir::{signed_width, Conv, Graph, NodeId, Op, Tensor};
+
+/// Most lanes (output channels updated together) a folded core gets.
+pub const MAX_LANES: usize = 16;
+
+/// One synapse (weight layer) of a folded core, as the template needs it.
+pub struct FoldSyn {
+    pub k: usize,
+    pub n_in: usize,
+    pub doc: String,
+    pub aw: u32,
+    pub cl_bits: u32,
+    pub ky_bits: u32,
+    pub kx_bits: u32,
+    pub wa_bits: u32,
+    pub idx_bits: u32,
+    pub cig: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub taps: usize,
+    pub depth: usize,
+    pub word_bits: usize,
+    pub words: Vec<String>,
+    /// Yosys attribute placing a large weight ROM in block RAM (small ones stay in LUTs).
+    pub rom_attr: &'static str,
+    pub zero: String,
+    pub h_lit: String,
+    pub w_lit: String,
+    pub dy_lit: String,
+    pub dx_lit: String,
+    pub sy_lit: String,
+    pub sx_lit: String,
+    pub by0: String,
+    pub bx0: String,
+    pub cbase: String,
+    /// The tapped input's index in the bus, and a comment on the bus's layout.
+    pub flat: String,
+    pub layout: String,
+}
+
+/// The folded-core part of a neuron layer's template context.
+pub struct FoldCtx {
+    pub lanes: usize,
+    pub co: usize,
+    pub positions: usize,
+    pub blocks: usize,
+    pub groups: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub ab: u32,
+    pub cycles: u64,
+    pub blk_bits: u32,
+    pub grp_bits: u32,
+    pub oy_bits: u32,
+    pub ox_bits: u32,
+    pub syn_bits: u32,
+    pub ch_bits: u32,
+    pub syns: Vec<FoldSyn>,
+    pub tap_end: String,
+    pub first_tap: String,
+    pub hit: String,
+    pub grp_ext: String,
+    pub lane_weight: String,
+    pub acc_init: String,
+    pub ch_unused: bool,
+    /// Yosys attribute placing large state memories in block RAM.
+    pub ram_attr: &'static str,
+}
+
+/// Memories of at least this many bits go to block RAM; smaller ones to LUTs.
+pub const BRAM_MIN_BITS: usize = 4096;
+
+fn style(kind: &str, bits: usize) -> &'static str {
+    match (kind, bits >= BRAM_MIN_BITS) {
+        ("rom", true) => "(* rom_style = \"block\" *) ",
+        (_, true) => "(* ram_style = \"block\" *) ",
+        _ => "",
+    }
+}
+
+/// Bits to count `0..n` (at least one).
+pub fn count_bits(n: usize) -> u32 {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// A weight layer as a convolution on its spike input: dense layers are 1x1 convolutions
+/// over a `[inputs, 1, 1]` image.
+pub fn as_conv(op: &Op) -> Option<Conv<i64>> {
+    match op {
+        Op::IntConv(ic) => Some(ic.conv.clone()),
+        Op::Dense(d) => {
+            let (rows, cols) = d.weight.dims2();
+            Some(Conv {
+                weight: Tensor::new(vec![rows, cols, 1, 1], d.weight.data.clone()),
+                bias: d.bias.clone(),
+                in_shape: vec![cols, 1, 1],
+                stride: vec![1, 1],
+                padding: vec![0, 0],
+                dilation: vec![1, 1],
+                groups: 1,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A vector with one value per neuron (channel-major over `positions`) as one value per
+/// channel, or `None` when some channel's positions differ.
+pub fn per_channel(v: &[i64], positions: usize) -> Option<Vec<i64>> {
+    let p = positions.max(1);
+    v.chunks(p)
+        .map(|c| c.iter().all(|&x| x == c[0]).then_some(c[0]))
+        .collect()
+}
+
+/// Lanes: the largest divisor of every synapse's channels-per-group, at most [`MAX_LANES`].
+fn lanes_for(convs: &[Conv<i64>], co: usize) -> usize {
+    let per_group: Vec<usize> = convs.iter().map(|c| co / c.groups.max(1)).collect();
+    (1..=MAX_LANES.min(co).max(1))
+        .rev()
+        .find(|l| per_group.iter().all(|pg| pg % l == 0))
+        .unwrap_or(1)
+}
+
+/// Plans the folded core of a neuron layer fed by weight layers `syn_ids`. Each one's spike
+/// input is in IR order, or (`layouts[k] = Some((channels, positions))`) in the hardware order
+/// of a folded layer upstream: position-major, `index = position * channels + channel`. `xb` is the width of the summed input, `state_bits` of a stored
+/// state; `params` receives the
+/// per-channel accumulator start values when they differ.
+pub(super) fn plan(
+    g: &Graph,
+    syn_ids: &[NodeId],
+    layouts: &[Layout],
+    xb: u32,
+    state_bits: u32,
+    params: &mut Vec<Param>,
+) -> Result<FoldCtx, String> {
+    let convs: Vec<Conv<i64>> = syn_ids
+        .iter()
+        .map(|&id| {
+            as_conv(&g.node(id).op).ok_or_else(|| {
+                format!(
+                    "input '{}' ({}) is not a weight layer; folded layers read weight layers only",
+                    g.node(id).name,
+                    g.node(id).op.keyword()
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let shapes: Vec<[usize; 3]> = convs
+        .iter()
+        .map(|c| c.out_shape().ok_or("inconsistent convolution geometry"))
+        .collect::<Result<_, _>>()?;
+    let [co, oh, ow] = shapes[0];
+    if shapes.iter().any(|s| *s != shapes[0]) {
+        return Err(format!(
+            "its weight layers produce different output shapes {shapes:?}; a folded core needs one"
+        ));
+    }
+    let lanes = lanes_for(&convs, co);
+    let groups = co / lanes;
+    let positions = oh * ow;
+    let blocks = positions * groups;
+    let wbits: Vec<u32> = convs
+        .iter()
+        .map(|c| {
+            let (lo, hi) = c
+                .weight
+                .data
+                .iter()
+                .fold((0i64, 0i64), |(l, h), &w| (l.min(w), h.max(w)));
+            signed_width(lo as i128, hi as i128).max(2)
+        })
+        .collect();
+    let ab = xb.max(wbits.iter().copied().max().unwrap_or(2) + 1);
+    let syn_bits = count_bits(convs.len());
+    let ch_bits = count_bits(co) + 1;
+    let grp_bits = count_bits(groups);
+    let mut syns = Vec::new();
+    for (k, c) in convs.iter().enumerate() {
+        let [cin, h, w] = <[usize; 3]>::try_from(c.in_shape.as_slice()).map_err(|_| "in_shape")?;
+        let [_, cig, kh, kw] =
+            <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| "weight shape")?;
+        let taps = cig * kh * kw;
+        let depth = groups * taps;
+        let ww = wbits[k];
+        // Every intermediate of the address arithmetic, padding and overhang included.
+        let span = |n: usize, o: usize, s: usize, p: usize, k: usize, d: usize| {
+            n as u128 + (o * s + p + k * d) as u128 + 1
+        };
+        let bound = (cin as u128 + 1)
+            * span(h, oh, c.stride[0], c.padding[0], kh, c.dilation[0])
+            * span(w, ow, c.stride[1], c.padding[1], kw, c.dilation[1]);
+        let aw = (u128::BITS - bound.leading_zeros()) + 2;
+        if aw > 62 {
+            return Err(format!("input of {cin}x{h}x{w} is too large to address"));
+        }
+        let lit = |v: i64| signed_lit(v, aw);
+        let dense = kh == 1 && kw == 1 && h == 1 && w == 1;
+        // A position-major source is read in its own order: a dense layer walks it as stored
+        // (the ROM holds each word's weights in that order); a convolution whose geometry
+        // matches computes the position-major index.
+        let layout = layouts[k].filter(|&(sc, sp)| dense || (sc == cin && sp == h * w));
+        let col = |t: usize| match layout {
+            Some((sc, sp)) if dense => (t % sc) * sp + t / sc,
+            _ => t,
+        };
+        let mut words = Vec::with_capacity(depth);
+        for grp in 0..groups {
+            for t in 0..taps {
+                let lanes_w: Vec<i64> = (0..lanes)
+                    .map(|l| c.weight.data[(grp * lanes + l) * taps + col(t)])
+                    .collect();
+                words.push(pack_hex(&lanes_w, ww));
+            }
+        }
+        let (flat, layout_doc) = match (dense, layout) {
+            (true, Some(_)) => (
+                format!("ch{k}"),
+                "hardware order of the folded layer upstream",
+            ),
+            (true, None) => (format!("ch{k}"), "IR order"),
+            (false, Some(_)) => (
+                format!(
+                    "(iy{k} * {} + ix{k}) * {} + ch{k}",
+                    lit(w as i64),
+                    lit(cin as i64)
+                ),
+                "hardware order of the folded layer upstream: (y * W + x) * C + c",
+            ),
+            (false, None) => (
+                format!(
+                    "(ch{k} * {} + iy{k}) * {} + ix{k}",
+                    lit(h as i64),
+                    lit(w as i64)
+                ),
+                "IR order: (c * H + y) * W + x",
+            ),
+        };
+        let cbase = if c.groups <= 1 {
+            lit(0)
+        } else {
+            // Input channels start at (conv group of this block) * cig.
+            let per_group = co / c.groups;
+            let bases: Vec<i64> = (0..groups)
+                .map(|grp| ((grp * lanes / per_group) * cig) as i64)
+                .collect();
+            let name = format!("CBASE{k}");
+            params.push(Param::packed_named(
+                name.clone(),
+                &bases,
+                aw,
+                "first input channel of each block's convolution group",
+            ));
+            format!("$signed({name}[grp*{aw} +: {aw}])")
+        };
+        syns.push(FoldSyn {
+            k,
+            n_in: cin * h * w,
+            doc: format!(
+                "'{}', {cin}x{h}x{w} spikes, kernel {kh}x{kw}, stride {:?}, padding {:?}, dilation {:?}, groups {}, {ww}-bit weights",
+                super::names::comment_text(&g.node(syn_ids[k]).name),
+                c.stride,
+                c.padding,
+                c.dilation,
+                c.groups
+            ),
+            aw,
+            cl_bits: count_bits(cig),
+            ky_bits: count_bits(kh),
+            kx_bits: count_bits(kw),
+            wa_bits: count_bits(depth),
+            idx_bits: count_bits(cin * h * w),
+            cig,
+            kh,
+            kw,
+            taps,
+            depth,
+            word_bits: lanes * ww as usize,
+            rom_attr: style("rom", depth * lanes * ww as usize),
+            words,
+            zero: lit(0),
+            h_lit: lit(h as i64),
+            w_lit: lit(w as i64),
+            dy_lit: lit(c.dilation[0] as i64),
+            dx_lit: lit(c.dilation[1] as i64),
+            sy_lit: lit(c.stride[0] as i64),
+            sx_lit: lit(c.stride[1] as i64),
+            by0: lit(-(c.padding[0] as i64)),
+            bx0: lit(-(c.padding[1] as i64)),
+            cbase,
+            flat,
+            layout: layout_doc.into(),
+        });
+    }
+    // Select by synapse: the last one is the default arm.
+    let by_syn = |sel: &str, f: &dyn Fn(usize) -> String| -> String {
+        let mut e = f(convs.len() - 1);
+        for k in (0..convs.len() - 1).rev() {
+            e = format!("({sel} == {syn_bits}'d{k}) ? {} : {e}", f(k));
+        }
+        e
+    };
+    let sext = |k: usize| {
+        let ww = wbits[k];
+        format!(
+            "{{ {{{}{{w{k}[l*{ww} + {}]}}}}, w{k}[l*{ww} +: {ww}] }}",
+            ab - ww,
+            ww - 1
+        )
+    };
+    let init: Vec<i64> = (0..co)
+        .map(|ch| convs.iter().map(|c| c.bias[ch]).sum())
+        .collect();
+    let uniform_init = init.iter().all(|&v| v == init[0]);
+    let acc_init = if uniform_init {
+        signed_lit(init[0], ab)
+    } else {
+        params.push(Param::packed_named(
+            "ACC_INIT".into(),
+            &init,
+            ab,
+            "accumulator start per channel: the weight layers' biases",
+        ));
+        format!("$signed(ACC_INIT[ch*{ab} +: {ab}])")
+    };
+    let taps_total: u64 = syns.iter().map(|s| s.taps as u64).sum();
+    Ok(FoldCtx {
+        lanes,
+        co,
+        positions,
+        blocks,
+        groups,
+        oh,
+        ow,
+        ab,
+        cycles: blocks as u64 * (taps_total + 2) + 1,
+        blk_bits: count_bits(blocks),
+        grp_bits,
+        oy_bits: count_bits(oh),
+        ox_bits: count_bits(ow),
+        syn_bits,
+        ch_bits,
+        tap_end: by_syn("syn", &|k| format!("tap_end{k}")),
+        first_tap: format!(
+            "syn == {syn_bits}'d0 && cl0 == {}'d0 && ky0 == {}'d0 && kx0 == {}'d0",
+            syns[0].cl_bits, syns[0].ky_bits, syns[0].kx_bits
+        ),
+        hit: format!("st == S_RUN && ({})", by_syn("syn", &|k| format!("bit{k}"))),
+        grp_ext: if ch_bits > grp_bits {
+            format!("{{ {{{}{{1'b0}}}}, grp }}", ch_bits - grp_bits)
+        } else {
+            "grp".into()
+        },
+        lane_weight: by_syn("syn_q", &sext),
+        acc_init,
+        ch_unused: false,
+        ram_attr: style("ram", blocks * lanes * state_bits as usize),
+        syns,
+    })
+}
+
+/// A bus layout: `None` for IR order, or the (channels, positions) of a position-major bus.
+pub type Layout = Option<(usize, usize)>;
+
+/// (channels, positions) of the output of a folded layer fed by `syn_ids`.
+pub fn layout_of(g: &Graph, syn_ids: &[NodeId]) -> Option<(usize, usize)> {
+    let c = as_conv(&g.node(*syn_ids.first()?).op)?;
+    let [co, oh, ow] = c.out_shape()?;
+    Some((co, oh * ow))
+}
