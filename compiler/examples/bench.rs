@@ -176,6 +176,54 @@ fn main() {
         );
         eprintln!("bench: {label} done");
     }
+    // 4. The N-MNIST-sized CNN, folded: compile time, schedule, cosim and xc7a100t resources.
+    let nm = root.join("examples/nmnist_cnn_2x34x34.nir");
+    let _ = writeln!(
+        md,
+        "\n## N-MNIST-sized CNN, folded (examples/nmnist_cnn_2x34x34.nir)\n\n\
+         2x34x34 input; Conv 16@5x5 s2 -> IF -> Conv 16@3x3 -> IF -> SumPool 2 -> Conv 8@3x3 -> IF \
+         -> SumPool 2 -> Affine 128->256 -> IF -> Affine 256->10 -> IF; 39,584 weights. \
+         `--arch auto` folds it. Cosim: 1 sample x 20 steps of 10% random spikes. Synthesis: \
+         `synth_xilinx -family xc7 -flatten` for xc7a100t (63,400 LUT, 126,800 FF, 135 BRAM36).\n"
+    );
+    let g = flow::load(&nm).expect("loads");
+    let times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = flow::compile(g.clone(), &QuantOptions::default()).expect("compiles");
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let c = flow::compile(g, &QuantOptions::default()).expect("compiles");
+    let dir = tmp.path().join("nmnist");
+    let stim = stimulus::random(flow::input_len(&c.int), 1, 20, 0.1, 5);
+    let r = flow::cosim(&c, &stim, &dir.join("cosim"), 5).expect("cosim");
+    let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
+    let x = synth::synth(
+        &c.design.top,
+        &rtl,
+        &synth::target::load("xc7a100t").unwrap(),
+        &dir.join("xc7"),
+    )
+    .expect("yosys xc7a100t");
+    let _ = writeln!(md, "| compile (median of 5) | cycles per timestep | cosim values | mismatches | LUT | FF | BRAM36 (RAMB36 + RAMB18/2) | LUTRAM | DSP | fits xc7a100t | Yosys time |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| {:.3} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} s |",
+        median(times),
+        c.design.cycles_per_step,
+        r.values_compared,
+        r.mismatches,
+        x.lut,
+        x.ff,
+        x.bram36,
+        x.lutram,
+        x.dsp,
+        x.fits,
+        x.seconds
+    );
+    eprintln!("bench: nmnist done");
     std::fs::write(&out, md).expect("write");
     eprintln!("wrote {out}");
 }

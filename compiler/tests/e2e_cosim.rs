@@ -2,6 +2,7 @@
 //! Every design is linted (`verilator --lint-only -Wall`), checked by Yosys, and cosimulated
 //! against the golden model with zero mismatches allowed.
 
+use spikeforge::backend::Arch;
 use spikeforge::cosim::{self, stimulus};
 use spikeforge::flow::{self, Compiled};
 use spikeforge::quant::QuantOptions;
@@ -116,6 +117,78 @@ fn random_snns_30_to_40() {
 #[test]
 fn random_snns_40_to_50() {
     random_batch(40..50);
+}
+
+/// The folded architecture on every bundled and shared model: same golden model, RTL that
+/// walks kernels tap by tap, weights in ROM, state in RAM.
+#[test]
+fn folded_models_cosim_bit_exact() {
+    for path in [
+        shared("braille_noDelay_noBias_subtract.nir"),
+        shared("lif_norse.nir"),
+        shared("two_lif_neurons.nir"),
+        example("rsnn_16_32_10.nir"),
+        example("conv_snn_2x8x8.nir"),
+        example("conv1d_snn_4x16.nir"),
+    ] {
+        let g = flow::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let c = flow::compile_with(g, &QuantOptions::default(), Arch::Folded)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(c.design.folded && c.design.cycles_per_step > 1);
+        let dir = tempfile::tempdir().unwrap();
+        verify_design(&c, 2, 48, 11, dir.path());
+    }
+}
+
+/// Random dense SNNs (no delay layers, which folded designs do not take yet), folded.
+#[test]
+fn folded_random_snns() {
+    for seed in 0..12u64 {
+        let lim = RandomSnn {
+            delays: false,
+            ..RandomSnn::default()
+        };
+        let g = random_snn(seed, &lim);
+        let opt = QuantOptions {
+            weight_bits: 2 + (seed % 9) as u32,
+            max_state_bits: [10, 14, 32][(seed % 3) as usize],
+            ..QuantOptions::default()
+        };
+        let c = flow::compile_with(g, &opt, Arch::Folded)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        verify_design(&c, 2, 30, seed, dir.path());
+    }
+}
+
+/// The N-MNIST-sized CNN of the NIR paper (2x34x34 -> three convolutions, two sum poolings,
+/// two dense layers; about 40k weights) is folded automatically and cosims bit-exact over 20
+/// timesteps, with every layer spiking.
+#[test]
+fn nmnist_cnn_folds_and_cosims_bit_exact() {
+    let g = flow::load(&example("nmnist_cnn_2x34x34.nir")).unwrap();
+    let c = flow::compile(g, &QuantOptions::default()).unwrap();
+    assert!(c.design.folded, "auto must fold a 40k-weight CNN");
+    let convs = c
+        .int
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, ir::Op::IntConv(_)));
+    assert_eq!(convs.count(), 3, "pooling folds into the next convolution");
+    let stim = stimulus::random(flow::input_len(&c.int), 1, 20, 0.1, 5);
+    let golden = spikeforge::golden::run(&c.int, &stim).unwrap();
+    for n in c.int.ids() {
+        if let ir::Op::IntNeuron(_) = c.int.node(n).op {
+            let spikes: i64 = golden.values[n.index()].iter().flatten().sum();
+            assert!(spikes > 0, "{} never spikes", c.int.node(n).name);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rtl = cosim::write_rtl(&c.design, &dir.path().join("rtl")).unwrap();
+    cosim::lint(&c.design, &rtl).unwrap_or_else(|e| panic!("lint: {e}"));
+    let r = flow::cosim(&c, &stim, &dir.path().join("cosim"), 5).unwrap();
+    assert_eq!(r.steps, 20);
+    assert_eq!(r.mismatches, 0, "first mismatch: {:?}", r.first_mismatch);
 }
 
 /// Saturation must actually be exercised by the random suite, or it proves nothing.
