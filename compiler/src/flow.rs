@@ -6,6 +6,7 @@ use crate::cosim::{self, CosimReport};
 use crate::golden::{self, Stimulus};
 use crate::ir::{self, Graph};
 use crate::quant::{self, LayerQuant, QuantOptions};
+use serde::Serialize;
 use std::path::Path;
 
 /// Any failure along the pipeline, as one line for the user.
@@ -100,12 +101,50 @@ pub fn cosim(
 /// Spike agreement between the float reference and the golden model, per spiking node present
 /// in both graphs: the fraction of (step, neuron) pairs with the same spike.
 pub fn agreement(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Vec<(String, f64)>, FlowError> {
+    Ok(fidelity(c, stim, dt)?
+        .layers
+        .into_iter()
+        .map(|l| (l.node, l.agreement))
+        .collect())
+}
+
+/// How well the integer model keeps the float model's behaviour on one stimulus.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Fidelity {
+    /// Per spiking layer: the fraction of (step, neuron) pairs with the same spike.
+    pub layers: Vec<LayerAgreement>,
+    /// Per spiking output: spike counts per sample and neuron, float against integer.
+    pub outputs: Vec<OutputAgreement>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerAgreement {
+    pub node: String,
+    pub agreement: f64,
+    pub float_spikes: u64,
+    pub int_spikes: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputAgreement {
+    pub node: String,
+    /// Fraction of (sample, neuron) pairs whose spike counts are equal.
+    pub count_agreement: f64,
+    /// Fraction of samples whose most-spiking neuron (the class, lowest index on ties) agrees.
+    pub argmax_agreement: f64,
+    /// Mean absolute difference of the counts, per (sample, neuron).
+    pub mean_abs_count_error: f64,
+}
+
+/// Compares the float reference with the golden model on `stim` (empty for integer inputs).
+pub fn fidelity(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Fidelity, FlowError> {
     let Some(float) = &c.float else {
-        return Ok(vec![]);
+        return Ok(Fidelity::default());
     };
     let ft = golden::float::run(float, stim, dt).map_err(FlowError::Input)?;
     let it = golden::run(&c.int, stim)?;
-    let mut out = Vec::new();
+    let mut out = Fidelity::default();
+    let lens: Vec<usize> = stim.samples.iter().map(Vec::len).collect();
     for fid in float.ids() {
         let fnode = float.node(fid);
         if fnode.ty.elem != ir::Elem::Spike || matches!(fnode.op, ir::Op::Input) {
@@ -114,21 +153,63 @@ pub fn agreement(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Vec<(String, 
         let Some(iid) = c.int.find(&fnode.name) else {
             continue;
         };
-        let (mut same, mut total) = (0u64, 0u64);
-        for (fs, is) in ft.values[fid.index()].iter().zip(&it.values[iid.index()]) {
+        let fvals = &ft.values[fid.index()];
+        let ivals = &it.values[iid.index()];
+        let (mut same, mut total, mut fs_n, mut is_n) = (0u64, 0u64, 0u64, 0u64);
+        for (fs, is) in fvals.iter().zip(ivals) {
             for (a, b) in fs.iter().zip(is) {
                 total += 1;
                 same += ((*a != 0.0) == (*b != 0)) as u64;
+                fs_n += (*a != 0.0) as u64;
+                is_n += (*b != 0) as u64;
             }
         }
-        out.push((
-            fnode.name.clone(),
-            if total == 0 {
+        out.layers.push(LayerAgreement {
+            node: fnode.name.clone(),
+            agreement: if total == 0 {
                 1.0
             } else {
                 same as f64 / total as f64
             },
-        ));
+            float_spikes: fs_n,
+            int_spikes: is_n,
+        });
+        if matches!(fnode.op, ir::Op::Output) {
+            out.outputs
+                .push(count_agreement(&fnode.name, fvals, ivals, &lens));
+        }
     }
     Ok(out)
+}
+
+/// Per-sample spike counts of an output, float against integer.
+fn count_agreement(name: &str, f: &[Vec<f64>], i: &[Vec<i64>], lens: &[usize]) -> OutputAgreement {
+    let (mut pairs, mut equal, mut abs, mut argmax_same) = (0u64, 0u64, 0u64, 0u64);
+    let mut step = 0;
+    for &len in lens {
+        let n = f.get(step).map_or(0, Vec::len);
+        let mut fc = vec![0u64; n];
+        let mut ic = vec![0u64; n];
+        for t in step..step + len {
+            for j in 0..n {
+                fc[j] += (f[t][j] != 0.0) as u64;
+                ic[j] += (i[t][j] != 0) as u64;
+            }
+        }
+        step += len;
+        for (a, b) in fc.iter().zip(&ic) {
+            pairs += 1;
+            equal += (a == b) as u64;
+            abs += a.abs_diff(*b);
+        }
+        let arg = |v: &[u64]| (0..v.len()).max_by_key(|&j| (v[j], std::cmp::Reverse(j)));
+        argmax_same += (arg(&fc) == arg(&ic)) as u64;
+    }
+    let frac = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    OutputAgreement {
+        node: name.to_string(),
+        count_agreement: frac(equal, pairs),
+        argmax_agreement: frac(argmax_same, lens.len() as u64),
+        mean_abs_count_error: frac(abs, pairs),
+    }
 }

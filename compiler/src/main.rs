@@ -426,6 +426,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 ),
             };
             report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            // What quantisation costs, measured on the cosim stimulus.
+            let fid = flow::fidelity(&compiled, &s, a.common.dt).map_err(|e| e.to_string())?;
+            report["quantisation"] = json!({
+                "weight_bits": a.common.weight_bits,
+                "layers": compiled.layers,
+                "agreement": fid.layers,
+                "outputs": fid.outputs,
+            });
             finish(&dir, &report, a.common.json, &summary)?;
             if r.mismatches > 0 {
                 return Err(format!(

@@ -11,8 +11,6 @@ pub struct RandomSnn {
     pub max_width: usize,
     pub max_layers: usize,
     pub dt: f64,
-    /// Allow axonal delay layers.
-    pub delays: bool,
 }
 
 impl Default for RandomSnn {
@@ -22,7 +20,6 @@ impl Default for RandomSnn {
             max_width: 64,
             max_layers: 3,
             dt: 1e-4,
-            delays: true,
         }
     }
 }
@@ -131,7 +128,7 @@ pub fn random_snn(seed: u64, lim: &RandomSnn) -> Graph {
             ][..]
         };
         let kind = kinds[rng.random_range(0..kinds.len())];
-        if lim.delays && rng.random_bool(0.25) {
+        if rng.random_bool(0.25) {
             // Axonal delays of 0 to 4 steps on the spikes entering this layer.
             let delay = (0..width)
                 .map(|_| rng.random_range(0..5) as f64 * lim.dt)

@@ -213,6 +213,48 @@ fn sim_reports_float_integer_agreement() {
 }
 
 #[test]
+fn cosim_report_has_the_quantisation_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let args = [
+        "cosim",
+        ex.to_str().unwrap(),
+        "-o",
+        "o",
+        "-T",
+        "48",
+        "--samples",
+        "3",
+    ];
+    let (code, stdout, stderr) = spikeforge(&[&args[..], &["--json"]].concat(), dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let q = &report["quantisation"];
+    assert_eq!(q["weight_bits"], 8);
+    // Every weight and neuron layer with its scale and width.
+    let layers = q["layers"].as_array().unwrap();
+    assert!(layers
+        .iter()
+        .any(|l| l["kind"] == "lif" && l["bits"].as_u64() > Some(1)));
+    assert!(layers.iter().all(|l| l["scale"].as_f64().unwrap() > 0.0));
+    // Agreement per spiking layer, counts per output: both in [0, 1], and the example's
+    // 8-bit model stays close to the float one.
+    let agree = q["agreement"].as_array().unwrap();
+    assert!(agree.len() >= 2);
+    for a in agree {
+        assert!(a["agreement"].as_f64().unwrap() > 0.9, "{a}");
+    }
+    let out = &q["outputs"].as_array().unwrap()[0];
+    let c = out["count_agreement"].as_f64().unwrap();
+    let m = out["argmax_agreement"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&c) && (0.0..=1.0).contains(&m),
+        "{out}"
+    );
+    assert!(out["mean_abs_count_error"].as_f64().unwrap() < 3.0, "{out}");
+}
+
+#[test]
 fn help_has_an_example_for_every_subcommand() {
     for sub in ["compile", "sim", "cosim", "synth"] {
         let (code, stdout, _) = spikeforge(&[sub, "--help"], Path::new("."));

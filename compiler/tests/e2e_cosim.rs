@@ -140,15 +140,11 @@ fn folded_models_cosim_bit_exact() {
     }
 }
 
-/// Random dense SNNs (no delay layers, which folded designs do not take yet), folded.
+/// Random dense SNNs (recurrence, delays, every neuron kind, saturation), folded.
 #[test]
 fn folded_random_snns() {
     for seed in 0..12u64 {
-        let lim = RandomSnn {
-            delays: false,
-            ..RandomSnn::default()
-        };
-        let g = random_snn(seed, &lim);
+        let g = random_snn(seed, &RandomSnn::default());
         let opt = QuantOptions {
             weight_bits: 2 + (seed % 9) as u32,
             max_state_bits: [10, 14, 32][(seed % 3) as usize],

@@ -471,11 +471,6 @@ pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
                     ));
                 }
             }
-            Op::IntDelay { .. } if folded => {
-                return Err(err(
-                    "delays are not available in folded designs yet; use --arch parallel".into(),
-                ))
-            }
             Op::IntDelay { steps } => {
                 let module = namer.fresh(&format!("{top}_{s}_delay"));
                 let inst = namer.fresh(&format!("u_{s}"));
@@ -510,7 +505,14 @@ pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
                 lines.push(format!("// Delay {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
                 lines.push(format!(
-                    "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x}), .y({s}));"
+                    "{module} {inst} (.clk(clk), .rst(rst), {}, .x({x}), .y({s}));",
+                    // Folded: as a timestep starts, the line takes the previous step's input (or
+                    // clears on a sample's first step), like the registers of recurrent reads.
+                    if folded {
+                        ".step(accept), .clear(first)"
+                    } else {
+                        ".step(step), .clear(clear)"
+                    }
                 ));
             }
             other => {
