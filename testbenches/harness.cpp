@@ -4,8 +4,9 @@
 //
 // Usage: sim STIMULUS TRACE SEED BACKPRESSURE
 //   STIMULUS: "steps N" then N lines "<last> <hex input beat>".
-//   TRACE (written): per accepted input beat "T <hex> <hex> ..." (one per traced bus), and per
-//   accepted output beat "O <last> <hex>".
+//   TRACE (written): per timestep "T <hex> <hex> ..." (one per traced bus), and per accepted
+//   output beat "O <last> <hex> <latency>", the latency in cycles from the input beat's
+//   acceptance to the output beat's tvalid.
 // With BACKPRESSURE=1, tvalid and tready toggle pseudo-randomly to exercise the handshake.
 #include "Vdut.h"
 #include "Vdut___024root.h"
@@ -104,6 +105,10 @@ int main(int argc, char** argv) {
     }
     dut.rst = 0;
     size_t sent = 0, received = 0;
+    // Latency of each beat: cycles from its acceptance to its output becoming valid.
+    std::vector<uint64_t> accepted_at;
+    bool was_valid = false;
+    uint64_t latency = 0;
     // Folded designs take SF_CYCLES_PER_STEP cycles a step; stalls at most double that.
     const uint64_t limit = 64 + (8ull + 2ull * SF_CYCLES_PER_STEP) * (uint64_t)beats.size();
     for (uint64_t cycle = 0; received < beats.size() && cycle < limit; ++cycle) {
@@ -118,11 +123,15 @@ int main(int argc, char** argv) {
         }
         dut.m_axis_tready = !bp || rand_bit();
         dut.eval();
+        if (dut.m_axis_tvalid && !was_valid && received < accepted_at.size())
+            latency = cycle - accepted_at[received];
+        was_valid = dut.m_axis_tvalid;
 #define SF_PUT(expr, bits) fputc(' ', out); put_hex(out, dut.rootp->expr, bits);
         if (dut.m_axis_tvalid && dut.m_axis_tready) {
             fprintf(out, "O %d ", (int)dut.m_axis_tlast);
             put_hex(out, dut.m_axis_tdata, SF_OUT_BITS);
-            fputc('\n', out);
+            fprintf(out, " %llu\n", (unsigned long long)latency);
+            was_valid = false;
             ++received;
 #if SF_SAMPLE_AT_OUTPUT
             // Folded: node registers hold the step's values until the next step starts.
@@ -138,6 +147,7 @@ int main(int argc, char** argv) {
             SF_TRACES(SF_PUT)
             fputc('\n', out);
 #endif
+            accepted_at.push_back(cycle);
             ++sent;
         }
 #undef SF_PUT

@@ -33,6 +33,8 @@ fn verify_design(c: &Compiled, samples: usize, steps: usize, seed: u64, dir: &Pa
     assert_eq!(r.steps, samples * steps);
     assert_eq!(r.mismatches, 0, "first mismatch: {:?}", r.first_mismatch);
     assert!(r.values_compared > 0);
+    // The schedule the backend reports is the latency the RTL has.
+    assert_eq!(r.max_latency_cycles, c.design.cycles_per_step);
     r.values_compared
 }
 
@@ -184,6 +186,7 @@ fn nmnist_cnn_folds_and_cosims_bit_exact() {
     cosim::lint(&c.design, &rtl).unwrap_or_else(|e| panic!("lint: {e}"));
     let r = flow::cosim(&c, &stim, &dir.path().join("cosim"), 5).unwrap();
     assert_eq!(r.steps, 20);
+    assert_eq!(r.max_latency_cycles, c.design.cycles_per_step);
     assert_eq!(r.mismatches, 0, "first mismatch: {:?}", r.first_mismatch);
 }
 

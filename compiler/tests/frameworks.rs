@@ -117,7 +117,11 @@ fn float_reference_reproduces_the_frameworks() {
                 .map(|s| s.iter().map(|&v| (v != 0.0) as i64).collect())
                 .collect();
             let total: i64 = want.iter().flatten().sum();
-            assert!(total > 0, "{}: '{name}' never spikes in the fixture", f.case);
+            assert!(
+                total > 0,
+                "{}: '{name}' never spikes in the fixture",
+                f.case
+            );
             let a = agreement(&got, want);
             // Float summation order differs between frameworks; allow one pair in a thousand.
             assert!(a >= 0.999, "{}: '{name}' agrees on {:.4}", f.case, a);

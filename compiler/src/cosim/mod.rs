@@ -40,6 +40,8 @@ pub struct CosimReport {
     pub first_mismatch: Option<Mismatch>,
     pub build_seconds: f64,
     pub run_seconds: f64,
+    /// Most cycles from accepting an input beat to its output beat becoming valid.
+    pub max_latency_cycles: u64,
 }
 
 /// Writes the design's Verilog files into `dir` and returns their paths (top last).
@@ -215,6 +217,7 @@ pub fn run(
         first_mismatch: None,
         build_seconds,
         run_seconds,
+        max_latency_cycles: 0,
     };
     let mut t_steps = 0usize;
     let mut o_steps = 0usize;
@@ -238,6 +241,11 @@ pub fn run(
                 let _last = it.next();
                 let h = it.next().ok_or_else(|| bad(line))?;
                 let bits = unhex(h, design.out_bits).ok_or_else(|| bad(line))?;
+                let latency: u64 = it
+                    .next()
+                    .and_then(|l| l.parse().ok())
+                    .ok_or_else(|| bad(line))?;
+                report.max_latency_cycles = report.max_latency_cycles.max(latency);
                 let mut off = 0;
                 for &o in &outputs {
                     let ty = &g.node(o).ty;
