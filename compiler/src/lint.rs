@@ -203,7 +203,8 @@ fn precision_findings(
                         .v_threshold
                         .iter()
                         .zip(&nr.threshold)
-                        .map(|(t, &q)| rel(t * nr.scale, q as f64))
+                        .zip(&nr.scale)
+                        .map(|((t, &q), s)| rel(t * s, q as f64))
                         .fold(0.0, f64::max);
                     if worst > 0.01 {
                         push(out, Severity::Warning, &node.name, format!(

@@ -236,7 +236,8 @@ fn cosim_report_has_the_quantisation_section() {
     assert!(layers
         .iter()
         .any(|l| l["kind"] == "lif" && l["bits"].as_u64() > Some(1)));
-    assert!(layers.iter().all(|l| l["scale"].as_f64().unwrap() > 0.0));
+    assert!(layers.iter().all(|l| l["scale_min"].as_f64().unwrap() > 0.0
+        && l["scale_max"].as_f64() >= l["scale_min"].as_f64()));
     // Agreement per spiking layer, counts per output: both in [0, 1], and the example's
     // 8-bit model stays close to the float one.
     let agree = q["agreement"].as_array().unwrap();

@@ -166,18 +166,41 @@ pub(super) fn plan(
     let groups = co / lanes;
     let positions = oh * ow;
     let blocks = positions * groups;
-    let wbits: Vec<u32> = convs
+    // Trailing zero bits every weight of a synapse shares (the quantiser's guard bits) are
+    // not stored: the ROM holds w >> tz and the lane shifts back with wiring.
+    let tzs: Vec<u32> = convs
         .iter()
         .map(|c| {
+            c.weight
+                .data
+                .iter()
+                .filter(|&&w| w != 0)
+                .map(|w| w.trailing_zeros())
+                .min()
+                .unwrap_or(0)
+                .min(32)
+        })
+        .collect();
+    let wbits: Vec<u32> = convs
+        .iter()
+        .zip(&tzs)
+        .map(|(c, &tz)| {
             let (lo, hi) = c
                 .weight
                 .data
                 .iter()
-                .fold((0i64, 0i64), |(l, h), &w| (l.min(w), h.max(w)));
+                .fold((0i64, 0i64), |(l, h), &w| (l.min(w >> tz), h.max(w >> tz)));
             signed_width(lo as i128, hi as i128).max(2)
         })
         .collect();
-    let ab = xb.max(wbits.iter().copied().max().unwrap_or(2) + 1);
+    let ab = xb.max(
+        wbits
+            .iter()
+            .zip(&tzs)
+            .map(|(w, t)| w + t + 1)
+            .max()
+            .unwrap_or(3),
+    );
     let syn_bits = count_bits(convs.len());
     let ch_bits = count_bits(co) + 1;
     let grp_bits = count_bits(groups);
@@ -188,7 +211,7 @@ pub(super) fn plan(
             <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| "weight shape")?;
         let taps = cig * kh * kw;
         let depth = groups * taps;
-        let ww = wbits[k];
+        let (ww, tz) = (wbits[k], tzs[k]);
         // Every intermediate of the address arithmetic, padding and overhang included.
         let span = |n: usize, o: usize, s: usize, p: usize, k: usize, d: usize| {
             n as u128 + (o * s + p + k * d) as u128 + 1
@@ -214,7 +237,7 @@ pub(super) fn plan(
         for grp in 0..groups {
             for t in 0..taps {
                 let lanes_w: Vec<i64> = (0..lanes)
-                    .map(|l| c.weight.data[(grp * lanes + l) * taps + col(t)])
+                    .map(|l| c.weight.data[(grp * lanes + l) * taps + col(t)] >> tz)
                     .collect();
                 words.push(pack_hex(&lanes_w, ww));
             }
@@ -263,7 +286,7 @@ pub(super) fn plan(
             k,
             n_in: cin * h * w,
             doc: format!(
-                "'{}', {cin}x{h}x{w} spikes, kernel {kh}x{kw}, stride {:?}, padding {:?}, dilation {:?}, groups {}, {ww}-bit weights",
+                "'{}', {cin}x{h}x{w} spikes, kernel {kh}x{kw}, stride {:?}, padding {:?}, dilation {:?}, groups {}, {ww}-bit weights stored (<< {tz})",
                 super::names::comment_text(&g.node(syn_ids[k]).name),
                 c.stride,
                 c.padding,
@@ -307,10 +330,15 @@ pub(super) fn plan(
         e
     };
     let sext = |k: usize| {
-        let ww = wbits[k];
+        let (ww, tz) = (wbits[k], tzs[k]);
+        let low = if tz > 0 {
+            format!(", {tz}'b0")
+        } else {
+            String::new()
+        };
         format!(
-            "{{ {{{}{{w{k}[l*{ww} + {}]}}}}, w{k}[l*{ww} +: {ww}] }}",
-            ab - ww,
+            "{{ {{{}{{w{k}[l*{ww} + {}]}}}}, w{k}[l*{ww} +: {ww}]{low} }}",
+            ab - ww - tz,
             ww - 1
         )
     };

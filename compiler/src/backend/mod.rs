@@ -616,6 +616,20 @@ fn render<T: Template>(t: &T) -> String {
     s
 }
 
+/// A scale vector for a comment: one value, or its range.
+fn scale_text(s: &[f64]) -> String {
+    let (lo, hi) = s
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    if lo == hi {
+        format!("{lo}")
+    } else {
+        format!("{lo} to {hi}")
+    }
+}
+
 /// A weight layer's nonzero weights as sparse rows of (input, weight), and its biases.
 pub fn weight_rows(op: &Op) -> (Vec<Vec<(usize, i64)>>, Vec<i64>) {
     match op {
@@ -684,12 +698,12 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> Stri
             ic.conv.weight.shape,
             ic.conv.stride,
             ic.conv.padding,
-            ic.scale
+            scale_text(&ic.scale)
         ),
         Op::Dense(d) => format!(
             "Dense layer {}: {sizes}, scale {}",
             comment_text(name),
-            d.scale
+            scale_text(&d.scale)
         ),
         _ => sizes,
     };

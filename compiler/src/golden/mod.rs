@@ -273,7 +273,7 @@ mod tests {
             Op::Dense(IntDense {
                 weight: Tensor::new(vec![1, 1], vec![w]),
                 bias: vec![0],
-                scale: 1.0,
+                scale: vec![1.0],
             }),
             vec![Port::now(i)],
             Type::fix(16, 1),
@@ -303,7 +303,7 @@ mod tests {
             syn_bits: 16,
             mem_bits: 16,
             saturate: false,
-            scale: 1.0,
+            scale: vec![1.0],
         }
     }
 
@@ -467,7 +467,7 @@ mod contract_tests {
         Op::Dense(IntDense {
             weight: Tensor::new(vec![1, 1], vec![w]),
             bias: vec![0],
-            scale: 1.0,
+            scale: vec![1.0],
         })
     }
 

@@ -245,9 +245,9 @@ pub struct IntNeuron {
     /// Width of the membrane state.
     pub mem_bits: u32,
     pub saturate: bool,
-    /// Integer membrane units per unit of the float model's membrane (for reports and
-    /// dequantising LI outputs).
-    pub scale: f64,
+    /// Per neuron: integer membrane units per unit of the float model's membrane (for reports
+    /// and dequantising LI outputs).
+    pub scale: Vec<f64>,
 }
 
 impl IntNeuron {
@@ -266,8 +266,8 @@ pub struct IntDense {
     /// `[out, in]`.
     pub weight: Tensor<i64>,
     pub bias: Vec<i64>,
-    /// Integer units per unit of the float model's value.
-    pub scale: f64,
+    /// Per output: integer units per unit of the float model's value.
+    pub scale: Vec<f64>,
 }
 
 /// A 2-D convolution (1-D is `h = kh = 1`), NIR's `Conv1d`/`Conv2d`, on a `[c, h, w]` input.
@@ -291,8 +291,8 @@ pub struct Conv<T = f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntConv {
     pub conv: Conv<i64>,
-    /// Integer units per unit of the float model's value.
-    pub scale: f64,
+    /// Per output channel: integer units per unit of the float model's value.
+    pub scale: Vec<f64>,
 }
 
 /// Sum or average pooling over `kernel` windows of a `[c, h, w]` input (NIR's `SumPool2d`,

@@ -211,6 +211,13 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             if !matches!(node.ty.elem, Elem::Fix { .. }) {
                 return Err(format!("int_conv output must be fix, is {}", node.ty));
             }
+            if ic.scale.len() != ic.conv.bias.len() {
+                return Err(format!(
+                    "scale has {} entries, expected one per output channel ({})",
+                    ic.scale.len(),
+                    ic.conv.bias.len()
+                ));
+            }
         }
         Op::Pool(p) => {
             arity(1)?;
@@ -260,6 +267,9 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             }
             if !matches!(node.ty.elem, Elem::Fix { .. }) {
                 return Err(format!("dense output must be fix, is {}", node.ty));
+            }
+            if d.scale.len() != n {
+                return Err(format!("scale has {} entries, expected {n}", d.scale.len()));
             }
         }
         Op::IntNeuron(nr) => {
@@ -370,6 +380,12 @@ fn check_float_neuron(nr: &FloatNeuron, n: usize) -> Result<(), String> {
 
 fn check_int_neuron(nr: &IntNeuron, ty: &Type) -> Result<(), String> {
     let n = ty.len();
+    if nr.scale.len() != n {
+        return Err(format!(
+            "scale has {} entries, expected {n}",
+            nr.scale.len()
+        ));
+    }
     for (name, v) in [
         ("syn_decay", &nr.syn_decay),
         ("mem_decay", &nr.mem_decay),

@@ -31,6 +31,9 @@ pub struct QuantOptions {
     pub frac_bits: u32,
     /// Widest state register; wider states saturate instead.
     pub max_state_bits: u32,
+    /// Fraction bits the neuron state keeps below a weight's least significant bit, so the
+    /// flooring leak loses 2^-guard_bits of a weight step per update instead of a whole one.
+    pub guard_bits: u32,
 }
 
 impl Default for QuantOptions {
@@ -40,6 +43,7 @@ impl Default for QuantOptions {
             dt: 1e-4,
             frac_bits: 12,
             max_state_bits: 32,
+            guard_bits: 3,
         }
     }
 }
@@ -49,7 +53,9 @@ impl Default for QuantOptions {
 pub struct LayerQuant {
     pub node: String,
     pub kind: String,
-    pub scale: f64,
+    /// Smallest and largest per-neuron (per-row) scale: integer units per float unit.
+    pub scale_min: f64,
+    pub scale_max: f64,
     pub bits: u32,
     pub saturate: bool,
     pub note: String,
@@ -319,24 +325,35 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 let port = if g.node(src.node).op.is_float() && !g.node(src.node).op.has_state() {
                     // An output reading a weight layer directly: the layer keeps its own scale.
                     let syn = resolve_synapse(g, src, &node.name)?;
+                    // Outputs of one layer share a scale, so their integers compare directly.
+                    let rows = syn.map.rows.len();
+                    let m = syn
+                        .map
+                        .rows
+                        .iter()
+                        .flatten()
+                        .fold(0.0f64, |m, &(_, w)| m.max(w.abs()));
+                    let s = if m > 0.0 { qmax / m } else { 1.0 };
                     let dense = emit_weights(
                         &mut out,
                         &syn,
-                        &vec![1.0; syn.map.rows.len()],
+                        &vec![1.0; rows],
                         qmax,
-                        None,
+                        1.0,
+                        &vec![s; rows],
                         &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups),
                     )?;
                     report.push(LayerQuant {
                         node: syn.name.clone(),
-                        kind: out.node(dense.0).op.keyword().into(),
-                        scale: dense.1,
-                        bits: out.node(dense.0).ty.elem_bits().unwrap_or(0),
+                        kind: out.node(dense).op.keyword().into(),
+                        scale_min: s,
+                        scale_max: s,
+                        bits: out.node(dense).ty.elem_bits().unwrap_or(0),
                         saturate: false,
                         note: "read directly by an output".into(),
                     });
-                    ty = out.node(dense.0).ty.clone();
-                    Port::now(dense.0)
+                    ty = out.node(dense).ty.clone();
+                    Port::now(dense)
                 } else {
                     let p = new_port(&map, src, NodeId(out.nodes.len() as u32), 0, &mut fixups);
                     ty = out.node(p.node).ty.clone();
@@ -353,16 +370,9 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                     .map(|&p| resolve_synapse(g, p, &node.name))
                     .collect::<Result<_, _>>()?;
                 let gains: Vec<f64> = (0..n).map(|j| input_gain(nr, j, opt.dt)).collect();
-                // One scale for the group: the largest folded weight maps to qmax.
-                let mut maxabs = 0.0f64;
-                for s in &syns {
-                    for (r, row) in s.map.rows.iter().enumerate() {
-                        for &(_, w) in row {
-                            maxabs = maxabs.max((w * gains[r]).abs());
-                        }
-                    }
-                }
-                let scale = if maxabs > 0.0 { qmax / maxabs } else { 1.0 };
+                let guard = (1u64 << opt.guard_bits) as f64;
+                let scales = neuron_scales(&syns, &gains, qmax);
+                let (smin, smax) = min_max(&scales);
                 let mut dense_ids = Vec::new();
                 for s in &syns {
                     let d = emit_weights(
@@ -370,27 +380,31 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                         s,
                         &gains,
                         qmax,
-                        Some(scale),
+                        guard,
+                        &scales,
                         &mut |p, at, slot| new_port(&map, p, at, slot, &mut fixups),
                     )?;
                     report.push(LayerQuant {
                         node: s.name.clone(),
-                        kind: out.node(d.0).op.keyword().into(),
-                        scale,
-                        bits: out.node(d.0).ty.elem_bits().unwrap_or(0),
+                        kind: out.node(d).op.keyword().into(),
+                        scale_min: smin,
+                        scale_max: smax,
+                        bits: out.node(d).ty.elem_bits().unwrap_or(0),
                         saturate: false,
                         note: format!(
                             "weights {} bits, gain of '{}' folded in",
                             opt.weight_bits, node.name
                         ),
                     });
-                    dense_ids.push(d.0);
+                    dense_ids.push(d);
                 }
-                let (int, note) = int_neuron(&node.name, nr, &out, &dense_ids, scale, opt)?;
+                let state_scales: Vec<f64> = scales.iter().map(|s| s * guard).collect();
+                let (int, note) = int_neuron(&node.name, nr, &out, &dense_ids, &state_scales, opt)?;
                 report.push(LayerQuant {
                     node: node.name.clone(),
                     kind: nr.kind.keyword().into(),
-                    scale,
+                    scale_min: smin,
+                    scale_max: smax,
                     bits: int.mem_bits,
                     saturate: int.saturate,
                     note,
@@ -434,34 +448,80 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
     Ok((out, report))
 }
 
-/// Adds the integer weight layer of a synapse and returns (node, scale): a convolution when
-/// the chain is one and the folded gains are uniform per output channel (so weights stay
-/// shared), else a dense layer. Without `scale`, the largest weight maps to `qmax`.
+/// Per neuron: integer units per float unit, so that the neuron's largest folded weight (over
+/// all its synapses) maps to `qmax`. Each membrane is independent, so per-neuron scales are
+/// exact; they give every neuron the full weight resolution (per-channel quantisation). A
+/// convolution's channel takes its whole kernel's maximum, so its positions share one scale;
+/// neurons without weights take the layer's scale.
+fn neuron_scales(syns: &[Synapse], gains: &[f64], qmax: f64) -> Vec<f64> {
+    let n = gains.len();
+    let mut m = vec![0.0f64; n];
+    for s in syns {
+        match &s.conv {
+            Some(c) => {
+                let [co, ho, wo] = c.out_shape().unwrap_or([0; 3]);
+                let per_row = c.weight.data.len() / co.max(1);
+                for o in 0..co {
+                    let k = c.weight.data[o * per_row..(o + 1) * per_row]
+                        .iter()
+                        .fold(0.0f64, |a, w| a.max(w.abs()));
+                    for j in o * ho * wo..(o + 1) * ho * wo {
+                        m[j] = m[j].max(k * gains[j].abs());
+                    }
+                }
+            }
+            None => {
+                for (j, row) in s.map.rows.iter().enumerate() {
+                    for &(_, w) in row {
+                        m[j] = m[j].max((w * gains[j]).abs());
+                    }
+                }
+            }
+        }
+    }
+    let layer = m.iter().copied().fold(0.0f64, f64::max);
+    m.iter()
+        .map(|&x| {
+            if x > 0.0 {
+                qmax / x
+            } else if layer > 0.0 {
+                qmax / layer
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
+}
+
+/// Adds the integer weight layer of a synapse: a convolution when the chain is one and the
+/// folded gains and `scales` are uniform per output channel (so weights stay shared), else a
+/// dense layer. `scales` holds integer units per float unit for each output.
 fn emit_weights(
     out: &mut Graph,
     s: &Synapse,
     gains: &[f64],
     qmax: f64,
-    scale: Option<f64>,
+    guard: f64,
+    scales: &[f64],
     port: &mut dyn FnMut(Port, NodeId, usize) -> Port,
-) -> Result<(NodeId, f64), QuantError> {
+) -> Result<NodeId, QuantError> {
     let rows = s.map.rows.len();
-    let scale = scale.unwrap_or_else(|| {
-        let m = s
-            .map
-            .rows
-            .iter()
-            .flatten()
-            .fold(0.0f64, |m, &(_, w)| m.max(w.abs()));
-        if m > 0.0 {
-            qmax / m
-        } else {
-            1.0
-        }
-    });
-    let q = |w: f64, r: usize| (w * gains[r] * scale).round().clamp(-qmax, qmax) as i64;
+    // Weights round to `qmax` steps, then move up by the guard bits (a shift in hardware).
+    let q =
+        |w: f64, r: usize| ((w * gains[r] * scales[r]).round().clamp(-qmax, qmax) * guard) as i64;
     let at = NodeId(out.nodes.len() as u32);
-    let op = match s.conv.as_ref().filter(|c| uniform_per_channel(c, gains)) {
+    let op = match s
+        .conv
+        .as_ref()
+        .filter(|c| uniform_per_channel(c, gains) && uniform_per_channel(c, scales))
+    {
         Some(c) => {
             let [co, ho, wo] = c.out_shape().unwrap_or([0; 3]);
             let per_out = ho * wo;
@@ -474,7 +534,10 @@ fn emit_weights(
                 .map(|(k, &w)| q(w, k / per_row * per_out))
                 .collect();
             let bias = (0..co)
-                .map(|o| round_i64(&s.name, "bias", c.bias[o] * gains[o * per_out] * scale))
+                .map(|o| {
+                    let j = o * per_out;
+                    round_i64(&s.name, "bias", c.bias[o] * gains[j] * scales[j] * guard)
+                })
                 .collect::<Result<_, _>>()?;
             Op::IntConv(IntConv {
                 conv: Conv {
@@ -486,7 +549,7 @@ fn emit_weights(
                     dilation: c.dilation.clone(),
                     groups: c.groups,
                 },
-                scale,
+                scale: (0..co).map(|o| scales[o * per_out] * guard).collect(),
             })
         }
         None => {
@@ -507,12 +570,18 @@ fn emit_weights(
                 }
             }
             let bias = (0..rows)
-                .map(|r| round_i64(&s.name, "bias", s.map.bias[r] * gains[r] * scale))
+                .map(|r| {
+                    round_i64(
+                        &s.name,
+                        "bias",
+                        s.map.bias[r] * gains[r] * scales[r] * guard,
+                    )
+                })
                 .collect::<Result<_, _>>()?;
             Op::Dense(IntDense {
                 weight: Tensor::new(vec![rows, cols], weight),
                 bias,
-                scale,
+                scale: scales.iter().map(|s| s * guard).collect(),
             })
         }
     };
@@ -525,8 +594,7 @@ fn emit_weights(
         return Err(qerr(&s.name, format!("accumulator needs {bits} bits")));
     }
     let p = port(s.source, at, 0);
-    let id = out.add(s.name.clone(), op, vec![p], Type::fix(bits, rows));
-    Ok((id, scale))
+    Ok(out.add(s.name.clone(), op, vec![p], Type::fix(bits, rows)))
 }
 
 /// True when every output channel of `c` has one gain over all its positions.
@@ -587,7 +655,7 @@ fn int_neuron(
     nr: &FloatNeuron,
     out: &Graph,
     dense_ids: &[NodeId],
-    scale: f64,
+    scale: &[f64],
     opt: &QuantOptions,
 ) -> Result<(IntNeuron, String), QuantError> {
     let n = nr.len();
@@ -641,13 +709,13 @@ fn int_neuron(
         notes.push(format!("a leak below 2^-{f} per step rounds to no leak"));
     }
     let bias: Vec<i64> = (0..n)
-        .map(|j| round_i64(name, "v_leak", alpha_mem[j] * nr.v_leak[j] * scale))
+        .map(|j| round_i64(name, "v_leak", alpha_mem[j] * nr.v_leak[j] * scale[j]))
         .collect::<Result<_, _>>()?;
     let threshold: Vec<i64> = (0..n)
-        .map(|j| round_i64(name, "v_threshold", nr.v_threshold[j] * scale))
+        .map(|j| round_i64(name, "v_threshold", nr.v_threshold[j] * scale[j]))
         .collect::<Result<_, _>>()?;
     let v_reset: Vec<i64> = (0..n)
-        .map(|j| round_i64(name, "v_reset", nr.v_reset[j] * scale))
+        .map(|j| round_i64(name, "v_reset", nr.v_reset[j] * scale[j]))
         .collect::<Result<_, _>>()?;
     let (syn_bits, syn_sat, u) = if nr.kind.has_synapse() {
         let s = size_state(&syn_decay, f, &x, &vec![None; n], opt.max_state_bits);
@@ -691,7 +759,7 @@ fn int_neuron(
             syn_bits,
             mem_bits: m.bits,
             saturate,
-            scale,
+            scale: scale.to_vec(),
         },
         notes.join("; "),
     ))
@@ -701,6 +769,15 @@ fn int_neuron(
 mod tests {
     use super::*;
     use crate::ir::{FloatNeuron, Port, Tensor, Type};
+
+    /// The scale arithmetic without guard bits, so the integers below read directly.
+    const NO_GUARD: QuantOptions = QuantOptions {
+        weight_bits: 8,
+        dt: 1e-4,
+        frac_bits: 12,
+        max_state_bits: 32,
+        guard_bits: 0,
+    };
 
     /// input(2) -> linear([[0.5, -0.25]]) -> LIF(dt/tau = 1/4, r = 4) -> output.
     fn lif_graph(bias: Option<f64>) -> Graph {
@@ -728,12 +805,12 @@ mod tests {
 
     #[test]
     fn scale_gain_and_leak_fold_as_documented() {
-        let (q, layers) = quantise(&lif_graph(Some(0.1)), &QuantOptions::default()).unwrap();
+        let (q, layers) = quantise(&lif_graph(Some(0.1)), &NO_GUARD).unwrap();
         // Gain dt/tau * r = 1, so the largest weight 0.5 maps to 127: scale 254.
         let Op::Dense(d) = &q.node(q.find("fc").unwrap()).op else {
             panic!()
         };
-        assert_eq!(d.scale, 254.0);
+        assert_eq!(d.scale, vec![254.0]);
         assert_eq!(d.weight.data, vec![127, -64]); // -63.5 rounds away from zero
         assert_eq!(d.bias, vec![25]); // 0.1 * 254 = 25.4
         let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
@@ -748,8 +825,25 @@ mod tests {
     }
 
     #[test]
+    fn guard_bits_shift_weights_and_state_units_together() {
+        let (q, _) = quantise(&lif_graph(Some(0.1)), &QuantOptions::default()).unwrap();
+        let Op::Dense(d) = &q.node(q.find("fc").unwrap()).op else {
+            panic!()
+        };
+        // 8-bit weights [127, -64], moved up by 3 guard bits; bias and threshold in state units.
+        assert_eq!(d.weight.data, vec![127 * 8, -64 * 8]);
+        assert_eq!(d.scale, vec![254.0 * 8.0]);
+        assert_eq!(d.bias, vec![203]); // 0.1 * 2032 = 203.2
+        let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
+            panic!()
+        };
+        assert_eq!(n.threshold, vec![2032]);
+        assert_eq!(n.scale, vec![2032.0]);
+    }
+
+    #[test]
     fn state_width_holds_every_reachable_membrane() {
-        let (q, _) = quantise(&lif_graph(None), &QuantOptions::default()).unwrap();
+        let (q, _) = quantise(&lif_graph(None), &NO_GUARD).unwrap();
         let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
             panic!()
         };
@@ -770,12 +864,12 @@ mod tests {
         nr.r = vec![2.0];
         nr.v_threshold = vec![1.0];
         g.nodes[id.index()].op = Op::Neuron(nr);
-        let (q, _) = quantise(&g, &QuantOptions::default()).unwrap();
+        let (q, _) = quantise(&g, &NO_GUARD).unwrap();
         // Gain 1/2 * 1 * 1/4 * 2 = 1/4: folded weights 0.125 and -0.0625, scale 127 / 0.125.
         let Op::Dense(d) = &q.node(q.find("fc").unwrap()).op else {
             panic!()
         };
-        assert_eq!(d.scale, 1016.0);
+        assert_eq!(d.scale, vec![1016.0]);
         assert_eq!(d.weight.data, vec![127, -64]);
         let Op::IntNeuron(n) = &q.node(q.find("lif").unwrap()).op else {
             panic!()

@@ -324,7 +324,6 @@ enum Kind {
     IntVec,
     FloatMat,
     IntMat,
-    Float,
     U32,
     Bool,
     Reset,
@@ -362,7 +361,7 @@ const INT_ATTRS: [(&str, Kind); 12] = [
     ("syn_bits", Kind::U32),
     ("mem_bits", Kind::U32),
     ("saturate", Kind::Bool),
-    ("scale", Kind::Float),
+    ("scale", Kind::FloatVec),
 ];
 
 /// Every parameter vector of a float neuron, used or not.
@@ -411,7 +410,7 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
                 ("padding", Kind::IntVec),
                 ("dilation", Kind::IntVec),
                 ("groups", Kind::U32),
-                ("scale", Kind::Float),
+                ("scale", Kind::FloatVec),
             ],
         ),
         "sum_pool" | "avg_pool" => simple(
@@ -431,7 +430,7 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
             &[
                 ("weight", Kind::IntMat),
                 ("bias", Kind::IntVec),
-                ("scale", Kind::Float),
+                ("scale", Kind::FloatVec),
             ],
         ),
         _ => {
@@ -461,7 +460,6 @@ enum Val {
     IntVec(Vec<i64>),
     FloatMat(Tensor<f64>),
     IntMat(Tensor<i64>),
-    Float(f64),
     U32(u32),
     Bool(bool),
     Reset(Reset),
@@ -513,13 +511,6 @@ impl Attrs {
                 shape: vec![0, 0],
                 data: Vec::new(),
             },
-        }
-    }
-
-    fn float(&mut self, name: &str) -> f64 {
-        match self.take(name) {
-            Some(Val::Float(x)) => x,
-            _ => 0.0,
         }
     }
 
@@ -717,7 +708,7 @@ impl<'a> State<'a> {
                 let (weight, bias) = (attrs.int_mat("weight"), attrs.int_vec("bias"));
                 Op::IntConv(IntConv {
                     conv: conv_geometry(&mut attrs, weight, bias, op_at)?,
-                    scale: attrs.float("scale"),
+                    scale: attrs.float_vec("scale"),
                 })
             }
             OpKind::Pool { average } => {
@@ -735,7 +726,7 @@ impl<'a> State<'a> {
             OpKind::Dense => Op::Dense(IntDense {
                 weight: attrs.int_mat("weight"),
                 bias: attrs.int_vec("bias"),
-                scale: attrs.float("scale"),
+                scale: attrs.float_vec("scale"),
             }),
             OpKind::IntNeuron(k) => Op::IntNeuron(IntNeuron {
                 kind: k,
@@ -750,7 +741,7 @@ impl<'a> State<'a> {
                 syn_bits: attrs.u32("syn_bits"),
                 mem_bits: attrs.u32("mem_bits"),
                 saturate: attrs.bool("saturate"),
-                scale: attrs.float("scale"),
+                scale: attrs.float_vec("scale"),
             }),
         };
         let Ok(id) = u32::try_from(this) else {
@@ -886,7 +877,7 @@ impl<'a> State<'a> {
                 return fail(at, format!("duplicate attribute '{key}'"));
             }
             let (r, ()) = punct(r, '=')?;
-            let kind = attrs.slots.get(slot).map_or(Kind::Float, |s| s.1);
+            let kind = attrs.slots.get(slot).map_or(Kind::FloatVec, |s| s.1);
             let (r, v) = self.value(ws(r), kind)?;
             if let Some(s) = attrs.slots.get_mut(slot) {
                 s.2 = Some(v);
@@ -920,7 +911,6 @@ impl<'a> State<'a> {
                 let (r, t) = self.matrix(i, int_lit)?;
                 Ok((r, Val::IntMat(t)))
             }
-            Kind::Float => float_lit(i).map(|(r, x)| (r, Val::Float(x))),
             Kind::U32 => u32_lit(i).map(|(r, x)| (r, Val::U32(x))),
             Kind::Bool => {
                 word(i, &[("true", true), ("false", false)]).map(|(r, b)| (r, Val::Bool(b)))

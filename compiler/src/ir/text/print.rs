@@ -44,7 +44,7 @@ pub(super) fn graph(g: &Graph) -> String {
             Op::Conv(c) => a.conv(c),
             Op::IntConv(ic) => {
                 a.conv(&ic.conv);
-                a.scalar("scale", &ic.scale);
+                a.vector("scale", &ic.scale);
             }
             Op::Pool(p) => {
                 a.vector("kernel", &as_i64(&p.kernel));
@@ -65,7 +65,7 @@ pub(super) fn graph(g: &Graph) -> String {
             Op::Dense(d) => {
                 a.matrix("weight", &d.weight);
                 a.vector("bias", &d.bias);
-                a.scalar("scale", &d.scale);
+                a.vector("scale", &d.scale);
             }
             Op::IntNeuron(nr) => {
                 a.word("reset", reset_word(nr.reset));
@@ -79,7 +79,7 @@ pub(super) fn graph(g: &Graph) -> String {
                 a.scalar("syn_bits", &nr.syn_bits);
                 a.scalar("mem_bits", &nr.mem_bits);
                 a.word("saturate", if nr.saturate { "true" } else { "false" });
-                a.scalar("scale", &nr.scale);
+                a.vector("scale", &nr.scale);
             }
         }
         a.finish();

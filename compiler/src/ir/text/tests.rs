@@ -159,7 +159,12 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
     let int_neuron = (
         (arb_kind(), arb_reset(), arb_compare(), any::<u32>()),
         prop::collection::vec(ivec(), 5),
-        (any::<u32>(), any::<u32>(), any::<bool>(), f.clone()),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<bool>(),
+            prop::collection::vec(f.clone(), 0..4),
+        ),
     )
         .prop_map(
             |((kind, reset, compare, frac_bits), mut v, (syn_bits, mem_bits, saturate, scale))| {
@@ -208,9 +213,9 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
             })),
         1 => ivec().prop_map(|steps| Op::IntDelay { steps }),
         3 => float_neuron,
-        1 => (arb_tensor(arb_i64()), ivec(), f)
+        1 => (arb_tensor(arb_i64()), ivec(), prop::collection::vec(arb_f64(nan), 0..4))
             .prop_map(|(weight, bias, scale)| Op::Dense(IntDense { weight, bias, scale })),
-        1 => (arb_tensor(arb_i64()), ivec(), prop::collection::vec(0usize..9, 10), arb_f64(nan))
+        1 => (arb_tensor(arb_i64()), ivec(), prop::collection::vec(0usize..9, 10), prop::collection::vec(arb_f64(nan), 0..4))
             .prop_map(|(weight, bias, d, scale)| Op::IntConv(IntConv {
                 conv: Conv {
                     weight,
@@ -460,7 +465,7 @@ fn wrong_values() {
         "needs 4 values, got 5",
     );
     assert_err(
-        "graph g {\n  %d: fix<9,0>[1] = dense {weight = <1x1>[1.5], bias = [0], scale = 1}\n}",
+        "graph g {\n  %d: fix<9,0>[1] = dense {weight = <1x1>[1.5], bias = [0], scale = [1]}\n}",
         2,
         43,
         "expected an integer, found '1.5'",
@@ -661,7 +666,7 @@ fn sample() -> Graph {
         Op::Dense(IntDense {
             weight: Tensor::new(vec![2, 3], vec![1, -3, 0, 7, 7, 7]),
             bias: vec![0; 2],
-            scale: 12.5,
+            scale: vec![12.5; 2],
         }),
         vec![Port::now(inp)],
         Type::fix(9, 2),
@@ -681,7 +686,7 @@ fn sample() -> Graph {
             syn_bits: 2,
             mem_bits: 10,
             saturate: false,
-            scale: 12.5,
+            scale: vec![12.5; 2],
         }),
         vec![Port::now(d)],
         Type::spike(2),
@@ -701,7 +706,7 @@ fn snapshot_of_sample() {
 #[test]
 fn edge_literals() {
     let g = parse(
-        "graph g {\n  %a: real[1] = scale {scale = [-NaN, +inf, -inf, 1e400, -0, 7]}\n  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [-9223372036854775808], scale = -1e-400}\n}",
+        "graph g {\n  %a: real[1] = scale {scale = [-NaN, +inf, -inf, 1e400, -0, 7]}\n  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [-9223372036854775808], scale = [-1e-400]}\n}",
     )
     .unwrap();
     let Op::Scale { scale } = &g.nodes[0].op else {
@@ -714,10 +719,10 @@ fn edge_literals() {
     );
     assert_eq!(
         print(&g).lines().nth(2),
-        Some("  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [-9223372036854775808], scale = -0.0}")
+        Some("  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [-9223372036854775808], scale = [-0.0]}")
     );
     assert_err(
-        "graph g {\n  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [9223372036854775808], scale = 1}\n}",
+        "graph g {\n  %d: fix<2,0>[1] = dense {weight = <0x3>[], bias = [9223372036854775808], scale = [1]}\n}",
         2,
         54,
         "does not fit in 64 bits",
