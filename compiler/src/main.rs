@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use spikeforge::backend::Arch;
 use spikeforge::cosim::stimulus;
 use spikeforge::flow::{self, Compiled};
-use spikeforge::frontend::conventions::{self, Conventions};
+use spikeforge::frontend::conventions::{self, Conventions, Framework};
 use spikeforge::golden::Stimulus;
 use spikeforge::quant::QuantOptions;
 use spikeforge::{cosim, ir, synth};
@@ -60,9 +60,15 @@ struct Common {
     /// Signed bits per weight.
     #[arg(long, default_value_t = 8)]
     weight_bits: u32,
-    /// Timestep in seconds (NIR stores none; 1e-4 is snnTorch's export convention).
-    #[arg(long, default_value_t = 1e-4)]
-    dt: f64,
+    /// Timestep in seconds (NIR stores none). Default: the framework's (snnTorch 1e-4, Norse
+    /// 1e-3), else 1e-4.
+    #[arg(long)]
+    dt: Option<f64>,
+    /// Reproduce a framework's simulation: its reset, threshold comparison and timestep
+    /// (`--reset`, `--threshold`, `--dt` still override). Default: the framework the file's
+    /// metadata names (`source`/`framework`/`exporter`), else NIR's own semantics.
+    #[arg(long, value_enum)]
+    framework: Option<FrameworkArg>,
     /// Fraction bits of the leak constants.
     #[arg(long, default_value_t = 12)]
     frac_bits: u32,
@@ -142,9 +148,73 @@ enum ArchArg {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum FrameworkArg {
+    Nir,
+    Snntorch,
+    Sinabs,
+    Norse,
+    Spikingjelly,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum CompareArg {
     Gt,
     Ge,
+}
+
+/// What the model means: its graph after the conventions, the timestep, and where the
+/// conventions came from.
+struct Model {
+    graph: ir::Graph,
+    defaulted: Vec<spikeforge::frontend::nir::Defaulted>,
+    dt: f64,
+    framework: Option<(Framework, &'static str)>,
+}
+
+/// Loads the model and applies conventions: explicit options over `--framework` over the
+/// framework the file's metadata names.
+fn load_model(c: &Common) -> Result<Model, String> {
+    let shown = c.model.display();
+    let (mut graph, defaulted, meta) = if c.model.extension().is_some_and(|e| e == "sfir") {
+        (
+            flow::load(&c.model).map_err(|e| e.to_string())?,
+            vec![],
+            Default::default(),
+        )
+    } else {
+        let f = spikeforge::frontend::nir::load_file(&c.model).map_err(|e| e.to_string())?;
+        ir::verify::verify(&f.graph).map_err(|e| format!("{shown}: {e}"))?;
+        (f.graph, f.defaulted, f.metadata)
+    };
+    let framework = match c.framework {
+        Some(f) => Some((
+            match f {
+                FrameworkArg::Nir => Framework::Nir,
+                FrameworkArg::Snntorch => Framework::Snntorch,
+                FrameworkArg::Sinabs => Framework::Sinabs,
+                FrameworkArg::Norse => Framework::Norse,
+                FrameworkArg::Spikingjelly => Framework::SpikingJelly,
+            },
+            "--framework",
+        )),
+        None => Framework::from_metadata(&meta).map(|f| (f, "file metadata")),
+    };
+    // Integer graphs carry their semantics already.
+    let framework = framework.filter(|_| !graph.is_integer());
+    let base = framework.map_or(Conventions::default(), |(f, _)| f.conventions());
+    let explicit = conventions(c);
+    let conv = Conventions {
+        reset: explicit.reset.or(base.reset),
+        compare: explicit.compare.or(base.compare),
+    };
+    conventions::apply(&mut graph, &conv).map_err(|e| format!("{shown}: {e}"))?;
+    let dt = c.dt.or(framework.and_then(|(f, _)| f.dt())).unwrap_or(1e-4);
+    Ok(Model {
+        graph,
+        defaulted,
+        dt,
+        framework,
+    })
 }
 
 fn conventions(c: &Common) -> Conventions {
@@ -185,10 +255,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn opts(c: &Common) -> QuantOptions {
+fn opts(c: &Common, dt: f64) -> QuantOptions {
     QuantOptions {
         weight_bits: c.weight_bits,
-        dt: c.dt,
+        dt,
         frac_bits: c.frac_bits,
         max_state_bits: c.max_state_bits,
         guard_bits: c.guard_bits,
@@ -227,10 +297,9 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
-fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), String> {
-    let mut g = flow::load(&c.model).map_err(|e| e.to_string())?;
-    conventions::apply(&mut g, &conventions(c))
-        .map_err(|e| format!("{}: {e}", c.model.display()))?;
+fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), String> {
+    let m = load_model(c)?;
+    let (g, dt) = (m.graph, m.dt);
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let arch = match c.arch {
@@ -238,7 +307,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
         ArchArg::Folded => Arch::Folded,
         ArchArg::Auto => Arch::Auto,
     };
-    let compiled = flow::compile_with(g, &opts(c), arch).map_err(|e| e.to_string())?;
+    let compiled = flow::compile_with(g, &opts(c, dt), arch).map_err(|e| e.to_string())?;
     let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
@@ -250,7 +319,8 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
     let report = json!({
         "model": c.model.display().to_string(),
         "top": compiled.design.top,
-        "options": {"weight_bits": c.weight_bits, "dt": c.dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits,
+        "options": {"weight_bits": c.weight_bits, "dt": dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits, "guard_bits": c.guard_bits,
+                    "framework": m.framework.map(|(f, _)| f.name()), "framework_from": m.framework.map(|(_, why)| why),
                     "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
                     "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" }),
                     "arch": match c.arch { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" }},
@@ -261,7 +331,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value), Strin
         "layers": compiled.layers,
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });
-    Ok((compiled, dir, rtl, report))
+    Ok((compiled, dir, rtl, report, dt))
 }
 
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
@@ -319,24 +389,25 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Lint(c) => {
-            let is_nir = c.model.extension().is_some_and(|e| e != "sfir");
-            let (mut g, defaulted) = if is_nir {
-                let (g, d) = spikeforge::frontend::nir::load_with_defaults(&c.model)
-                    .map_err(|e| e.to_string())?;
-                ir::verify::verify(&g).map_err(|e| format!("{}: {e}", c.model.display()))?;
-                (g, d)
-            } else {
-                (flow::load(&c.model).map_err(|e| e.to_string())?, vec![])
-            };
-            conventions::apply(&mut g, &conventions(&c))
-                .map_err(|e| format!("{}: {e}", c.model.display()))?;
+            let m = load_model(&c)?;
+            let (g, defaulted) = (m.graph, m.defaulted);
             if g.is_integer() {
                 return Err(format!(
                     "{}: lint reads float models; this one is already quantised",
                     c.model.display()
                 ));
             }
-            let findings = spikeforge::lint::lint(&g, &defaulted, &opts(&c));
+            let mut findings = spikeforge::lint::lint(&g, &defaulted, &opts(&c, m.dt));
+            if let Some((f, why)) = m.framework {
+                findings.insert(
+                    0,
+                    spikeforge::lint::Finding {
+                        severity: spikeforge::lint::Severity::Note,
+                        node: g.name.clone(),
+                        message: format!("{}'s conventions apply (from {why})", f.name()),
+                    },
+                );
+            }
             if c.json {
                 println!(
                     "{}",
@@ -368,7 +439,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Compile(c) => {
-            let (compiled, dir, _, report) = compile(&c)?;
+            let (compiled, dir, _, report, _) = compile(&c)?;
             let summary = format!(
                 "compiled {} -> {} ({} modules, {} input bits, {} output bits)",
                 c.model.display(),
@@ -380,10 +451,10 @@ fn run(cli: Cli) -> Result<(), String> {
             finish(&dir, &report, c.json, &summary)
         }
         Cmd::Sim(a) => {
-            let (compiled, dir, _, mut report) = compile(&a.common)?;
+            let (compiled, dir, _, mut report, dt) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
             let golden = spikeforge::golden::run(&compiled.int, &s).map_err(|e| e.to_string())?;
-            let agree = flow::agreement(&compiled, &s, a.common.dt).map_err(|e| e.to_string())?;
+            let agree = flow::agreement(&compiled, &s, dt).map_err(|e| e.to_string())?;
             let mut lines = vec![format!("golden model: {} steps", s.steps())];
             for o in compiled.int.outputs() {
                 let spikes: i64 = golden.values[o.index()].iter().flatten().sum();
@@ -418,7 +489,7 @@ fn run(cli: Cli) -> Result<(), String> {
             finish(&dir, &report, a.common.json, &lines.join("\n"))
         }
         Cmd::Cosim(a) => {
-            let (compiled, dir, rtl, mut report) = compile(&a.common)?;
+            let (compiled, dir, rtl, mut report, dt) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
             cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
             let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed)
@@ -432,7 +503,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
             // What quantisation costs, measured on the cosim stimulus.
-            let fid = flow::fidelity(&compiled, &s, a.common.dt).map_err(|e| e.to_string())?;
+            let fid = flow::fidelity(&compiled, &s, dt).map_err(|e| e.to_string())?;
             report["quantisation"] = json!({
                 "weight_bits": a.common.weight_bits,
                 "layers": compiled.layers,
@@ -450,7 +521,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Synth(a) => {
             let target = synth::target::load(&a.target)?;
-            let (compiled, dir, rtl, mut report) = compile(&a.common)?;
+            let (compiled, dir, rtl, mut report, _) = compile(&a.common)?;
             let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth"))
                 .map_err(|e| e.to_string())?;
             let summary = format!(

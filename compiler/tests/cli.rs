@@ -411,6 +411,76 @@ fn lint_names_the_pitfalls_of_a_legacy_snntorch_file() {
     assert!(stdout.contains("pass --dt 1e-4"), "{stdout}");
 }
 
+/// Conventions of the integer IR's neuron layers (reset, compare) and the report's options.
+fn conventions_of(dir: &Path, args: &[&str]) -> (Vec<(String, String)>, serde_json::Value) {
+    let (code, stdout, stderr) = spikeforge(args, dir);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let text = std::fs::read_to_string(dir.join("o/ir/02-quant.sfir")).unwrap();
+    let g = spikeforge::ir::text::parse(&text).unwrap();
+    let conv = g
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            spikeforge::ir::Op::IntNeuron(nr) => {
+                Some((format!("{:?}", nr.reset), format!("{:?}", nr.compare)))
+            }
+            _ => None,
+        })
+        .collect();
+    (conv, report["options"].clone())
+}
+
+#[test]
+fn framework_from_metadata_or_option_sets_conventions_and_dt() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = common::graph(
+        vec![
+            ("input", common::input(2)),
+            ("fc", common::linear(2, 2, 0.5)),
+            ("lif", common::lif(2)),
+            ("output", common::output(2)),
+        ],
+        &[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    );
+    let tagged = dir.path().join("tagged.nir");
+    let bytes = common::nir_bytes_with_metadata(&g, &[("source", "snnTorch 0.9.1")]);
+    std::fs::write(&tagged, bytes).unwrap();
+    let plain = dir.path().join("plain.nir");
+    std::fs::write(&plain, common::nir_bytes(&g)).unwrap();
+    let run = |model: &Path, extra: &[&str]| {
+        let m = model.to_str().unwrap();
+        let args = [&["compile", m, "-o", "o", "--dump-ir", "--json"][..], extra].concat();
+        conventions_of(dir.path(), &args)
+    };
+    // The metadata names snnTorch: its delayed subtractive reset, `>`, dt = 1e-4.
+    let (conv, opts) = run(&tagged, &[]);
+    assert_eq!(conv, vec![("SubtractNext".into(), "Gt".into())]);
+    assert_eq!(opts["framework"], "snntorch");
+    assert_eq!(opts["framework_from"], "file metadata");
+    assert_eq!(opts["dt"], 1e-4);
+    // No metadata: NIR's semantics.
+    let (conv, opts) = run(&plain, &[]);
+    assert_eq!(conv, vec![("Zero".into(), "Gt".into())]);
+    assert!(opts["framework"].is_null());
+    // An option beats the metadata; explicit flags beat the framework.
+    let (conv, opts) = run(&tagged, &["--framework", "norse"]);
+    assert_eq!(conv, vec![("Zero".into(), "Gt".into())]);
+    assert_eq!(opts["dt"], 1e-3);
+    let (conv, _) = run(&tagged, &["--framework", "sinabs"]);
+    assert_eq!(conv, vec![("Subtract".into(), "Ge".into())]);
+    let (conv, opts) = run(&tagged, &["--threshold", "ge", "--dt", "2e-4"]);
+    assert_eq!(conv, vec![("SubtractNext".into(), "Ge".into())]);
+    assert_eq!(opts["dt"], 2e-4);
+    // Lint says which conventions apply and why.
+    let (code, stdout, _) = spikeforge(&["lint", tagged.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("snntorch's conventions apply (from file metadata)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn reset_and_threshold_options_reach_the_integer_ir() {
     let dir = tempfile::tempdir().unwrap();

@@ -129,6 +129,26 @@ fn float_reference_reproduces_the_frameworks() {
     }
 }
 
+/// `--framework` presets are the conventions that reproduce each framework's defaults.
+#[test]
+fn framework_presets_match_the_recorded_defaults() {
+    use spikeforge::frontend::conventions::Framework;
+    // (fixture, framework whose default neurons it used).
+    let cases = [
+        ("braille_snntorch", Framework::Snntorch),
+        ("lif_norse", Framework::Norse),
+        ("sinabs_if_conv", Framework::Sinabs),
+    ];
+    let all = fixtures();
+    for (case, fw) in cases {
+        let f = all.iter().find(|f| f.case == case).expect(case);
+        assert_eq!(fw.conventions(), f.conv, "{case}");
+        if let Some(dt) = fw.dt() {
+            assert_eq!(dt, f.dt, "{case}");
+        }
+    }
+}
+
 /// What the integer model keeps of each framework's behaviour, at 4, 6, 8 and 12 weight bits.
 /// The Braille network (trained in snnTorch): its output layer keeps at least 97% of snnTorch's
 /// (neuron, step) spikes at 8 bits (98.9% on average over random inputs with 3 guard bits; one

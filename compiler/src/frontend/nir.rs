@@ -10,6 +10,7 @@ mod read;
 mod window;
 
 use crate::ir::Graph;
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -53,6 +54,20 @@ pub struct Defaulted {
 /// Like [`load`], and also says which fields took NIR's defaults (files from NIR < 1.0.6 have
 /// no `v_reset`, and their reset semantics differ).
 pub fn load_with_defaults(path: &Path) -> Result<(Graph, Vec<Defaulted>), NirError> {
+    load_file(path).map(|f| (f.graph, f.defaulted))
+}
+
+/// Everything a NIR file says: the graph, the fields it left to NIR's defaults, and the top
+/// graph's string metadata (which may name the exporting framework).
+#[derive(Debug)]
+pub struct NirFile {
+    pub graph: Graph,
+    pub defaulted: Vec<Defaulted>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Reads a NIR file with its defaults and metadata.
+pub fn load_file(path: &Path) -> Result<NirFile, NirError> {
     let name = path.display().to_string();
     let fail = |message: String| NirError {
         path: one_line(&name),
@@ -78,13 +93,10 @@ pub fn load_with_defaults(path: &Path) -> Result<(Graph, Vec<Defaulted>), NirErr
 
 /// Reads NIR file contents already in memory; `name` is used for messages and the graph name.
 pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Result<Graph, NirError> {
-    load_bytes_with_defaults(name, bytes).map(|(g, _)| g)
+    load_bytes_with_defaults(name, bytes).map(|f| f.graph)
 }
 
-fn load_bytes_with_defaults(
-    name: &str,
-    bytes: Vec<u8>,
-) -> Result<(Graph, Vec<Defaulted>), NirError> {
+fn load_bytes_with_defaults(name: &str, bytes: Vec<u8>) -> Result<NirFile, NirError> {
     let graph_name = Path::new(name)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -95,7 +107,7 @@ fn load_bytes_with_defaults(
     })
 }
 
-fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<(Graph, Vec<Defaulted>), String> {
+fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<NirFile, String> {
     if bytes.is_empty() {
         return Err("file is empty, expected an HDF5 NIR file".into());
     }
@@ -109,8 +121,13 @@ fn lower_bytes(graph_name: &str, bytes: Vec<u8>) -> Result<(Graph, Vec<Defaulted
     })?;
     let mut defaulted = Vec::new();
     collect_defaults(&raw, &mut defaulted);
+    let metadata = raw.metadata.clone();
     let flat = flatten::flatten(raw)?;
-    Ok((lower::lower(graph_name, flat)?, defaulted))
+    Ok(NirFile {
+        graph: lower::lower(graph_name, flat)?,
+        defaulted,
+        metadata,
+    })
 }
 
 /// Optional fields absent from neuron nodes, with full dotted node names.

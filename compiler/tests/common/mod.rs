@@ -99,12 +99,25 @@ pub fn write_graph(gb: &mut GroupBuilder, g: &G) {
 }
 
 pub fn nir_bytes(g: &G) -> Vec<u8> {
+    nir_bytes_with_metadata(g, &[])
+}
+
+/// Like `nir_bytes`, with string entries in the top graph's `metadata` group (as nir >= 1.0
+/// writes `NIRGraph.metadata`).
+pub fn nir_bytes_with_metadata(g: &G, metadata: &[(&str, &str)]) -> Vec<u8> {
     let mut fb = FileBuilder::new();
     fb.create_dataset("version")
         .with_vlen_strings(&["1.0.8"])
         .with_shape(&[]);
     let mut node = fb.create_group("node");
     write_graph(&mut node, g);
+    if !metadata.is_empty() {
+        let mut m = node.create_group("metadata");
+        for (k, v) in metadata {
+            write_str(&mut m, k, v);
+        }
+        node.add_group(m.finish());
+    }
     fb.add_group(node.finish());
     fb.finish().expect("writes")
 }

@@ -17,6 +17,8 @@ pub(super) struct RawGraph {
     pub nodes: Vec<RawNode>,
     /// In file order.
     pub edges: Vec<(String, String)>,
+    /// The graph's string-valued `metadata` entries (nir >= 1.0), e.g. the exporting framework.
+    pub metadata: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -226,7 +228,12 @@ impl Reader {
             nodes.push(RawNode { name: local, body });
         }
         let edges = self.read_edges(g).map_err(ctx)?;
-        Ok(RawGraph { name, nodes, edges })
+        Ok(RawGraph {
+            name,
+            nodes,
+            edges,
+            metadata: read_metadata(g),
+        })
     }
 
     fn read_leaf(&mut self, g: &Group, full: &str, kind: LeafKind) -> Res<RawLeaf> {
@@ -384,6 +391,34 @@ fn element_count(shape: &[u64]) -> Res<u64> {
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| format!("shape {shape:?} has more elements than can be counted"))
+}
+
+/// Most `metadata` entries read, and longest value kept, per graph.
+const MAX_METADATA: usize = 64;
+const MAX_METADATA_CHARS: usize = 256;
+
+/// String entries of a graph's optional `metadata` group. Metadata only informs defaults, so
+/// anything unreadable or non-string is skipped rather than reported.
+fn read_metadata(g: &Group) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(mg) = g.group("metadata") else {
+        return out;
+    };
+    let Ok(names) = mg.datasets() else {
+        return out;
+    };
+    for name in names.into_iter().take(MAX_METADATA) {
+        let Ok(ds) = mg.dataset(&name) else { continue };
+        if !matches!(ds.dtype(), Ok(DType::String | DType::VariableLengthString)) {
+            continue;
+        }
+        if let Ok(v) = read_strings(&ds) {
+            if let Some(s) = v.into_iter().next() {
+                out.insert(name, s.chars().take(MAX_METADATA_CHARS).collect());
+            }
+        }
+    }
+    out
 }
 
 /// All strings of a fixed- or variable-length string dataset, with bounded allocation.
