@@ -62,7 +62,20 @@ module {{ module }} (
     wire tap_end{{ s.k }} = kx_end{{ s.k }} & ky_end{{ s.k }} & cl_end{{ s.k }};
     wire signed [AW{{ s.k }}-1:0] iy{{ s.k }} = by{{ s.k }} + dy{{ s.k }};
     wire signed [AW{{ s.k }}-1:0] ix{{ s.k }} = bx{{ s.k }} + dx{{ s.k }};
-    wire signed [AW{{ s.k }}-1:0] ch{{ s.k }} = {{ s.cbase }} + $signed({ {(AW{{ s.k }}-{{ s.cl_bits }}){1'b0}}, cl{{ s.k }} });
+{%- if let Some(bases) = s.cbase %}
+    // First input channel of each block's convolution group.
+    reg signed [AW{{ s.k }}-1:0] cbase{{ s.k }};
+    always @(*)
+        case (grp)
+{%- for b in bases %}
+            {{ fd.grp_bits }}'d{{ loop.index0 }}: cbase{{ s.k }} = {{ b }};
+{%- endfor %}
+            default: cbase{{ s.k }} = {{ s.zero }};
+        endcase
+    wire signed [AW{{ s.k }}-1:0] ch{{ s.k }} = cbase{{ s.k }} + $signed({ {(AW{{ s.k }}-{{ s.cl_bits }}){1'b0}}, cl{{ s.k }} });
+{%- else %}
+    wire signed [AW{{ s.k }}-1:0] ch{{ s.k }} = $signed({ {(AW{{ s.k }}-{{ s.cl_bits }}){1'b0}}, cl{{ s.k }} });
+{%- endif %}
     wire in{{ s.k }} = iy{{ s.k }} >= {{ s.zero }} && iy{{ s.k }} < {{ s.h_lit }}
                    && ix{{ s.k }} >= {{ s.zero }} && ix{{ s.k }} < {{ s.w_lit }};
     // Index of the tapped input in its bus ({{ s.layout }}).
@@ -210,9 +223,21 @@ module {{ module }} (
     genvar l;
     generate
         for (l = 0; l < L; l = l + 1) begin : g_lane
-            localparam [{{ fd.ch_bits }}-1:0] LANE = l;
-            // This lane's output channel.
-            wire [{{ fd.ch_bits }}-1:0] ch = {{ fd.grp_ext }} * {{ fd.ch_bits }}'d{{ fd.lanes }} + LANE;
+{%- if !fd.tables.is_empty() %}
+            localparam integer LANE = l;
+{%- endif %}
+{%- for t in fd.tables %}
+            // {{ t.param }} of this lane's channel (block group grp, lane LANE): a case table,
+            // far smaller than a variable part-select of the packed parameter.
+            reg signed [{{ t.width }}-1:0] {{ t.wire }};
+            always @(*)
+                case (grp)
+{%- for gi in fd.group_ids %}
+                    {{ fd.grp_bits }}'d{{ gi }}: {{ t.wire }} = $signed({{ t.param }}[({{ gi }}*L + LANE)*{{ t.width }} +: {{ t.width }}]);
+{%- endfor %}
+                    default: {{ t.wire }} = {({{ t.width }}){1'b0}};
+                endcase
+{%- endfor %}
             wire signed [AB-1:0] w_l = {{ fd.lane_weight }};
             reg  signed [AB-1:0] acc;
             always @(posedge clk)
@@ -229,9 +254,6 @@ module {{ module }} (
             assign v_wr[l*VB +: VB] = v_new[VB-1:0];
 {%- if spikes %}
             assign fire_w[l] = fire;
-{%- endif %}
-{%- if fd.ch_unused %}
-            wire unused_ch = &{1'b0, ch};
 {%- endif %}
         end
     endgenerate

@@ -37,7 +37,8 @@ pub struct FoldSyn {
     pub sx_lit: String,
     pub by0: String,
     pub bx0: String,
-    pub cbase: String,
+    /// Per block group, the first input channel of its convolution group (grouped only).
+    pub cbase: Option<Vec<String>>,
     /// The tapped input's index in the bus, and a comment on the bus's layout.
     pub flat: String,
     pub layout: String,
@@ -59,17 +60,36 @@ pub struct FoldCtx {
     pub oy_bits: u32,
     pub ox_bits: u32,
     pub syn_bits: u32,
-    pub ch_bits: u32,
     pub syns: Vec<FoldSyn>,
+    /// 0..groups, for the case tables.
+    pub group_ids: Vec<usize>,
+    /// Per-channel parameters each lane reads through a case table on the block group.
+    pub tables: Vec<LaneTable>,
     pub tap_end: String,
     pub first_tap: String,
     pub hit: String,
-    pub grp_ext: String,
     pub lane_weight: String,
     pub acc_init: String,
-    pub ch_unused: bool,
     /// Yosys attribute placing large state memories in block RAM.
     pub ram_attr: &'static str,
+}
+
+/// A per-channel parameter (packed `param`, `width` bits each) read by each lane as `wire`.
+pub struct LaneTable {
+    pub wire: String,
+    pub param: String,
+    pub width: String,
+}
+
+impl LaneTable {
+    /// The table for `param`; its lane-local wire is the lower-case name with `_l`.
+    pub fn new(param: &str, width: &str) -> Self {
+        LaneTable {
+            wire: format!("{}_l", param.to_ascii_lowercase()),
+            param: param.to_string(),
+            width: width.to_string(),
+        }
+    }
 }
 
 /// Memories of at least this many bits go to block RAM; smaller ones to LUTs.
@@ -202,8 +222,8 @@ pub(super) fn plan(
             .unwrap_or(3),
     );
     let syn_bits = count_bits(convs.len());
-    let ch_bits = count_bits(co) + 1;
     let grp_bits = count_bits(groups);
+    let mut tables = Vec::new();
     let mut syns = Vec::new();
     for (k, c) in convs.iter().enumerate() {
         let [cin, h, w] = <[usize; 3]>::try_from(c.in_shape.as_slice()).map_err(|_| "in_shape")?;
@@ -265,23 +285,13 @@ pub(super) fn plan(
                 "IR order: (c * H + y) * W + x",
             ),
         };
-        let cbase = if c.groups <= 1 {
-            lit(0)
-        } else {
-            // Input channels start at (conv group of this block) * cig.
+        // Input channels start at (convolution group of this block) * cig.
+        let cbase = (c.groups > 1).then(|| {
             let per_group = co / c.groups;
-            let bases: Vec<i64> = (0..groups)
-                .map(|grp| ((grp * lanes / per_group) * cig) as i64)
-                .collect();
-            let name = format!("CBASE{k}");
-            params.push(Param::packed_named(
-                name.clone(),
-                &bases,
-                aw,
-                "first input channel of each block's convolution group",
-            ));
-            format!("$signed({name}[grp*{aw} +: {aw}])")
-        };
+            (0..groups)
+                .map(|grp| lit(((grp * lanes / per_group) * cig) as i64))
+                .collect()
+        });
         syns.push(FoldSyn {
             k,
             n_in: cin * h * w,
@@ -355,7 +365,10 @@ pub(super) fn plan(
             ab,
             "accumulator start per channel: the weight layers' biases",
         ));
-        format!("$signed(ACC_INIT[ch*{ab} +: {ab}])")
+        let t = LaneTable::new("ACC_INIT", &ab.to_string());
+        let w = t.wire.clone();
+        tables.push(t);
+        w
     };
     let taps_total: u64 = syns.iter().map(|s| s.taps as u64).sum();
     Ok(FoldCtx {
@@ -373,21 +386,16 @@ pub(super) fn plan(
         oy_bits: count_bits(oh),
         ox_bits: count_bits(ow),
         syn_bits,
-        ch_bits,
+        group_ids: (0..groups).collect(),
+        tables,
         tap_end: by_syn("syn", &|k| format!("tap_end{k}")),
         first_tap: format!(
             "syn == {syn_bits}'d0 && cl0 == {}'d0 && ky0 == {}'d0 && kx0 == {}'d0",
             syns[0].cl_bits, syns[0].ky_bits, syns[0].kx_bits
         ),
         hit: format!("st == S_RUN && ({})", by_syn("syn", &|k| format!("bit{k}"))),
-        grp_ext: if ch_bits > grp_bits {
-            format!("{{ {{{}{{1'b0}}}}, grp }}", ch_bits - grp_bits)
-        } else {
-            "grp".into()
-        },
         lane_weight: by_syn("syn_q", &sext),
         acc_init,
-        ch_unused: false,
         ram_attr: style("ram", blocks * lanes * state_bits as usize),
         syns,
     })

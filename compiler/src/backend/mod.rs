@@ -757,30 +757,63 @@ fn neuron_module(
         + 3;
     // Product width of the leak: state times a constant up to 2^F.
     let pw = (state + f + 2).max(wb + 1);
-    // A folded layer reads parameters per channel (`ch`), a parallel one per neuron (`j`).
-    let (idx, per) = match &fold {
-        Some(fd) => ("ch", fd.positions),
-        None => ("j", 1),
+    // A parallel layer reads a parameter per neuron (`j`); a folded one per channel, each lane
+    // through a case table on its block group.
+    let per = fold.as_ref().map_or(1, |fd| fd.positions);
+    let is_folded = fold.is_some();
+    let mut tables = Vec::new();
+    let mut access = |name: &str, width: &str| -> String {
+        if is_folded {
+            let t = folded::LaneTable::new(name, width);
+            let w = t.wire.clone();
+            tables.push(t);
+            w
+        } else {
+            format!("$signed({name}[j*{width} +: {width}])")
+        }
     };
     let vector = |v: &[i64], what: &str| -> Result<Vec<i64>, String> {
         folded::per_channel(v, per).ok_or_else(|| {
             format!("{what} differs between positions of one channel; a folded layer needs one value per channel")
         })
     };
-    let mut read = |pname: &'static str, v: &[i64], doc: &'static str| -> Result<String, String> {
+    let read = |pname: &'static str,
+                v: &[i64],
+                doc: &'static str,
+                params: &mut Vec<Param>,
+                access: &mut dyn FnMut(&str, &str) -> String|
+     -> Result<String, String> {
         let v = vector(v, pname)?;
-        if fold.is_some() && v.iter().all(|&x| x == v[0]) {
+        if is_folded && v.iter().all(|&x| x == v[0]) {
             return Ok(signed_lit(v[0], wb));
         }
         params.push(Param::packed(pname, &v, wb, doc));
-        Ok(format!("$signed({pname}[{idx}*WB +: WB])"))
+        Ok(access(pname, "WB"))
     };
-    let bias_e = read("BIAS", &nr.bias, "added every step (v_leak term)")?;
+    let bias_e = read(
+        "BIAS",
+        &nr.bias,
+        "added every step (v_leak term)",
+        &mut params,
+        &mut access,
+    )?;
     let (mut th_e, mut vr_e) = (String::new(), String::new());
     if nr.kind.spikes() {
-        th_e = read("THRESHOLD", &nr.threshold, "spike threshold")?;
+        th_e = read(
+            "THRESHOLD",
+            &nr.threshold,
+            "spike threshold",
+            &mut params,
+            &mut access,
+        )?;
         if !nr.reset.subtracts() {
-            vr_e = read("V_RESET", &nr.v_reset, "membrane after a spike")?;
+            vr_e = read(
+                "V_RESET",
+                &nr.v_reset,
+                "membrane after a spike",
+                &mut params,
+                &mut access,
+            )?;
         }
     }
     let (mem_lost, mem_decay_doc) = decay_expr(
@@ -789,7 +822,7 @@ fn neuron_module(
         "MEM_DECAY",
         "membrane leak, dt/tau_mem * 2^F",
         pw,
-        idx,
+        &mut access,
         &mut params,
     );
     let (syn_lost, syn_decay_doc) = if nr.kind.has_synapse() {
@@ -799,16 +832,14 @@ fn neuron_module(
             "SYN_DECAY",
             "synaptic leak, dt/tau_syn * 2^F",
             pw,
-            idx,
+            &mut access,
             &mut params,
         )
     } else {
         (String::new(), String::new())
     };
     let fold = fold.map(|mut fd| {
-        fd.ch_unused = ![&bias_e, &th_e, &vr_e, &mem_lost, &syn_lost, &fd.acc_init]
-            .iter()
-            .any(|e| e.contains("ch*"));
+        fd.tables.extend(tables);
         fd
     });
     let uses_f = mem_lost.contains('F') || syn_lost.contains('F');
@@ -889,13 +920,13 @@ fn decay_expr(
     name: &'static str,
     doc: &'static str,
     pw: u32,
-    idx: &str,
+    access: &mut dyn FnMut(&str, &str) -> String,
     params: &mut Vec<Param>,
 ) -> (String, String) {
     let first = decay.first().copied().unwrap_or(0);
     if decay.iter().any(|&d| d != first) {
         params.push(Param::packed(name, decay, pw, doc));
-        let e = format!("({s} * $signed({name}[{idx}*PW +: PW])) >>> F");
+        let e = format!("({s} * {}) >>> F", access(name, "PW"));
         return (e, format!("{doc}: per-neuron constant multiply"));
     }
     if first == 0 {
