@@ -28,6 +28,7 @@ module {{ module }} (
     always @(posedge clk) fin <= ~rst & {{ fin }};
     // `first` zeroes the previous-step registers of recurrent reads, if the design has any.
     wire unused_first = first;
+    wire unused_clear = clear;
     assign s_axis_tready = ~busy & ~m_axis_tvalid;
     always @(posedge clk) begin
         go <= 1'b0;
@@ -54,6 +55,8 @@ module {{ module }} (
     wire step = s_axis_tvalid & s_axis_tready;
     wire clear = s_axis_tlast;
     assign s_axis_tready = ~m_axis_tvalid | m_axis_tready;
+    // `clear` resets the stateful layers, if the design has any.
+    wire unused_clear = clear;
 {%- endif %}
 
 {%- for l in lines %}

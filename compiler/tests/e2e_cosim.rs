@@ -142,6 +142,23 @@ fn folded_models_cosim_bit_exact() {
     }
 }
 
+/// Found in review: a grouped 1x1 convolution or a reshaping convolution reading a folded layer
+/// (it must read the IR-order bus, not the position-major one), and a graph without neurons.
+/// Both architectures, 0 mismatches, lint clean.
+#[test]
+fn folded_bus_layout_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/folded");
+    for name in ["g1x1", "dw1x1", "reshape", "no_neuron"] {
+        for arch in [Arch::Parallel, Arch::Folded] {
+            let g = flow::load(&dir.join(format!("{name}.sfir"))).unwrap();
+            let c = flow::compile_with(g, &QuantOptions::default(), arch)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let tmp = tempfile::tempdir().unwrap();
+            verify_design(&c, 2, 20, 3, tmp.path());
+        }
+    }
+}
+
 /// Random dense SNNs (recurrence, delays, every neuron kind, saturation), folded.
 #[test]
 fn folded_random_snns() {

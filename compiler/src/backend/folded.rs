@@ -248,7 +248,7 @@ pub(super) fn plan(
         // A position-major source is read in its own order: a dense layer walks it as stored
         // (the ROM holds each word's weights in that order); a convolution whose geometry
         // matches computes the position-major index.
-        let layout = layouts[k].filter(|&(sc, sp)| dense || (sc == cin && sp == h * w));
+        let layout = layouts[k].filter(|&l| reads_hardware_order(c, l));
         let col = |t: usize| match layout {
             Some((sc, sp)) if dense => (t % sc) * sp + t / sc,
             _ => t,
@@ -403,6 +403,19 @@ pub(super) fn plan(
 
 /// A bus layout: `None` for IR order, or the (channels, positions) of a position-major bus.
 pub type Layout = Option<(usize, usize)>;
+
+/// True when a folded core with weight layer `c` can read a bus in the position-major `layout`
+/// of a folded layer upstream: an ungrouped dense layer (its ROM follows any order), or a
+/// convolution whose input shape is that layer's (channels, positions). Otherwise it reads the
+/// IR-order bus.
+pub fn reads_hardware_order(c: &Conv<i64>, (channels, positions): (usize, usize)) -> bool {
+    let Ok([cin, h, w]) = <[usize; 3]>::try_from(c.in_shape.as_slice()) else {
+        return false;
+    };
+    let one = |v: &[usize]| v.iter().all(|&x| x == 1);
+    let dense = h == 1 && w == 1 && c.weight.shape.get(2..).is_some_and(one);
+    (dense && c.groups == 1) || (cin == channels && h * w == positions)
+}
 
 /// (channels, positions) of the output of a folded layer fed by `syn_ids`.
 pub fn layout_of(g: &Graph, syn_ids: &[NodeId]) -> Option<(usize, usize)> {

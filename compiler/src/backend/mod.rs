@@ -231,7 +231,15 @@ impl Arch {
 
 /// Generates the design for a verified integer graph.
 pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
-    let folded = arch.resolve(g) == Arch::Folded;
+    match (arch, arch.resolve(g)) {
+        // `auto` keeps a model the folded cores cannot take (e.g. weight layers of different
+        // shapes into one neuron layer) parallel rather than failing.
+        (Arch::Auto, Arch::Folded) => generate_as(g, true).or_else(|_| generate_as(g, false)),
+        (_, a) => generate_as(g, a == Arch::Folded),
+    }
+}
+
+fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
     let mut namer = Namer::reserving(&[
@@ -246,6 +254,8 @@ pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
         "last_q",
         "x_in",
         "accept",
+        "unused_clear",
+        "unused_first",
         "s_axis_tdata",
         "s_axis_tvalid",
         "s_axis_tready",
@@ -385,8 +395,12 @@ pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
                         .iter()
                         .map(|&d| {
                             let p = &g.node(d).inputs[0];
+                            let fits = |l: (usize, usize)| {
+                                folded::as_conv(&g.node(d).op)
+                                    .is_some_and(|c| folded::reads_hardware_order(&c, l))
+                            };
                             match &hw_bus[p.node.index()] {
-                                Some((bus, layout)) if !p.delayed => {
+                                Some((bus, layout)) if !p.delayed && fits(*layout) => {
                                     hw_read.insert(bus.clone());
                                     (bus.clone(), Some(*layout))
                                 }
