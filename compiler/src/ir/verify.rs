@@ -251,7 +251,8 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             }
         }
         Op::Dense(d) => {
-            needs_inputs()?;
+            // One spike source: the hardware reads a single spike per weight column.
+            arity(1)?;
             let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
             if in_ty.elem != Elem::Spike {
                 return Err(format!("dense layers take spike inputs, got {}", in_ty));
@@ -423,4 +424,22 @@ fn check_int_neuron(nr: &IntNeuron, ty: &Type) -> Result<(), String> {
         return Err(format!("type {} should be {}", ty, want));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify;
+    use crate::ir::text::parse;
+
+    #[test]
+    fn a_dense_layer_reads_one_spike_source() {
+        let two = "graph g {\n  %x: spike[2] = input\n  %z: spike[2] = input\n  %d: fix<4,0>[1] = dense(%x, %z) {weight = <1x2>[1, 2], bias = [0], scale = [1]}\n  %y: fix<4,0>[1] = output(%d)\n}";
+        let err = verify(&parse(two).unwrap()).unwrap_err().to_string();
+        assert!(
+            err.contains("'d'") && err.contains("expects 1 input(s), has 2"),
+            "{err}"
+        );
+        let one = two.replace("dense(%x, %z)", "dense(%x)");
+        verify(&parse(&one).unwrap()).unwrap();
+    }
 }
