@@ -566,7 +566,9 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
     }
     for (bus, _) in hw_bus.iter().flatten() {
         if !hw_read.contains(bus) {
-            lines.push(format!("wire unused_{bus} = &{{1'b0, {bus}}};"));
+            // Named by the namer like every other identifier, so it cannot collide.
+            let unused = namer.fresh(&format!("unused_{bus}"));
+            lines.push(format!("wire {unused} = &{{1'b0, {bus}}};"));
         }
     }
     let outs = g.outputs();
