@@ -33,6 +33,7 @@ pub mod frontend;
 pub mod golden;
 pub mod ir;
 pub mod lint;
+pub mod opt;
 pub mod quant;
 pub mod synth;
 pub mod testgen;

@@ -48,6 +48,67 @@ enum Cmd {
     Lint(Common),
     /// List the built-in target devices.
     Targets,
+    /// A constant matrix times a vector as a shift-add Verilog block (what hardwired layers
+    /// use). The matrix file is JSON: {"weights": [[w00, w01, ...], ...]}, one row per output.
+    ///
+    /// Example: spikeforge cmvm matrix.json --input-bits 8 -o block.v --json
+    Cmvm(CmvmArgs),
+}
+
+#[derive(Args, Clone)]
+struct CmvmArgs {
+    /// JSON file with integer "weights", one row per output.
+    matrix: PathBuf,
+    /// Bits per input: 1 for spikes (0 or 1), otherwise signed two's complement.
+    #[arg(long, default_value_t = 1)]
+    input_bits: u32,
+    /// Verilog file to write.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Module name.
+    #[arg(long, default_value = "cmvm")]
+    module: String,
+    /// Print the statistics as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads {"weights": [[int]]} as (row-major weights, rows).
+fn read_matrix(path: &Path) -> Result<(Vec<i64>, usize), String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.len() > 256 << 20 {
+        return Err(format!(
+            "{shown}: {} bytes is too large for a matrix",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let rows = v["weights"]
+        .as_array()
+        .ok_or_else(|| format!("{shown}: expected {{\"weights\": [[...], ...]}}"))?;
+    let mut w = Vec::new();
+    let mut cols = None;
+    for (r, row) in rows.iter().enumerate() {
+        let row = row
+            .as_array()
+            .ok_or_else(|| format!("{shown}: weights row {r} is not an array"))?;
+        if *cols.get_or_insert(row.len()) != row.len() {
+            return Err(format!(
+                "{shown}: weights row {r} has {} entries, row 0 has {}",
+                row.len(),
+                cols.unwrap_or(0)
+            ));
+        }
+        for (c, x) in row.iter().enumerate() {
+            w.push(
+                x.as_i64()
+                    .ok_or_else(|| format!("{shown}: weights[{r}][{c}] = {x} is not an integer"))?,
+            );
+        }
+    }
+    Ok((w, rows.len()))
 }
 
 #[derive(Args, Clone)]
@@ -378,6 +439,29 @@ fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Cmvm(a) => {
+            let (w, rows) = read_matrix(&a.matrix)?;
+            let t0 = std::time::Instant::now();
+            let (text, stats) = spikeforge::opt::matrix_block(&a.module, &w, rows, a.input_bits)
+                .map_err(|e| format!("{}: {e}", a.matrix.display()))?;
+            let secs = t0.elapsed().as_secs_f64();
+            write(&a.out, &text)?;
+            if a.json {
+                let mut v = serde_json::to_value(&stats).map_err(|e| e.to_string())?;
+                v["seconds"] = json!(secs);
+                println!("{v}");
+            } else {
+                println!(
+                    "{}: {} adders, {} one-bit adders, depth {} ({:.3} s)",
+                    a.out.display(),
+                    stats.adders,
+                    stats.onebit_adders,
+                    stats.depth,
+                    secs
+                );
+            }
+            Ok(())
+        }
         Cmd::Targets => {
             for n in synth::target::names() {
                 let t = synth::target::load(n)?;

@@ -2,11 +2,14 @@
 //! top level with the stream interface. Reads only verified integer IR.
 
 pub mod folded;
+pub mod hardwired;
 pub mod names;
 
 use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset};
+use crate::opt::cmvm;
 use crate::quant::interval::Interval;
 use askama::Template;
+use hardwired::{BlockStats, InputBus};
 use names::{comment_text, Namer};
 
 /// A generated design: files to write and what the cosim harness needs to know.
@@ -25,6 +28,8 @@ pub struct Design {
     pub cycles_per_step: u64,
     /// Signals of the top module mirroring each traced node's value.
     pub traces: Vec<TraceSignal>,
+    /// Per hardwired-weight block: (IR node name, what it costs).
+    pub blocks: Vec<(String, BlockStats)>,
 }
 
 /// A node's value as a flat bus in the top module.
@@ -48,20 +53,6 @@ impl TraceSignal {
 pub struct BackendError {
     pub node: String,
     pub message: String,
-}
-
-#[derive(Template)]
-#[template(path = "dense.v", escape = "none")]
-struct DenseV {
-    header: String,
-    module: String,
-    n_in: usize,
-    ab: u32,
-    y_bits: usize,
-    /// One sum expression per output.
-    rows: Vec<String>,
-    /// Inputs no weight reads (named `unused_*` so lint accepts them), or empty.
-    unused: String,
 }
 
 struct DelayElem {
@@ -269,6 +260,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
     let mut files = Vec::new();
     let mut lines = Vec::new();
     let mut traces = Vec::new();
+    let mut blocks = Vec::new();
     let mut sig = vec![String::new(); g.nodes.len()];
     let mut in_offset = 0usize;
     let mut in_doc = Vec::new();
@@ -361,10 +353,9 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
                 let inst = namer.fresh(&format!("u_{s}"));
                 let ab = node.ty.elem_bits().unwrap_or(2);
                 let cols = g.node(node.inputs[0].node).ty.len();
-                files.push((
-                    format!("{module}.v"),
-                    dense_module(&module, &node.name, &node.op, cols, ab),
-                ));
+                let (text, stats) = dense_module(&module, &node.name, &node.op, cols, ab);
+                files.push((format!("{module}.v"), text));
+                blocks.push((node.name.clone(), stats));
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
@@ -620,6 +611,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
         folded,
         cycles_per_step: cycles,
         traces,
+        blocks,
     })
 }
 
@@ -677,32 +669,16 @@ pub fn weight_rows(op: &Op) -> (Vec<Vec<(usize, i64)>>, Vec<i64>) {
     }
 }
 
-fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> String {
+fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (String, BlockStats) {
     let (rows, bias) = weight_rows(op);
     let nz: usize = rows.iter().map(Vec::len).sum();
-    let lit = |v: i64| signed_lit(v, ab);
-    let mut read = vec![false; cols];
-    let sums = rows
-        .iter()
-        .zip(&bias)
-        .map(|(row, &b)| {
-            let mut terms = vec![lit(b)];
-            for &(c, w) in row {
-                read[c] = true;
-                terms.push(format!("(x[{c}] ? {} : {})", lit(w), lit(0)));
-            }
-            terms.join(" + ")
-        })
-        .collect::<Vec<_>>();
-    let unread: Vec<String> = (0..cols)
-        .filter(|&c| !read[c])
-        .map(|c| format!("x[{c}]"))
-        .collect();
-    let unused = if unread.is_empty() {
-        String::new()
-    } else {
-        format!("&{{1'b0, {}}}", unread.join(", "))
-    };
+    let mut w = vec![0i64; rows.len() * cols];
+    for (r, row) in rows.iter().enumerate() {
+        for &(c, v) in row {
+            w[r * cols + c] = v;
+        }
+    }
+    let (g, _) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
     let sizes = format!(
         "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
         rows.len()
@@ -723,15 +699,7 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> Stri
         ),
         _ => sizes,
     };
-    render(&DenseV {
-        header,
-        module: module.to_string(),
-        n_in: cols,
-        ab,
-        y_bits: rows.len() * ab as usize,
-        rows: sums,
-        unused,
-    })
+    hardwired::module(module, &header, &g, &bias, InputBus::Spikes, ab)
 }
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the
