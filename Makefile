@@ -30,8 +30,15 @@ check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
-bench: setup
+# Constant-matrix benchmark against da4ml, which it installs into a private venv.
+BENCH_VENV := target/bench-venv
+
+bench: setup build
 	$(CARGO) run --release --locked --example bench -- BENCHMARKS.md
+	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q numpy==2.* da4ml==0.6.0
+	$(BENCH_VENV)/bin/python tools/cmvm_bench.py --spikeforge $(BIN) --work target/cmvm-bench \
+	  --markdown BENCHMARKS.md --json target/cmvm-bench/results.json
 
 clean:
 	$(CARGO) clean

@@ -28,6 +28,8 @@ import numpy as np
 
 SIZES = [(8, 8), (16, 16), (32, 32), (64, 16), (128, 64)]  # (outputs, inputs)
 VECTORS = 64
+# The section of the Markdown file this script owns (the rest is `make bench`'s Rust part).
+BEGIN, END = "<!-- cmvm-bench:begin -->", "<!-- cmvm-bench:end -->"
 # Naive Verilog of larger matrices takes Yosys hours; rows are independent there (no sharing),
 # so it is synthesised on this many sampled rows and scaled.
 NAIVE_FULL_LIMIT = 16 * 16 * 8 * 8
@@ -288,7 +290,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spikeforge", required=True)
     ap.add_argument("--work", default="target/cmvm-bench")
-    ap.add_argument("--markdown", required=True)
+    ap.add_argument("--markdown", required=True, help="file whose marked section to replace")
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="only the two smallest sizes")
     ap.add_argument("--jobs", type=int, default=2)
@@ -306,7 +308,14 @@ def main():
             print(f"{r['case']}: SF {r['spikeforge']['lut']} LUT, da4ml {r['da4ml'].get('lut', 'error')}, "
                   f"naive {r['naive']['lut']}", flush=True)
     command = "python3 " + " ".join(sys.argv)
-    Path(args.markdown).write_text(markdown(results, command))
+    section = f"{BEGIN}\n{markdown(results, command)}{END}\n"
+    md = Path(args.markdown)
+    old = md.read_text() if md.exists() else ""
+    if BEGIN in old and END in old:
+        old = old[: old.index(BEGIN)] + section + old[old.index(END) + len(END) + 1:]
+    else:
+        old = old + ("\n" if old else "") + section
+    md.write_text(old)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     bad = [r["case"] for r in results if not r["spikeforge"]["correct"] or not r["naive"]["correct"]]

@@ -15,6 +15,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+const CMVM_BEGIN: &str = "<!-- cmvm-bench:begin -->";
+const CMVM_END: &str = "<!-- cmvm-bench:end -->";
+
 fn main() {
     let out = std::env::args()
         .nth(1)
@@ -224,6 +227,16 @@ fn main() {
         x.seconds
     );
     eprintln!("bench: nmnist done");
+    // `tools/cmvm_bench.py` owns the section between its markers; keep it.
+    if let Ok(old) = std::fs::read_to_string(&out) {
+        if let (Some(a), Some(b)) = (old.find(CMVM_BEGIN), old.find(CMVM_END)) {
+            if a < b {
+                md.push('\n');
+                md.push_str(&old[a..b + CMVM_END.len()]);
+                md.push('\n');
+            }
+        }
+    }
     std::fs::write(&out, md).expect("write");
     eprintln!("wrote {out}");
 }

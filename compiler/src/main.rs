@@ -159,6 +159,11 @@ struct Common {
     /// Print the report as JSON on stdout instead of a summary.
     #[arg(long)]
     json: bool,
+    /// Print, per hardwired-weight block, what the constant-arithmetic optimiser did: adders
+    /// without and with sharing, the form chosen and the others tried, estimated LUTs, depth,
+    /// time (also in report.json under "optimiser").
+    #[arg(long)]
+    opt_report: bool,
 }
 
 #[derive(Args, Clone)]
@@ -357,6 +362,40 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The `--opt-report` table.
+fn opt_report(blocks: &[(String, spikeforge::backend::hardwired::BlockStats)]) -> String {
+    let mut out =
+        String::from("optimiser: constant matrix-vector products (hardwired-weight blocks)\n");
+    if blocks.is_empty() {
+        out.push_str("  no hardwired-weight blocks (folded layers keep weights in memory)\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "  {:<24} {:>8} {:>8} {:>9} {:>6} {:>9}  {}\n",
+        "layer", "adders0", "adders", "est. LUT", "depth", "time", "form (estimates tried)"
+    ));
+    for (name, b) in blocks {
+        let tried: Vec<String> = b
+            .solver
+            .tried
+            .iter()
+            .map(|(f, c)| format!("{f} {c}"))
+            .collect();
+        out.push_str(&format!(
+            "  {:<24} {:>8} {:>8} {:>9} {:>6} {:>8.3}s  {} ({})\n",
+            name,
+            b.solver.naive_adders,
+            b.adders,
+            b.onebit_adders,
+            b.depth,
+            b.solver.seconds,
+            b.solver.form,
+            tried.join(", ")
+        ));
+    }
+    out
+}
+
 /// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
 fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), String> {
     let m = load_model(c)?;
@@ -369,6 +408,10 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         ArchArg::Auto => Arch::Auto,
     };
     let compiled = flow::compile_with(g, &opts(c, dt), arch).map_err(|e| e.to_string())?;
+    if c.opt_report {
+        // On stderr, so `--json` output stays parseable.
+        eprint!("{}", opt_report(&compiled.design.blocks));
+    }
     let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
@@ -390,6 +433,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,
         "layers": compiled.layers,
+        "optimiser": compiled.design.blocks.iter().map(|(n, b)| json!({"node": n, "block": b})).collect::<Vec<_>>(),
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });
     Ok((compiled, dir, rtl, report, dt))

@@ -5,6 +5,7 @@
 
 use super::{render, signed_lit};
 use crate::opt::adder::{operands, AdderGraph, Node, Term};
+use crate::opt::cmvm;
 use crate::opt::heap::{Bit, HeapPlan};
 use askama::Template;
 
@@ -40,11 +41,14 @@ impl InputBus {
 }
 
 /// What one block cost, for reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct BlockStats {
     pub adders: usize,
+    /// Estimated LUTs: one per adder bit on a carry chain, one per counter output.
     pub onebit_adders: u64,
     pub depth: u32,
+    /// How the solver found it.
+    pub solver: cmvm::Stats,
 }
 
 /// The Verilog module of `g` (with per-output `bias`, outputs `ab` bits each).
@@ -52,6 +56,7 @@ pub fn module(
     module: &str,
     header: &str,
     g: &AdderGraph,
+    solver: cmvm::Stats,
     bias: &[i64],
     bus: InputBus,
     ab: u32,
@@ -161,6 +166,7 @@ pub fn module(
         adders: g.adders(),
         onebit_adders: g.cost(),
         depth: g.depth(),
+        solver,
     };
     let text = render(&HardwiredV {
         header: header.to_string(),

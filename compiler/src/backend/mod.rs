@@ -678,7 +678,7 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
             w[r * cols + c] = v;
         }
     }
-    let (g, _) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
+    let (g, st) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
     let sizes = format!(
         "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
         rows.len()
@@ -699,7 +699,7 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
         ),
         _ => sizes,
     };
-    hardwired::module(module, &header, &g, &bias, InputBus::Spikes, ab)
+    hardwired::module(module, &header, &g, st, &bias, InputBus::Spikes, ab)
 }
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the

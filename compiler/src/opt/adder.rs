@@ -191,6 +191,61 @@ impl AdderGraph {
             .unwrap_or(0)
     }
 
+    /// Removes output negations where a node used only by that output can compute the negated
+    /// value at no cost: a bit heap negates its terms, a subtractor swaps its operands, an adder
+    /// becomes a subtractor once one operand's node is negated so.
+    pub fn absorb_negations(&mut self) {
+        let mut uses = vec![0u32; self.nodes.len()];
+        for nd in &self.nodes {
+            for t in operands(nd) {
+                uses[t.node as usize] += 1;
+            }
+        }
+        for t in self.outputs.iter().flatten() {
+            uses[t.node as usize] += 1;
+        }
+        for j in 0..self.outputs.len() {
+            if let Some(t) = self.outputs[j] {
+                if t.neg && uses[t.node as usize] == 1 && self.negate(t.node, &uses, 8) {
+                    self.outputs[j] = Some(Term::new(t.node, t.shift, false));
+                }
+            }
+        }
+    }
+
+    /// Makes node `n` (used once) compute its negation, if free; `depth` bounds the search.
+    fn negate(&mut self, n: u32, uses: &[u32], depth: u32) -> bool {
+        let i = n as usize;
+        let new = match self.nodes[i].clone() {
+            Node::Input(_) => return false,
+            Node::Sum(ts) => Node::Sum(
+                ts.iter()
+                    .map(|t| Term::new(t.node, t.shift, !t.neg))
+                    .collect(),
+            ),
+            // a - b  ->  b - a
+            Node::Add(a, b) if b.neg => Node::Add(
+                Term::new(b.node, b.shift, false),
+                Term::new(a.node, a.shift, true),
+            ),
+            // a + b  ->  (-a) - b  or  (-b) - a
+            Node::Add(a, b) => {
+                let single = |t: Term| uses[t.node as usize] == 1 && depth > 0;
+                if single(a) && self.negate(a.node, uses, depth - 1) {
+                    Node::Add(a, Term::new(b.node, b.shift, true))
+                } else if single(b) && self.negate(b.node, uses, depth - 1) {
+                    Node::Add(b, Term::new(a.node, a.shift, true))
+                } else {
+                    return false;
+                }
+            }
+        };
+        self.nodes[i] = new;
+        let r = self.range[i];
+        self.range[i] = Interval::new(-r.hi, -r.lo);
+        true
+    }
+
     /// The graph without nodes no output depends on (inputs keep their places).
     pub fn pruned(&self) -> AdderGraph {
         let mut live = vec![false; self.nodes.len()];

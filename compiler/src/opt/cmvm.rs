@@ -60,7 +60,30 @@ pub fn csd(mut a: i128) -> Vec<(bool, u32)> {
 /// One output's remaining terms, keyed by (node, shift); the value is the sign.
 type Row = BTreeMap<(u32, u32), bool>;
 
+/// Occurrences of a pair, and the count of its newest priority-queue entry.
+#[derive(Clone, Copy, Default)]
+struct PairCount {
+    n: i32,
+    queued: i32,
+    /// Listed in `risen`.
+    risen: bool,
+}
+
+/// How equally frequent patterns are ordered; small matrices try every rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tie {
+    /// The cheaper adder first.
+    Cheap,
+    /// The smaller relative shift first.
+    Near,
+    /// The larger relative shift first.
+    Far,
+    /// A fixed pseudo-random order (a restart of the greedy search).
+    Shuffled(u64),
+}
+
 struct Solver {
+    tie: Tie,
     nodes: Vec<Node>,
     range: Vec<Interval>,
     mult: Vec<Multiple>,
@@ -68,8 +91,8 @@ struct Solver {
     rows: Vec<Row>,
     /// Rows that hold (or held) a term of each node.
     node_rows: Vec<Vec<u32>>,
-    count: FxHashMap<Pair, i32>,
-    /// Pairs whose count rose since they were last queued.
+    count: FxHashMap<Pair, PairCount>,
+    /// Pairs whose count rose above their queued count since the last queueing.
     risen: Vec<Pair>,
 }
 
@@ -121,9 +144,10 @@ impl Solver {
     fn bump_row(&mut self, r: usize, t: Term, by: i32) {
         for (&(n, s), &neg) in &self.rows[r] {
             let p = Pair::of(t, Term::new(n, s, neg));
-            let c = self.count.entry(p).or_insert(0);
-            *c += by;
-            if by > 0 && *c >= 2 {
+            let c = self.count.entry(p).or_default();
+            c.n += by;
+            if by > 0 && c.n >= 2 && c.n > c.queued && !c.risen {
+                c.risen = true;
                 self.risen.push(p);
             }
         }
@@ -187,11 +211,23 @@ impl Solver {
         self.cost_of(Term::new(p.a, sa, false), Term::new(p.b, sb, p.neg))
     }
 
-    /// Priority of extracting `p`, found `count` times.
+    /// Priority of extracting `p`, found `count` times: count first (tried: savings-weighted
+    /// scores, worse on random matrices), then the tie rule.
     fn score(&self, p: Pair, count: i32) -> i64 {
-        // Count first (tried: savings-weighted scores, worse on random matrices), then the
-        // cheaper adder.
-        (count as i64) << 20 | (0xFFFFF - self.pair_cost(p).min(0xFFFFF) as i64)
+        let cost = self.pair_cost(p).min(0xFFF) as i64;
+        let dk = (p.dk.unsigned_abs().min(0xFF)) as i64;
+        let tie = match self.tie {
+            Tie::Cheap => (0xFFF - cost) << 8,
+            Tie::Near => (0xFF - dk) << 12 | (0xFFF - cost),
+            Tie::Far => dk << 12 | (0xFFF - cost),
+            Tie::Shuffled(seed) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                (p, seed).hash(&mut h);
+                (h.finish() & 0xFFFFF) as i64
+            }
+        };
+        (count as i64) << 20 | tie
     }
 
     /// One-bit adders of `a + b` (nothing when both are multiples of one spike).
@@ -233,13 +269,32 @@ impl Solver {
 }
 
 /// Statistics of one solve, for `--opt-report`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Stats {
-    /// Nonzero canonical signed digits of the matrix (terms before sharing).
+    /// Two-input adders without sharing: per output, its nonzero canonical signed digits
+    /// minus one.
+    pub naive_adders: usize,
+    /// The form that won (see [`solve`]).
+    pub form: &'static str,
+    /// Nonzero digits of the matrix the winning form shares (after any decomposition).
     pub digits: usize,
     /// Patterns extracted and shared.
     pub extracted: usize,
+    /// Forms tried and their estimated one-bit adders.
+    pub tried: Vec<(&'static str, u64)>,
+    pub seconds: f64,
 }
+
+/// Large matrices solve a tree decomposition only when its digits (plus one adder per edge) are
+/// below this percentage of the plain digits.
+const TREE_GAIN: u64 = 95;
+
+/// Matrices up to this many entries try every [`Tie`] rule.
+const SMALL_MATRIX: usize = 4096;
+
+/// Shuffled restarts of the greedy extraction for small matrices: this many matrix entries
+/// per restart, 4 to 32 restarts.
+const RESTART_BUDGET: usize = 16384;
 
 /// Partners considered for each term when summing what sharing left.
 const LOOKAHEAD: usize = 8;
@@ -249,9 +304,21 @@ const LOOKAHEAD: usize = 8;
 const DECOMPOSE_BUDGET: usize = 1 << 26;
 
 /// The shift-add network computing `y = W x` for `x` in the `inputs` box; `w` is row-major,
-/// `rows x inputs.len()`. Tries the plain and the column-decomposed form, keeps the cheaper.
+/// `rows x inputs.len()`. Tries several forms (no sharing; digit sharing; sharing after a
+/// row or column decomposition; bit heaps for spike inputs) and keeps the cheapest.
 pub fn solve(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, Stats) {
     assert_eq!(w.len(), rows * inputs.len(), "matrix shape");
+    let t0 = std::time::Instant::now();
+    let (g, mut st) = solve_shifted(w, rows, inputs);
+    st.naive_adders = w
+        .chunks(inputs.len().max(1))
+        .map(|r| (r.iter().map(|&v| digits(v)).sum::<u32>() as usize).saturating_sub(1))
+        .sum();
+    st.seconds = t0.elapsed().as_secs_f64();
+    (g, st)
+}
+
+fn solve_shifted(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, Stats) {
     // A power of two common to every weight (guard bits) is a shift of every output.
     let common = w
         .iter()
@@ -261,7 +328,7 @@ pub fn solve(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, Stats)
         .unwrap_or(0);
     if common > 0 {
         let w: Vec<i64> = w.iter().map(|&v| v >> common).collect();
-        let (mut g, st) = solve(&w, rows, inputs);
+        let (mut g, st) = solve_shifted(&w, rows, inputs);
         for t in g.outputs.iter_mut().flatten() {
             t.shift += common;
         }
@@ -271,16 +338,43 @@ pub fn solve(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, Stats)
     // Without sharing (each product alone, free for spikes, then summed) small or unshareable
     // matrices are cheapest; the tree decompositions compare every pair of columns or rows,
     // so only within a budget.
-    let mut stages = vec![Stage::Alone, Stage::Shared];
+    let mut forms = vec![Stage::Alone, Stage::Shared];
     // Bit heaps pay off for 1-bit operands; multi-bit ones fill their columns with sign bits.
     if inputs.iter().all(|r| *r == Interval::new(0, 1)) {
-        stages.extend([Stage::Heap, Stage::SharedHeap]);
+        forms.extend([Stage::Heap, Stage::SharedHeap]);
     }
     let tree_work = (cols * cols)
         .saturating_add(rows * rows)
         .saturating_mul(rows.max(cols));
     if tree_work <= DECOMPOSE_BUDGET {
-        stages.extend([Stage::Decomposed, Stage::RowDecomposed]);
+        // A tree that barely beats plain digits (random matrices) is not worth a solve on
+        // large matrices.
+        let plain: u64 = w.iter().map(|&v| digits(v) as u64).sum();
+        let worth = |tree: u64| rows * cols <= SMALL_MATRIX || tree * 100 < plain * TREE_GAIN;
+        if worth(spanning_tree(cols, rows, |c, r| w[r * cols + c]).2) {
+            forms.push(Stage::Decomposed);
+        }
+        if worth(spanning_tree(rows, cols, |r, c| w[r * cols + c]).2) {
+            forms.push(Stage::RowDecomposed);
+        }
+    }
+    // Greedy extraction is sensitive to the order of equally frequent patterns (5-10% on
+    // random matrices): small matrices restart it under several orders and keep the best.
+    let ties: Vec<Tie> = if rows * cols <= SMALL_MATRIX {
+        let mut t = vec![Tie::Cheap, Tie::Near, Tie::Far];
+        let restarts = (RESTART_BUDGET / (rows * cols).max(1)).clamp(4, 32) as u64;
+        t.extend((0..restarts).map(Tie::Shuffled));
+        t
+    } else {
+        vec![Tie::Cheap]
+    };
+    let mut stages: Vec<(Stage, Tie)> = Vec::new();
+    for &f in &forms {
+        if matches!(f, Stage::Alone | Stage::Heap) {
+            stages.push((f, Tie::Cheap));
+        } else {
+            stages.extend(ties.iter().map(|&t| (f, t)));
+        }
     }
     // The forms are independent: solve them on two threads.
     let half = stages.len().div_ceil(2);
@@ -302,7 +396,14 @@ pub fn solve(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, Stats)
     let best = (0..found.len())
         .min_by_key(|&i| (found[i].0.cost(), i))
         .expect("a solution");
-    let (g, st) = found.swap_remove(best);
+    let tried: Vec<(&'static str, u64)> = stages
+        .iter()
+        .zip(&found)
+        .map(|(st, (g, _))| (st.0.name(), g.cost()))
+        .collect();
+    let (g, mut st) = found.swap_remove(best);
+    st.form = stages[best].0.name();
+    st.tried = tried;
     (g.pruned(), st)
 }
 
@@ -323,9 +424,28 @@ enum Stage {
     SharedHeap,
 }
 
-fn solve_with(w: &[i64], rows: usize, inputs: &[Interval], stage: Stage) -> (AdderGraph, Stats) {
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Shared => "shared",
+            Stage::Decomposed => "column tree + shared",
+            Stage::RowDecomposed => "row tree + shared",
+            Stage::Alone => "unshared",
+            Stage::Heap => "bit heaps",
+            Stage::SharedHeap => "shared + bit heaps",
+        }
+    }
+}
+
+fn solve_with(
+    w: &[i64],
+    rows: usize,
+    inputs: &[Interval],
+    (stage, tie): (Stage, Tie),
+) -> (AdderGraph, Stats) {
     let cols = inputs.len();
     let mut s = Solver {
+        tie,
         nodes: (0..cols).map(Node::Input).collect(),
         range: inputs.to_vec(),
         mult: inputs
@@ -369,14 +489,16 @@ fn solve_with(w: &[i64], rows: usize, inputs: &[Interval], stage: Stage) -> (Add
     }
     // Most frequent pattern first; on ties the cheaper adder, then the canonical order.
     let mut heap: BinaryHeap<(i64, Reverse<Pair>, i32)> = BinaryHeap::new();
+    // Entries are never updated in place: a rise queues a new one, a fall is noticed when the
+    // stale entry comes up. Keys are unique per (pair, count), so the order is deterministic.
     let queue = |s: &mut Solver, heap: &mut BinaryHeap<_>| {
-        let mut risen = std::mem::take(&mut s.risen);
-        risen.sort_unstable();
-        risen.dedup();
-        for p in risen {
-            let c = s.count[&p];
-            if c >= 2 {
-                heap.push((s.score(p, c), Reverse(p), c));
+        for p in std::mem::take(&mut s.risen) {
+            let c = s.count.get_mut(&p).expect("counted pair");
+            c.risen = false;
+            if c.n >= 2 && c.n > c.queued {
+                c.queued = c.n;
+                let n = c.n;
+                heap.push((s.score(p, n), Reverse(p), n));
             }
         }
     };
@@ -384,10 +506,12 @@ fn solve_with(w: &[i64], rows: usize, inputs: &[Interval], stage: Stage) -> (Add
         queue(&mut s, &mut heap);
     }
     while let Some((_, Reverse(p), c)) = heap.pop() {
-        let now = s.count.get(&p).copied().unwrap_or(0);
+        let pc = s.count.get(&p).copied().unwrap_or_default();
+        let now = pc.n;
         if now != c {
-            // Stale entry: a current one was queued when the count rose; requeue a fallen one.
-            if now >= 2 && now < c {
+            // Stale: a rise was queued separately; a fall is requeued at its count now.
+            if now >= 2 && now < c && pc.queued == c {
+                s.count.get_mut(&p).expect("counted pair").queued = now;
                 heap.push((s.score(p, now), Reverse(p), now));
             }
             continue;
@@ -439,12 +563,13 @@ fn solve_with(w: &[i64], rows: usize, inputs: &[Interval], stage: Stage) -> (Add
     if let Some(tree) = &row_tree {
         outputs = finish_rows(&mut s, outputs, tree);
     }
-    let g = AdderGraph {
+    let mut g = AdderGraph {
         inputs: inputs.to_vec(),
         nodes: s.nodes,
         range: s.range,
         outputs,
     };
+    g.absorb_negations();
     (g, stats)
 }
 
@@ -467,6 +592,9 @@ const PARENT_SCALES: [(bool, u32); 6] = [
 /// A scale `±2^k` applied to a parent vector.
 type Scale = (bool, u32);
 
+/// Per vector, its parent and scale (`None`: hangs from the root).
+type Parents = Vec<Option<(usize, Scale)>>;
+
 fn scaled((neg, k): Scale, y: i64) -> i64 {
     if neg {
         -(y << k)
@@ -478,12 +606,12 @@ fn scaled((neg, k): Scale, y: i64) -> i64 {
 /// A minimum spanning tree over `n` vectors (`get(v, i)`, `len` entries each) plus a root:
 /// hanging `v` under `p` with scale `s` costs one adder plus the digits of `v - s p`, hanging
 /// it from the root costs the digits of `v`. Returns each vector's parent and scale, and the
-/// order in which they joined (parents before children).
+/// order in which they joined (parents before children), and the tree's total cost.
 fn spanning_tree(
     n: usize,
     len: usize,
     get: impl Fn(usize, usize) -> i64,
-) -> (Vec<Option<(usize, Scale)>>, Vec<usize>) {
+) -> (Parents, Vec<usize>, u64) {
     let mut dist: Vec<u32> = (0..n)
         .map(|v| (0..len).map(|i| digits(get(v, i))).sum())
         .collect();
@@ -502,12 +630,14 @@ fn spanning_tree(
     let mut parent = vec![None; n];
     let mut done = vec![false; n];
     let mut order = Vec::with_capacity(n);
+    let mut total = 0u64;
     for _ in 0..n {
         let v = (0..n)
             .filter(|&v| !done[v])
             .min_by_key(|&v| (dist[v], v))
             .expect("a vector left");
         done[v] = true;
+        total += dist[v] as u64;
         order.push(v);
         for u in 0..n {
             if !done[u] {
@@ -519,7 +649,7 @@ fn spanning_tree(
             }
         }
     }
-    (parent, order)
+    (parent, order, total)
 }
 
 /// Input-side decomposition: a spanning tree over the weight columns. With
@@ -527,7 +657,7 @@ fn spanning_tree(
 /// `W x = sum_c d_c z_c`. Adds the `z` nodes to the solver; returns the matrix of differences
 /// and the term standing for each `z_c`.
 fn decompose_columns(s: &mut Solver, w: &[i64], rows: usize, cols: usize) -> (Vec<i64>, Vec<Term>) {
-    let (parent, order) = spanning_tree(cols, rows, |c, r| w[r * cols + c]);
+    let (parent, order, _) = spanning_tree(cols, rows, |c, r| w[r * cols + c]);
     let mut d = w.to_vec();
     for c in 0..cols {
         if let Some((p, sc)) = parent[c] {
@@ -552,7 +682,7 @@ fn decompose_columns(s: &mut Solver, w: &[i64], rows: usize, cols: usize) -> (Ve
 /// weight rows, `y_r = d_r x + s y_parent(r)`. Returns the matrix of differences `d` and the
 /// tree, to finish with [`finish_rows`] once `d x` is built.
 fn decompose_rows(w: &[i64], rows: usize, cols: usize) -> (Vec<i64>, RowTree) {
-    let (parent, order) = spanning_tree(rows, cols, |r, c| w[r * cols + c]);
+    let (parent, order, _) = spanning_tree(rows, cols, |r, c| w[r * cols + c]);
     let mut d = w.to_vec();
     for r in 0..rows {
         if let Some((p, sc)) = parent[r] {

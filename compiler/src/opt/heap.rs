@@ -225,9 +225,7 @@ mod tests {
     #[test]
     fn ninety_spike_bits_cost_about_one_lut_per_bit() {
         let range = vec![Interval::new(0, 1); 90];
-        let terms: Vec<Term> = (0..90)
-            .map(|i| Term::new(i, i % 4, false))
-            .collect();
+        let terms: Vec<Term> = (0..90).map(|i| Term::new(i, i % 4, false)).collect();
         let p = plan(&terms, &range, 10);
         // 90 bits in, 10 out: far below the ~3 LUTs per bit of a two-input adder tree.
         assert!(p.luts() < 130, "{} LUTs", p.luts());

@@ -69,7 +69,7 @@ pub fn matrix_block(
         })
         .max()
         .unwrap_or(1);
-    let (g, _) = cmvm::solve(w, rows, &vec![x; cols]);
+    let (g, st) = cmvm::solve(w, rows, &vec![x; cols]);
     let header = format!("Constant matrix {rows}x{cols} times {input_bits}-bit inputs");
-    Ok(hardwired::module(module, &header, &g, &[], bus, ab))
+    Ok(hardwired::module(module, &header, &g, st, &[], bus, ab))
 }
