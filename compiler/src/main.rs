@@ -307,6 +307,11 @@ fn main() -> ExitCode {
             .location()
             .map(|l| l.file().to_string())
             .unwrap_or_default();
+        // A closed stdout (`spikeforge ... | head`) ends the program quietly, as a SIGPIPE
+        // would; Rust ignores the signal and makes `println!` panic instead.
+        if info.to_string().contains("failed printing to stdout") {
+            std::process::exit(141);
+        }
         if !at.contains("hdf5-pure") {
             eprintln!("error: internal error (please report it): {info}");
         }

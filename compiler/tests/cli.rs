@@ -527,3 +527,50 @@ fn reset_and_threshold_options_reach_the_integer_ir() {
     assert_eq!(code, 1);
     assert!(stderr.contains("already quantised"), "{stderr}");
 }
+
+/// `cmvm`: a matrix file becomes a lint-clean block whose adder counts the JSON reports, and a
+/// malformed matrix is one clear error naming the file and the entry.
+#[test]
+fn cmvm_writes_a_block_and_rejects_bad_matrices() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = serde_json::json!({"weights": [[3, -5, 0, 7], [3, -5, 1, 0], [0, 0, 0, 0]]});
+    std::fs::write(dir.path().join("m.json"), m.to_string()).unwrap();
+    let (code, stdout, stderr) = spikeforge(
+        &["cmvm", "m.json", "--input-bits", "8", "-o", "cmvm.v", "--json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Rows 0 and 1 share 3 x0 - 5 x1, so fewer adders than the digits alone need.
+    let (adders, naive) = (
+        v["adders"].as_u64().unwrap(),
+        v["solver"]["naive_adders"].as_u64().unwrap(),
+    );
+    assert!(adders > 0 && adders < naive, "{adders} vs {naive}");
+    let rtl = dir.path().join("cmvm.v");
+    let lint = Command::new("verilator")
+        .args(["--lint-only", "-Wall"])
+        .arg(&rtl)
+        .output()
+        .expect("verilator runs");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    for (text, want) in [
+        (r#"{"weights": [[1, 2], [3]]}"#, "row 1 has 1 entries"),
+        (r#"{"weights": [[1, 2.5]]}"#, "weights[0][1] = 2.5 is not an integer"),
+        (r#"{"w": []}"#, "expected {\"weights\""),
+        (r#"{"weights": [[1099511627777]]}"#, "exceeds 2^40"),
+    ] {
+        std::fs::write(dir.path().join("bad.json"), text).unwrap();
+        let (code, _, stderr) = spikeforge(&["cmvm", "bad.json", "-o", "b.v"], dir.path());
+        assert_eq!(code, 1, "{text}: {stderr}");
+        assert!(
+            stderr.starts_with("error: bad.json") && stderr.contains(want),
+            "{text}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
