@@ -536,7 +536,15 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
     let m = serde_json::json!({"weights": [[3, -5, 0, 7], [3, -5, 1, 0], [0, 0, 0, 0]]});
     std::fs::write(dir.path().join("m.json"), m.to_string()).unwrap();
     let (code, stdout, stderr) = spikeforge(
-        &["cmvm", "m.json", "--input-bits", "8", "-o", "cmvm.v", "--json"],
+        &[
+            "cmvm",
+            "m.json",
+            "--input-bits",
+            "8",
+            "-o",
+            "cmvm.v",
+            "--json",
+        ],
         dir.path(),
     );
     assert_eq!(code, 0, "{stderr}");
@@ -560,7 +568,10 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
     );
     for (text, want) in [
         (r#"{"weights": [[1, 2], [3]]}"#, "row 1 has 1 entries"),
-        (r#"{"weights": [[1, 2.5]]}"#, "weights[0][1] = 2.5 is not an integer"),
+        (
+            r#"{"weights": [[1, 2.5]]}"#,
+            "weights[0][1] = 2.5 is not an integer",
+        ),
         (r#"{"w": []}"#, "expected {\"weights\""),
         (r#"{"weights": [[1099511627777]]}"#, "exceeds 2^40"),
     ] {
