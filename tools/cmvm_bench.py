@@ -305,6 +305,8 @@ def main():
             k = futs[f]
             results[k] = f.result()
             r = results[k]
+            if args.json:  # after every case, so an interrupted run keeps what it measured
+                Path(args.json).write_text(json.dumps([x for x in results if x], indent=1))
             print(f"{r['case']}: SF {r['spikeforge']['lut']} LUT, da4ml {r['da4ml'].get('lut', 'error')}, "
                   f"naive {r['naive']['lut']}", flush=True)
     command = "python3 " + " ".join(sys.argv)

@@ -923,6 +923,17 @@ fn decay_expr(
             format!("{doc} = {first}: a shift"),
         );
     }
+    // The e-graph's shift-add form (factorisations share inner products), else CSD digits.
+    let (e, adders) = crate::opt::egraph::constant_multiply(first);
+    if (adders as usize) < digits.len() - 1 {
+        return (
+            format!("{} >>> F", crate::opt::egraph::verilog(&e, s)),
+            format!(
+                "{doc} = {first}: {adders} shift-adds (e-graph; CSD needs {})",
+                digits.len() - 1
+            ),
+        );
+    }
     let terms: Vec<String> = digits
         .iter()
         .rev()

@@ -1,10 +1,13 @@
 //! Optimiser: rewrites of the integer IR and the arithmetic the hardwired-weight blocks use.
 //!
 //! [`cmvm`] turns a constant weight matrix into a shift-add network ([`adder::AdderGraph`])
-//! with sub-sums shared across outputs.
+//! with sub-sums shared across outputs; [`heap`] sums many narrow operands with counters;
+//! [`egraph`] is an `egg` e-graph over datapath arithmetic with a constant and interval
+//! analysis, used for single-constant multiplications (the neuron leaks).
 
 pub mod adder;
 pub mod cmvm;
+pub mod egraph;
 pub mod heap;
 
 use crate::backend::hardwired::{self, BlockStats, InputBus};
