@@ -879,22 +879,6 @@ fn neuron_module(
     Ok((text, cycles))
 }
 
-/// Canonical signed digits of `a`: (sign, shift) pairs with no two adjacent nonzero digits.
-pub fn csd(mut a: i64) -> Vec<(i8, u32)> {
-    let mut digits = Vec::new();
-    let mut k = 0;
-    while a != 0 {
-        if a & 1 == 1 {
-            let d: i64 = if a & 3 == 3 { -1 } else { 1 };
-            digits.push((d as i8, k));
-            a -= d;
-        }
-        a >>= 1;
-        k += 1;
-    }
-    digits
-}
-
 /// What a state `s` loses per step, `floor(s * d / 2^F)`, as Verilog over a `pw`-bit operand,
 /// and a comment line. A layer-wide constant is a shift (d = 2^k) or CSD shift-adds; per-neuron
 /// constants use a multiply. Empty when nothing decays.
@@ -916,8 +900,8 @@ fn decay_expr(
     if first == 0 {
         return (String::new(), format!("{doc} = 0: no leak"));
     }
-    let digits = csd(first);
-    if let [(1, k)] = digits.as_slice() {
+    let digits = cmvm::csd(first as i128);
+    if let [(false, k)] = digits.as_slice() {
         return (
             format!("{s} >>> (F - {k})"),
             format!("{doc} = {first}: a shift"),
@@ -938,17 +922,17 @@ fn decay_expr(
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &(sign, k))| {
+        .map(|(i, &(neg, k))| {
             let t = if k == 0 {
                 s.to_string()
             } else {
                 format!("({s} <<< {k})")
             };
-            match (i, sign) {
-                (0, 1) => t,
-                (0, _) => format!("-{t}"),
-                (_, 1) => format!(" + {t}"),
-                _ => format!(" - {t}"),
+            match (i, neg) {
+                (0, false) => t,
+                (0, true) => format!("-{t}"),
+                (_, false) => format!(" + {t}"),
+                (_, true) => format!(" - {t}"),
             }
         })
         .collect();
@@ -961,19 +945,6 @@ fn decay_expr(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csd_digits_rebuild_the_constant_without_adjacent_nonzeros() {
-        for a in 1..5000i64 {
-            let d = csd(a);
-            let sum: i64 = d.iter().map(|&(s, k)| s as i64 * (1i64 << k)).sum();
-            assert_eq!(sum, a);
-            for w in d.windows(2) {
-                assert!(w[1].1 > w[0].1 + 1, "adjacent digits for {a}: {d:?}");
-            }
-        }
-        assert_eq!(csd(7), vec![(-1, 0), (1, 3)]);
-    }
 
     #[test]
     fn pack_hex_places_element_zero_lowest() {
