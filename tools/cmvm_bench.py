@@ -295,12 +295,21 @@ def main():
     ap.add_argument("--quick", action="store_true", help="only the two smallest sizes")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", help="run only the cases whose name contains this (others keep --resume results)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the results already in --json and run only the missing cases")
     args = ap.parse_args()
     args.spikeforge = str(Path(args.spikeforge).resolve())
     todo = cases(args.quick)
     results = [None] * len(todo)
+    if args.resume and args.json and Path(args.json).exists():
+        old = {r["case"]: r for r in json.loads(Path(args.json).read_text())}
+        results = [old.get(name(c)) for c in todo]
+    # Seeds follow a case's place in the full list, so a partial run measures the same matrices.
+    run_k = [k for k, c in enumerate(todo)
+             if results[k] is None and (not args.only or args.only in name(c))]
     with cf.ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(one, c, args, args.seed + 100 * k): k for k, c in enumerate(todo)}
+        futs = {ex.submit(one, todo[k], args, args.seed + 100 * k): k for k in run_k}
         for f in cf.as_completed(futs):
             k = futs[f]
             results[k] = f.result()
@@ -310,6 +319,7 @@ def main():
             print(f"{r['case']}: SF {r['spikeforge']['lut']} LUT, da4ml {r['da4ml'].get('lut', 'error')}, "
                   f"naive {r['naive']['lut']}", flush=True)
     command = "python3 " + " ".join(sys.argv)
+    results = [r for r in results if r]
     section = f"{BEGIN}\n{markdown(results, command)}{END}\n"
     md = Path(args.markdown)
     old = md.read_text() if md.exists() else ""

@@ -5,6 +5,7 @@ use crate::backend::{self, Design};
 use crate::cosim::{self, CosimReport};
 use crate::golden::{self, Stimulus};
 use crate::ir::{self, Graph};
+use crate::opt::prune::{self, PruneReport};
 use crate::quant::{self, LayerQuant, QuantOptions};
 use serde::Serialize;
 use std::path::Path;
@@ -47,16 +48,40 @@ pub fn load(path: &Path) -> Result<Graph, FlowError> {
     Ok(g)
 }
 
-/// A model carried through quantisation and RTL generation.
+/// A model carried through quantisation, graph optimisation and RTL generation.
 pub struct Compiled {
     pub float: Option<Graph>,
+    /// The integer graph as quantised (or as read), before graph-level pruning: every layer
+    /// keeps the source model's neurons, so per-layer comparisons with the float model use it.
+    pub quantised: Graph,
+    /// The integer graph the RTL implements; its outputs equal `quantised`'s on every input.
     pub int: Graph,
     pub layers: Vec<LayerQuant>,
+    pub prune: PruneReport,
     pub design: Design,
 }
 
-/// Quantises (unless the graph is already integer) and generates the design, choosing the
-/// architecture automatically.
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub quant: QuantOptions,
+    pub arch: backend::Arch,
+    /// Remove silent, duplicate and unread neurons and dead nodes ([`crate::opt::prune`]).
+    pub prune: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            quant: QuantOptions::default(),
+            arch: backend::Arch::Auto,
+            prune: true,
+        }
+    }
+}
+
+/// Quantises (unless the graph is already integer), prunes and generates the design, choosing
+/// the architecture automatically.
 pub fn compile(g: Graph, opt: &QuantOptions) -> Result<Compiled, FlowError> {
     compile_with(g, opt, backend::Arch::Auto)
 }
@@ -67,17 +92,36 @@ pub fn compile_with(
     opt: &QuantOptions,
     arch: backend::Arch,
 ) -> Result<Compiled, FlowError> {
-    let (float, int, layers) = if g.is_integer() {
+    compile_opts(
+        g,
+        &Options {
+            quant: opt.clone(),
+            arch,
+            prune: true,
+        },
+    )
+}
+
+/// [`compile`] with every option.
+pub fn compile_opts(g: Graph, opt: &Options) -> Result<Compiled, FlowError> {
+    let (float, quantised, layers) = if g.is_integer() {
         (None, g, vec![])
     } else {
-        let (int, layers) = quant::quantise(&g, opt)?;
+        let (int, layers) = quant::quantise(&g, &opt.quant)?;
         (Some(g), int, layers)
     };
-    let design = backend::generate(&int, arch)?;
+    let (int, prune) = if opt.prune {
+        prune::prune(&quantised)
+    } else {
+        (quantised.clone(), PruneReport::default())
+    };
+    let design = backend::generate(&int, opt.arch)?;
     Ok(Compiled {
         float,
+        quantised,
         int,
         layers,
+        prune,
         design,
     })
 }
@@ -142,7 +186,7 @@ pub fn fidelity(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Fidelity, Flow
         return Ok(Fidelity::default());
     };
     let ft = golden::float::run(float, stim, dt).map_err(FlowError::Input)?;
-    let it = golden::run(&c.int, stim)?;
+    let it = golden::run(&c.quantised, stim)?;
     let mut out = Fidelity::default();
     let lens: Vec<usize> = stim.samples.iter().map(Vec::len).collect();
     for fid in float.ids() {
@@ -150,7 +194,7 @@ pub fn fidelity(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Fidelity, Flow
         if fnode.ty.elem != ir::Elem::Spike || matches!(fnode.op, ir::Op::Input) {
             continue;
         }
-        let Some(iid) = c.int.find(&fnode.name) else {
+        let Some(iid) = c.quantised.find(&fnode.name) else {
             continue;
         };
         let fvals = &ft.values[fid.index()];

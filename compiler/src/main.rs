@@ -153,15 +153,20 @@ struct Common {
     /// unrolled synapses).
     #[arg(long, value_enum, default_value_t = ArchArg::Auto)]
     arch: ArchArg,
+    /// Keep every neuron: skip the graph pass that removes neurons which never spike, always
+    /// spike with another one, or which nothing reads.
+    #[arg(long)]
+    no_prune: bool,
     /// Write the IR after each stage as .sfir into <out>/ir/.
     #[arg(long)]
     dump_ir: bool,
     /// Print the report as JSON on stdout instead of a summary.
     #[arg(long)]
     json: bool,
-    /// Print, per hardwired-weight block, what the constant-arithmetic optimiser did: adders
-    /// without and with sharing, the form chosen and the others tried, estimated LUTs, depth,
-    /// time (also in report.json under "optimiser").
+    /// Print what the optimiser did: per layer, neurons removed by the graph pass (silent,
+    /// merged, unread); per hardwired-weight block, adders without and with sharing, the form
+    /// chosen and the others tried, estimated LUTs, depth, time (also in report.json under
+    /// "prune" and "optimiser").
     #[arg(long)]
     opt_report: bool,
 }
@@ -367,10 +372,43 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The `--opt-report` table.
-fn opt_report(blocks: &[(String, spikeforge::backend::hardwired::BlockStats)]) -> String {
-    let mut out =
-        String::from("optimiser: constant matrix-vector products (hardwired-weight blocks)\n");
+/// The `--opt-report` tables.
+fn opt_report(
+    prune: &spikeforge::opt::prune::PruneReport,
+    blocks: &[(String, spikeforge::backend::hardwired::BlockStats)],
+) -> String {
+    let mut out = format!(
+        "optimiser: graph pruning ({:.3}s): {} neurons removed, nonzero weights {} -> {}\n",
+        prune.seconds,
+        prune.neurons_removed(),
+        prune.weights_before,
+        prune.weights_after
+    );
+    if !prune.layers.is_empty() {
+        out.push_str(&format!(
+            "  {:<24} {:>8} {:>8} {:>7} {:>7} {:>7}\n",
+            "layer", "neurons0", "neurons", "silent", "merged", "unread"
+        ));
+    }
+    for l in &prune.layers {
+        let gone = l.neurons_before - l.neurons_after;
+        out.push_str(&format!(
+            "  {:<24} {:>8} {:>8} {:>7} {:>7} {:>7}\n",
+            l.node,
+            l.neurons_before,
+            l.neurons_after,
+            l.silent,
+            l.merged,
+            gone.saturating_sub(l.silent + l.merged)
+        ));
+    }
+    if !prune.dead_nodes.is_empty() {
+        out.push_str(&format!(
+            "  dead nodes removed: {}\n",
+            prune.dead_nodes.join(", ")
+        ));
+    }
+    out.push_str("optimiser: constant matrix-vector products (hardwired-weight blocks)\n");
     if blocks.is_empty() {
         out.push_str("  no hardwired-weight blocks (folded layers keep weights in memory)\n");
         return out;
@@ -380,11 +418,23 @@ fn opt_report(blocks: &[(String, spikeforge::backend::hardwired::BlockStats)]) -
         "layer", "adders0", "adders", "est. LUT", "depth", "time", "form (estimates tried)"
     ));
     for (name, b) in blocks {
-        let tried: Vec<String> = b
-            .solver
-            .tried
+        // Restarts of one form show as its best estimate and how many were tried.
+        let mut forms: Vec<(&str, u64, usize)> = Vec::new();
+        for (f, c) in &b.solver.tried {
+            match forms.iter_mut().find(|(g, _, _)| g == f) {
+                Some(e) => {
+                    e.1 = e.1.min(*c);
+                    e.2 += 1;
+                }
+                None => forms.push((f, *c, 1)),
+            }
+        }
+        let tried: Vec<String> = forms
             .iter()
-            .map(|(f, c)| format!("{f} {c}"))
+            .map(|(f, c, n)| match n {
+                1 => format!("{f} {c}"),
+                _ => format!("{f} {c} (best of {n})"),
+            })
             .collect();
         out.push_str(&format!(
             "  {:<24} {:>8} {:>8} {:>9} {:>6} {:>8.3}s  {} ({})\n",
@@ -412,16 +462,25 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         ArchArg::Folded => Arch::Folded,
         ArchArg::Auto => Arch::Auto,
     };
-    let compiled = flow::compile_with(g, &opts(c, dt), arch).map_err(|e| e.to_string())?;
+    let options = flow::Options {
+        quant: opts(c, dt),
+        arch,
+        prune: !c.no_prune,
+    };
+    let compiled = flow::compile_opts(g, &options).map_err(|e| e.to_string())?;
     if c.opt_report {
         // On stderr, so `--json` output stays parseable.
-        eprint!("{}", opt_report(&compiled.design.blocks));
+        eprint!("{}", opt_report(&compiled.prune, &compiled.design.blocks));
     }
     let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
         write(
             &dir.join("ir/02-quant.sfir"),
+            &ir::text::print(&compiled.quantised),
+        )?;
+        write(
+            &dir.join("ir/03-pruned.sfir"),
             &ir::text::print(&compiled.int),
         )?;
     }
@@ -432,12 +491,14 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
                     "framework": m.framework.map(|(f, _)| f.name()), "framework_from": m.framework.map(|(_, why)| why),
                     "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
                     "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" }),
-                    "arch": match c.arch { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" }},
+                    "arch": match c.arch { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" },
+                    "prune": !c.no_prune},
         "arch": if compiled.design.folded { "folded" } else { "parallel" },
         "cycles_per_step": compiled.design.cycles_per_step,
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,
         "layers": compiled.layers,
+        "prune": compiled.prune,
         "optimiser": compiled.design.blocks.iter().map(|(n, b)| json!({"node": n, "block": b})).collect::<Vec<_>>(),
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });

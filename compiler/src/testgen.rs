@@ -227,3 +227,85 @@ pub fn lif_mlp(sizes: &[usize], seed: u64, dt: f64) -> Graph {
     );
     g
 }
+
+/// Adds `count` redundant neurons to the shrinkable layers of an integer graph, for testing the
+/// graph pruner: twins of existing neurons (same parameters and input rows; each outgoing
+/// weight split between the two) and silent copies (only the negative part of the input rows,
+/// so they can never reach a non-negative threshold, with nonzero outgoing weights).
+/// Returns how many were added per layer name.
+pub fn inject_redundancy(g: &mut Graph, seed: u64, count: usize) -> Vec<(String, usize)> {
+    use crate::opt::prune::shrinkable;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let layers: Vec<crate::ir::NodeId> = g.ids().filter(|&n| shrinkable(g, n)).collect();
+    let mut added: Vec<(String, usize)> = layers
+        .iter()
+        .map(|&n| (g.node(n).name.clone(), 0))
+        .collect();
+    if layers.is_empty() {
+        return added;
+    }
+    for _ in 0..count {
+        let k = rng.random_range(0..layers.len());
+        let n = layers[k];
+        let len = g.node(n).ty.len();
+        let j = rng.random_range(0..len);
+        let Op::IntNeuron(nr) = &g.node(n).op else {
+            continue;
+        };
+        let silent = rng.random_bool(0.5);
+        if silent && nr.threshold[j] < 0 {
+            continue;
+        }
+        let feeders: Vec<crate::ir::NodeId> = g.node(n).inputs.iter().map(|p| p.node).collect();
+        for f in &feeders {
+            let node = &mut g.nodes[f.index()];
+            if let Op::Dense(d) = &mut node.op {
+                let cols = d.weight.dims2().1;
+                let mut row = d.weight.data[j * cols..(j + 1) * cols].to_vec();
+                let mut bias = d.bias[j];
+                if silent {
+                    row.iter_mut().for_each(|w| *w = (*w).min(0));
+                    bias = bias.min(0);
+                }
+                d.weight.data.extend(row);
+                d.weight.shape = vec![len + 1, cols];
+                d.bias.push(bias);
+                d.scale.push(d.scale[j]);
+                node.ty.shape = vec![len + 1];
+            }
+        }
+        let readers: Vec<crate::ir::NodeId> = g.readers(n).into_iter().map(|(r, _)| r).collect();
+        for r in readers {
+            if let Op::Dense(d) = &mut g.nodes[r.index()].op {
+                let (rows, cols) = d.weight.dims2();
+                let mut data = Vec::with_capacity(rows * (cols + 1));
+                for row in d.weight.data.chunks(cols) {
+                    let mut row = row.to_vec();
+                    let extra = if silent {
+                        rng.random_range(-3..=3)
+                    } else {
+                        let half = row[j] / 2;
+                        row[j] -= half;
+                        half
+                    };
+                    row.push(extra);
+                    data.extend(row);
+                }
+                d.weight = Tensor::new(vec![rows, cols + 1], data);
+            }
+        }
+        let node = &mut g.nodes[n.index()];
+        if let Op::IntNeuron(nr) = &mut node.op {
+            nr.syn_decay.push(nr.syn_decay[j]);
+            nr.mem_decay.push(nr.mem_decay[j]);
+            let b = nr.bias[j];
+            nr.bias.push(if silent { b.min(0) } else { b });
+            nr.threshold.push(nr.threshold[j]);
+            nr.v_reset.push(nr.v_reset[j]);
+            nr.scale.push(nr.scale[j]);
+        }
+        node.ty.shape = vec![len + 1];
+        added[k].1 += 1;
+    }
+    added
+}

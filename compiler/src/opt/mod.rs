@@ -3,12 +3,14 @@
 //! [`cmvm`] turns a constant weight matrix into a shift-add network ([`adder::AdderGraph`])
 //! with sub-sums shared across outputs; [`heap`] sums many narrow operands with counters;
 //! [`egraph`] is an `egg` e-graph over datapath arithmetic with a constant and interval
-//! analysis, used for single-constant multiplications (the neuron leaks).
+//! analysis, used for single-constant multiplications (the neuron leaks). [`prune`] works on
+//! the whole integer graph: silent, duplicate and unread neurons, and dead nodes.
 
 pub mod adder;
 pub mod cmvm;
 pub mod egraph;
 pub mod heap;
+pub mod prune;
 
 use crate::backend::hardwired::{self, BlockStats, InputBus};
 use crate::ir::signed_width;
