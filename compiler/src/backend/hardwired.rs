@@ -115,6 +115,27 @@ pub fn module(
                 let eb = operand(g, b, w, &mut top_read);
                 body.push(format!("wire [{w}-1:0] n{i} = {ea} {op} {eb};"));
             }
+            // An exact right shift: the bits above the known-zero ones.
+            (&Node::Shr(n, r), _) => {
+                let ws = g.width(n);
+                let avail = ws.saturating_sub(r).max(1);
+                let src = format!("n{n}");
+                let slice = |hi: u32| match hi == r {
+                    true => format!("{src}[{r}]"),
+                    false => format!("{src}[{hi}:{r}]"),
+                };
+                let e = if w <= avail {
+                    slice(r + w - 1)
+                } else {
+                    format!("{{{{{}{{{src}[{}]}}}}, {}}}", w - avail, ws - 1, slice(ws - 1))
+                };
+                top_read[n as usize] = top_read[n as usize].max((r + w).min(ws));
+                unused.push(match r {
+                    1 => format!("{src}[0]"),
+                    _ => format!("{src}[{}:0]", r - 1),
+                });
+                body.push(format!("wire [{w}-1:0] n{i} = {e};"));
+            }
             (Node::Sum(ts), _) => {
                 counters = true;
                 heap_lines(

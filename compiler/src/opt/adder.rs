@@ -26,6 +26,9 @@ pub enum Node {
     Add(Term, Term),
     /// A sum of many terms, built as a bit heap ([`super::heap`]).
     Sum(Vec<Term>),
+    /// `node >> shift`, exact (the low bits are known zeros): wires only. Multiple-constant
+    /// networks make odd fundamentals this way, e.g. `(3x + 5x) >> 3 = x`.
+    Shr(u32, u32),
 }
 
 /// `y = W x` as adders. Nodes are in topological order.
@@ -116,6 +119,8 @@ impl AdderGraph {
             let v = match *nd {
                 Node::Input(k) => (self.inputs[k] == Interval::new(0, 1)).then_some((k as u32, 1)),
                 Node::Add(a, b) => sum_multiple(m[a.node as usize], a, m[b.node as usize], b),
+                Node::Shr(n, r) => m[n as usize]
+                    .and_then(|(src, c)| (c % (1 << r) == 0).then_some((src, c >> r))),
                 Node::Sum(_) => None,
             };
             m.push(v);
@@ -181,6 +186,7 @@ impl AdderGraph {
                     let deepest = ts.iter().map(|t| d[t.node as usize]).max().unwrap_or(0);
                     deepest + 1 + (ts.len().max(2) as f64).log2().ceil() as u32
                 }
+                Node::Shr(n, _) => d[*n as usize],
             };
         }
         self.outputs
@@ -217,7 +223,7 @@ impl AdderGraph {
     fn negate(&mut self, n: u32, uses: &[u32], depth: u32) -> bool {
         let i = n as usize;
         let new = match self.nodes[i].clone() {
-            Node::Input(_) => return false,
+            Node::Input(_) | Node::Shr(..) => return false,
             Node::Sum(ts) => Node::Sum(
                 ts.iter()
                     .map(|t| Term::new(t.node, t.shift, !t.neg))
@@ -274,6 +280,7 @@ impl AdderGraph {
                     &Node::Input(k) => Node::Input(k),
                     &Node::Add(a, b) => Node::Add(re(a, &map), re(b, &map)),
                     Node::Sum(ts) => Node::Sum(ts.iter().map(|&t| re(t, &map)).collect()),
+                    &Node::Shr(n, r) => Node::Shr(map[n as usize], r),
                 });
                 g.range.push(self.range[i]);
             }
@@ -294,6 +301,7 @@ impl AdderGraph {
                 &Node::Input(k) => x[k] as i128,
                 &Node::Add(a, b) => term_value(&v, a) + term_value(&v, b),
                 Node::Sum(ts) => ts.iter().map(|&t| term_value(&v, t)).sum(),
+                &Node::Shr(n, r) => v[n as usize] >> r,
             };
         }
         v
@@ -321,6 +329,7 @@ impl AdderGraph {
                 }
                 // The heap as planned: counters, then the final adder.
                 Node::Sum(ts) => super::heap::eval(&self.heap(i as u32, ts), &v),
+                &Node::Shr(n, r) => wrap(v[n as usize] >> r, w),
             };
         }
         self.outputs
@@ -336,6 +345,7 @@ pub fn operands(nd: &Node) -> Vec<Term> {
         Node::Input(_) => Vec::new(),
         &Node::Add(a, b) => vec![a, b],
         Node::Sum(ts) => ts.clone(),
+        &Node::Shr(n, _) => vec![Term::new(n, 0, false)],
     }
 }
 

@@ -113,7 +113,7 @@ impl Solver {
                 term_range(self.range[a.node as usize], a)
                     .plus(term_range(self.range[b.node as usize], b)),
                 sum_multiple(self.mult[a.node as usize], a, self.mult[b.node as usize], b),
-            ),
+            ),            Node::Shr(..) => unreachable!("digit sharing only adds"),
         };
         let id = self.nodes.len() as u32;
         self.nodes.push(nd.clone());
@@ -342,6 +342,8 @@ fn solve_shifted(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, St
     // Bit heaps pay off for 1-bit operands; multi-bit ones fill their columns with sign bits.
     if inputs.iter().all(|r| *r == Interval::new(0, 1)) {
         forms.extend([Stage::Heap, Stage::SharedHeap]);
+    } else if cols == 1 {
+        forms.push(Stage::Mcm);
     }
     let tree_work = (cols * cols)
         .saturating_add(rows * rows)
@@ -370,7 +372,7 @@ fn solve_shifted(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, St
     };
     let mut stages: Vec<(Stage, Tie)> = Vec::new();
     for &f in &forms {
-        if matches!(f, Stage::Alone | Stage::Heap) {
+        if matches!(f, Stage::Alone | Stage::Heap | Stage::Mcm) {
             stages.push((f, Tie::Cheap));
         } else {
             stages.extend(ties.iter().map(|&t| (f, t)));
@@ -422,6 +424,8 @@ enum Stage {
     Heap,
     /// Digit-level sharing, then each output's remaining terms one bit heap.
     SharedHeap,
+    /// One multi-bit input: a multiple-constant-multiplication graph ([`super::mcm`]).
+    Mcm,
 }
 
 impl Stage {
@@ -433,6 +437,7 @@ impl Stage {
             Stage::Alone => "unshared",
             Stage::Heap => "bit heaps",
             Stage::SharedHeap => "shared + bit heaps",
+            Stage::Mcm => "multiple constants",
         }
     }
 }
@@ -444,6 +449,16 @@ fn solve_with(
     (stage, tie): (Stage, Tie),
 ) -> (AdderGraph, Stats) {
     let cols = inputs.len();
+    if stage == Stage::Mcm {
+        if let Some(mut g) = super::mcm::graph(w, inputs[0]) {
+            g.absorb_negations();
+            let st = Stats {
+                digits: w.iter().map(|&v| digits(v) as usize).sum(),
+                ..Stats::default()
+            };
+            return (g, st);
+        }
+    }
     let mut s = Solver {
         tie,
         nodes: (0..cols).map(Node::Input).collect(),
@@ -574,7 +589,7 @@ fn solve_with(
 }
 
 /// Nonzero canonical signed digits of `v` (the weight of its non-adjacent form).
-fn digits(v: i64) -> u32 {
+pub(super) fn digits(v: i64) -> u32 {
     let n = (v as i128).unsigned_abs();
     (((3 * n) ^ n) >> 1).count_ones()
 }

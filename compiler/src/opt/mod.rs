@@ -10,6 +10,7 @@ pub mod adder;
 pub mod cmvm;
 pub mod egraph;
 pub mod heap;
+pub mod mcm;
 pub mod prune;
 
 use crate::backend::hardwired::{self, BlockStats, InputBus};
