@@ -127,7 +127,12 @@ pub fn module(
                 let e = if w <= avail {
                     slice(r + w - 1)
                 } else {
-                    format!("{{{{{}{{{src}[{}]}}}}, {}}}", w - avail, ws - 1, slice(ws - 1))
+                    format!(
+                        "{{{{{}{{{src}[{}]}}}}, {}}}",
+                        w - avail,
+                        ws - 1,
+                        slice(ws - 1)
+                    )
                 };
                 top_read[n as usize] = top_read[n as usize].max((r + w).min(ws));
                 unused.push(match r {

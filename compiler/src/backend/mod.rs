@@ -907,7 +907,20 @@ fn decay_expr(
             format!("{doc} = {first}: a shift"),
         );
     }
-    // The e-graph's shift-add form (factorisations share inner products), else CSD digits.
+    // The optimal shift-add graph (exhaustive below 2^16 up to four adders), else the
+    // e-graph's form (factorisations share inner products), else CSD digits.
+    if let Some(plan) = crate::opt::mcm::scm(first) {
+        if plan.len() < digits.len() - 1 {
+            return (
+                format!("{} >>> F", crate::opt::mcm::verilog(first, &plan, s)),
+                format!(
+                    "{doc} = {first}: {} shift-adds (optimal; CSD needs {})",
+                    plan.len(),
+                    digits.len() - 1
+                ),
+            );
+        }
+    }
     let (e, adders) = crate::opt::egraph::constant_multiply(first);
     if (adders as usize) < digits.len() - 1 {
         return (

@@ -119,8 +119,9 @@ impl AdderGraph {
             let v = match *nd {
                 Node::Input(k) => (self.inputs[k] == Interval::new(0, 1)).then_some((k as u32, 1)),
                 Node::Add(a, b) => sum_multiple(m[a.node as usize], a, m[b.node as usize], b),
-                Node::Shr(n, r) => m[n as usize]
-                    .and_then(|(src, c)| (c % (1 << r) == 0).then_some((src, c >> r))),
+                Node::Shr(n, r) => {
+                    m[n as usize].and_then(|(src, c)| (c % (1 << r) == 0).then_some((src, c >> r)))
+                }
                 Node::Sum(_) => None,
             };
             m.push(v);

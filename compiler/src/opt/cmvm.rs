@@ -113,7 +113,8 @@ impl Solver {
                 term_range(self.range[a.node as usize], a)
                     .plus(term_range(self.range[b.node as usize], b)),
                 sum_multiple(self.mult[a.node as usize], a, self.mult[b.node as usize], b),
-            ),            Node::Shr(..) => unreachable!("digit sharing only adds"),
+            ),
+            Node::Shr(..) => unreachable!("digit sharing only adds"),
         };
         let id = self.nodes.len() as u32;
         self.nodes.push(nd.clone());

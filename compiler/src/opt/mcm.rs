@@ -133,11 +133,14 @@ fn residual(t: u64, y: u64, max: u64) -> u32 {
         if ys > 2 * max {
             break;
         }
-        best = best.min(naf_weight(t + ys)).min(naf_weight(t.abs_diff(ys)).max(1));
+        best = best
+            .min(naf_weight(t + ys))
+            .min(naf_weight(t.abs_diff(ys)).max(1));
     }
     best
 }
 
+#[derive(Clone)]
 struct Search {
     max: u64,
     ready: Vec<u64>,
@@ -284,6 +287,115 @@ pub fn plan(constants: &[i64]) -> Option<Vec<(u64, Recipe)>> {
     Some(s.made)
 }
 
+/// Most adders [`scm`] searches exhaustively (every constant below 2^12 needs at most four;
+/// Dempster and Macleod, 1994).
+pub const SCM_EXACT_ADDERS: u32 = 4;
+
+/// An optimal single-constant multiplication of `c`: the fewest adders over every graph whose
+/// fundamentals stay below `2^(bits + 1)`, by iterative deepening with an exact two-adder test
+/// at the leaves. `None` when `c` needs more than [`SCM_EXACT_ADDERS`] or is too wide.
+pub fn scm(c: i64) -> Option<Vec<(u64, Recipe)>> {
+    let t = odd(c.unsigned_abs()).0;
+    if t <= 1 {
+        return Some(Vec::new());
+    }
+    let bits = 64 - t.leading_zeros();
+    if bits > 16 {
+        return None;
+    }
+    let mut s = Search {
+        max: 1 << (bits + 1),
+        ready: Vec::new(),
+        in_ready: FxHashSet::default(),
+        made: Vec::new(),
+        succ: FxHashMap::default(),
+    };
+    s.add(1, None);
+    (1..=SCM_EXACT_ADDERS).find_map(|limit| deepen(&s, t, limit))
+}
+
+fn recipe_for(t: u64, u: u64, v: u64, max: u64) -> Recipe {
+    let mut found = None;
+    aops(u, v, max, &mut |x, rc| {
+        if x == t && found.is_none() {
+            found = Some(rc);
+        }
+    });
+    found.expect("a witnessed A-operation")
+}
+
+/// A plan reaching `t` from `s` in at most `limit` more adders.
+fn deepen(s: &Search, t: u64, limit: u32) -> Option<Vec<(u64, Recipe)>> {
+    let done = |s: &Search, extra: Vec<(u64, Recipe)>| {
+        let mut m = s.made.clone();
+        m.extend(extra);
+        Some(m)
+    };
+    if let Some(&rc) = s.succ.get(&t) {
+        return done(s, vec![(t, rc)]);
+    }
+    if limit == 2 {
+        // t = A(x, y) with x one adder away and y ready, or t = A(x, x).
+        for &y in &s.ready {
+            for x in aop_values(t, y, 2 * s.max) {
+                if let Some(&rx) = s.succ.get(&x) {
+                    return done(s, vec![(x, rx), (t, recipe_for(t, x, y, s.max))]);
+                }
+            }
+        }
+        let mut xs: Vec<u64> = s.succ.keys().copied().collect();
+        xs.sort_unstable();
+        for x in xs {
+            if t % x == 0 && is_c1(t / x) {
+                return done(s, vec![(x, s.succ[&x]), (t, recipe_for(t, x, x, s.max))]);
+            }
+        }
+        return None;
+    }
+    if limit < 2 {
+        return None;
+    }
+    let mut xs: Vec<u64> = s.succ.keys().copied().collect();
+    xs.sort_unstable();
+    xs.into_iter().find_map(|x| {
+        let mut next = s.clone();
+        let rc = next.succ[&x];
+        next.add(x, Some(rc));
+        deepen(&next, t, limit - 1)
+    })
+}
+
+/// `c * s` as one Verilog expression over the signed operand `s` (a fundamental used twice
+/// appears twice; synthesis merges the copies).
+pub fn verilog(c: i64, plan: &[(u64, Recipe)], s: &str) -> String {
+    let mut expr: FxHashMap<u64, String> = FxHashMap::default();
+    expr.insert(1, s.to_string());
+    let shifted = |e: &str, k: u32| match k {
+        0 => e.to_string(),
+        _ => format!("({e} <<< {k})"),
+    };
+    for &(f, rc) in plan {
+        let (a, b) = (shifted(&expr[&rc.u], rc.ku), shifted(&expr[&rc.v], rc.kv));
+        let e = match rc.op {
+            Op::Add => format!("({a} + {b})"),
+            Op::Sub => format!("({a} - {b})"),
+            Op::RevSub => format!("({b} - {a})"),
+        };
+        let e = match rc.r {
+            0 => e,
+            r => format!("({e} >>> {r})"),
+        };
+        expr.insert(f, e);
+    }
+    let (f, k) = odd(c.unsigned_abs());
+    let e = shifted(&expr[&f], k);
+    if c < 0 {
+        format!("(-{e})")
+    } else {
+        e
+    }
+}
+
 /// `y_i = w_i * x` for one input in range `x`, as an adder graph of the planned fundamentals.
 pub fn graph(w: &[i64], x: Interval) -> Option<AdderGraph> {
     let made = plan(w)?;
@@ -307,8 +419,8 @@ pub fn graph(w: &[i64], x: Interval) -> Option<AdderGraph> {
             Op::Sub => Node::Add(a, Term { neg: true, ..b }),
             Op::RevSub => Node::Add(b, Term { neg: true, ..a }),
         };
-        let sum = term_range(g.range[a.node as usize], a)
-            .plus(term_range(g.range[b.node as usize], b));
+        let sum =
+            term_range(g.range[a.node as usize], a).plus(term_range(g.range[b.node as usize], b));
         debug_assert_eq!(sum, times((f as i128) << rc.r));
         g.nodes.push(nd);
         g.range.push(sum);
@@ -373,6 +485,85 @@ mod tests {
                 assert_eq!(g.eval_wrapped(&[v]), want);
             }
         }
+    }
+
+    /// The value a plan's recipes compute for each fundamental, from first principles.
+    fn check_plan(plan: &[(u64, Recipe)]) {
+        let mut have = vec![1u64];
+        for &(f, rc) in plan {
+            assert!(
+                have.contains(&rc.u) && have.contains(&rc.v),
+                "{f} uses unmade operands"
+            );
+            let (a, b) = ((rc.u << rc.ku) as i128, (rc.v << rc.kv) as i128);
+            let v = match rc.op {
+                Op::Add => a + b,
+                Op::Sub => a - b,
+                Op::RevSub => b - a,
+            };
+            assert_eq!(v, (f as i128) << rc.r);
+            have.push(f);
+        }
+    }
+
+    /// Fewest adders for odd `t`, by plain depth-first search over sets of fundamentals (no
+    /// distance tests): an independent reference for small constants.
+    fn brute(t: u64, max: u64) -> u32 {
+        fn go(ready: &mut Vec<u64>, t: u64, left: u32, max: u64) -> bool {
+            let mut succ = Vec::new();
+            for i in 0..ready.len() {
+                for j in 0..=i {
+                    succ.extend(aop_values(ready[i], ready[j], max));
+                }
+            }
+            if succ.contains(&t) {
+                return true;
+            }
+            if left == 1 {
+                return false;
+            }
+            succ.sort_unstable();
+            succ.dedup();
+            succ.retain(|x| !ready.contains(x));
+            succ.into_iter().any(|x| {
+                ready.push(x);
+                let ok = go(ready, t, left - 1, max);
+                ready.pop();
+                ok
+            })
+        }
+        (1..=4).find(|&k| go(&mut vec![1], t, k, max)).unwrap_or(99)
+    }
+
+    #[test]
+    fn single_constants_below_2_pow_8_match_exhaustive_search() {
+        for t in (3..256u64).step_by(2) {
+            let plan = scm(t as i64).unwrap();
+            check_plan(&plan);
+            let max = 1 << (65 - t.leading_zeros());
+            assert_eq!(plan.len() as u32, brute(t, max), "constant {t}");
+        }
+    }
+
+    #[test]
+    fn every_constant_below_2_pow_12_takes_at_most_four_adders_and_never_more_than_hcub() {
+        let mut hist = [0usize; 5];
+        for t in (3..4096i64).step_by(2) {
+            let plan = scm(t).unwrap_or_else(|| panic!("{t} needs more than 4 adders"));
+            check_plan(&plan);
+            assert!(plan.len() <= plan_len(t), "{t}");
+            assert!(plan.len() < naf_weight(t as u64) as usize);
+            hist[plan.len()] += 1;
+        }
+        eprintln!(
+            "optimal SCM adders for odd constants below 4096 (count by adders 0..4): {hist:?}"
+        );
+        // The expensive ones exist (so the deepest search runs) but are rare.
+        assert!(hist[4] > 0 && hist[4] < hist[3], "{hist:?}");
+    }
+
+    fn plan_len(t: i64) -> usize {
+        plan(&[t]).unwrap().len()
     }
 
     #[test]
