@@ -175,7 +175,7 @@ impl Search {
             || self
                 .succ
                 .keys()
-                .any(|&x| t % x == 0 && is_c1(t / x) && x != t);
+                .any(|&x| t.is_multiple_of(x) && is_c1(t / x) && x != t);
         if two {
             return 2;
         }
@@ -220,10 +220,9 @@ impl Search {
                 let d = dist[i];
                 let nd = if ns.contains(&t) {
                     1
-                } else if d == 2 {
-                    2
-                } else if ns.iter().any(|x| pts[i].contains(x))
-                    || ns.iter().any(|&x| t % x == 0 && is_c1(t / x))
+                } else if d == 2
+                    || ns.iter().any(|x| pts[i].contains(x))
+                    || ns.iter().any(|&x| t.is_multiple_of(x) && is_c1(t / x))
                     || aop_values(t, s, self.max)
                         .iter()
                         .any(|x| self.succ.contains_key(x) || ns.contains(x))
@@ -346,7 +345,7 @@ fn deepen(s: &Search, t: u64, limit: u32) -> Option<Vec<(u64, Recipe)>> {
         let mut xs: Vec<u64> = s.succ.keys().copied().collect();
         xs.sort_unstable();
         for x in xs {
-            if t % x == 0 && is_c1(t / x) {
+            if t.is_multiple_of(x) && is_c1(t / x) {
                 return done(s, vec![(x, s.succ[&x]), (t, recipe_for(t, x, x, s.max))]);
             }
         }
