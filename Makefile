@@ -30,7 +30,8 @@ check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
-# Constant-matrix benchmark against da4ml, which it installs into a private venv.
+# Constant-matrix benchmark against da4ml (installed into a private venv), and multiple
+# constant multiplication against the jMCM ILP results in ../shared/bench/mcm.
 BENCH_VENV := target/bench-venv
 
 bench: setup build
@@ -39,6 +40,8 @@ bench: setup build
 	$(BENCH_VENV)/bin/pip install -q numpy==2.* da4ml==0.6.0
 	$(BENCH_VENV)/bin/python tools/cmvm_bench.py --spikeforge $(BIN) --work target/cmvm-bench \
 	  --markdown BENCHMARKS.md --json target/cmvm-bench/results.json
+	$(BENCH_VENV)/bin/python tools/mcm_bench.py --spikeforge $(BIN) --data ../shared/bench/mcm \
+	  --work target/mcm-bench --markdown BENCHMARKS.md --json target/mcm-bench/results.json
 
 clean:
 	$(CARGO) clean

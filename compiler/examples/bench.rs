@@ -15,8 +15,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-const CMVM_BEGIN: &str = "<!-- cmvm-bench:begin -->";
-const CMVM_END: &str = "<!-- cmvm-bench:end -->";
+/// Sections `tools/cmvm_bench.py` and `tools/mcm_bench.py` write.
+const KEPT: [(&str, &str); 2] = [
+    ("<!-- cmvm-bench:begin -->", "<!-- cmvm-bench:end -->"),
+    ("<!-- mcm-bench:begin -->", "<!-- mcm-bench:end -->"),
+];
 
 fn main() {
     let out = std::env::args()
@@ -227,13 +230,76 @@ fn main() {
         x.seconds
     );
     eprintln!("bench: nmnist done");
-    // `tools/cmvm_bench.py` owns the section between its markers; keep it.
+    // 5. Ramp-family nonlinear units: sigmoid, 12-bit input (8 fraction bits) to 5 bits.
+    let _ = writeln!(
+        md,
+        "\n## Ramp-family nonlinear units: sigmoid, 12-bit input to 5-bit output\n\n\
+         `spikeforge ramp sigmoid --in-bits 12 --in-frac 8 --out-bits 5 --verify --target xc7a35t` \
+         (the same calls): every variant simulated in Verilator on all 4,096 inputs against the \
+         table (results and cycle counts), then `synth_xilinx` for xc7a35t. The reference row is \
+         the measurement in the design notes (Yosys 0.23, xc7, an earlier hand-written unit).\n"
+    );
+    {
+        use spikeforge::backend::ramp::Variant;
+        use spikeforge::quant::table::{tabulate, Fixed, Func};
+        let t = tabulate(
+            Func::Sigmoid,
+            Fixed {
+                bits: 12,
+                frac: 8,
+                signed: true,
+            },
+            Fixed {
+                bits: 5,
+                frac: 5,
+                signed: false,
+            },
+        )
+        .expect("table");
+        let xc7 = synth::target::load("xc7a35t").unwrap();
+        let _ = writeln!(
+            md,
+            "Thresholds: {}; max error {:.3} LSB ({:.3} LSB from rounding inside the output range; \
+             the rest is sigmoid's approach to 1, which 5 bits clamp at 31/32).\n",
+            t.thresholds.len(),
+            t.max_error_lsb,
+            t.max_rounding_lsb
+        );
+        let _ = writeln!(md, "| variant | LUT | FF | BRAM36 | cycles (max) | inputs verified | mismatches | design-note reference |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        for v in Variant::ALL {
+            let r =
+                flow::ramp(&t, v, &tmp.path().join("ramp"), true, Some(&xc7)).expect("ramp unit");
+            let (c, x) = (r.check.expect("checked"), r.synth.expect("synthesised"));
+            let reference = match v {
+                Variant::Ramp => "34 LUT + 36 FF, <= 32 cycles",
+                Variant::Bsearch => "42 LUT",
+                Variant::Parallel => "110 LUT",
+                Variant::Rom => "1 RAMB36",
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {reference} |",
+                v.name(),
+                x.lut,
+                x.ff,
+                x.bram36,
+                c.max_cycles,
+                c.inputs,
+                c.mismatches
+            );
+        }
+    }
+    eprintln!("bench: ramp units done");
+    // The Python benchmarks own the sections between their markers; keep them.
     if let Ok(old) = std::fs::read_to_string(&out) {
-        if let (Some(a), Some(b)) = (old.find(CMVM_BEGIN), old.find(CMVM_END)) {
-            if a < b {
-                md.push('\n');
-                md.push_str(&old[a..b + CMVM_END.len()]);
-                md.push('\n');
+        for (begin, end) in KEPT {
+            if let (Some(a), Some(b)) = (old.find(begin), old.find(end)) {
+                if a < b {
+                    md.push('\n');
+                    md.push_str(&old[a..b + end.len()]);
+                    md.push('\n');
+                }
             }
         }
     }

@@ -257,3 +257,49 @@ fn count_agreement(name: &str, f: &[Vec<f64>], i: &[Vec<i64>], lens: &[usize]) -
         mean_abs_count_error: frac(abs, pairs),
     }
 }
+
+/// A ramp-family unit, and what checking it found.
+#[derive(Clone, Debug, Serialize)]
+pub struct RampReport {
+    pub unit: backend::ramp::RampUnit,
+    /// Verilator on every input (`None` when not asked).
+    pub check: Option<cosim::ramp::RampCheck>,
+    pub synth: Option<crate::synth::SynthReport>,
+}
+
+/// Generates `table` as `variant` into `dir` (`<module>.v`), optionally verifies it on every
+/// input and synthesises it for `target`.
+pub fn ramp(
+    table: &crate::quant::table::Table,
+    variant: backend::ramp::Variant,
+    dir: &Path,
+    verify: bool,
+    target: Option<&crate::synth::Target>,
+) -> Result<RampReport, FlowError> {
+    let module = format!("sf_{}_{}", table.func.name(), variant.name());
+    let unit = backend::ramp::unit(table, variant, &module)
+        .map_err(|e| FlowError::Input(e.to_string()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| FlowError::Input(format!("{}: {e}", dir.display())))?;
+    let v = dir.join(format!("{module}.v"));
+    std::fs::write(&v, &unit.verilog)
+        .map_err(|e| FlowError::Input(format!("{}: {e}", v.display())))?;
+    let check = match verify {
+        true => Some(cosim::ramp::verify(
+            &unit,
+            table,
+            &dir.join(format!("check_{}", variant.name())),
+        )?),
+        false => None,
+    };
+    let synth = match target {
+        Some(t) => Some(crate::synth::synth(
+            &module,
+            &[v],
+            t,
+            &dir.join(format!("synth_{}", variant.name())),
+        )?),
+        None => None,
+    };
+    Ok(RampReport { unit, check, synth })
+}

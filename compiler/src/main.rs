@@ -53,6 +53,50 @@ enum Cmd {
     ///
     /// Example: spikeforge cmvm matrix.json --input-bits 8 -o block.v --json
     Cmvm(CmvmArgs),
+    /// A function of one fixed-point input as a ramp-family unit: `ramp` (a counter against
+    /// stored thresholds thr_k = f^-1(k)), `bsearch`, `parallel` (thermometer) or `rom`.
+    /// Non-monotone functions (gelu, silu) count rising and falling steps. Reports the maximum
+    /// error in output LSBs; `--verify` runs every input in Verilator.
+    ///
+    /// Example: spikeforge ramp sigmoid --in-bits 12 --in-frac 8 --out-bits 5 -o out/sigmoid --verify --target xc7a35t
+    Ramp(RampArgs),
+}
+
+#[derive(Args, Clone)]
+struct RampArgs {
+    /// sigmoid, tanh, gelu, silu, exp or recip.
+    function: String,
+    /// Input width (signed unless --in-unsigned).
+    #[arg(long, default_value_t = 12)]
+    in_bits: u32,
+    /// Input fraction bits: the input means x / 2^in_frac.
+    #[arg(long, default_value_t = 8)]
+    in_frac: i32,
+    #[arg(long)]
+    in_unsigned: bool,
+    /// Output width (unsigned unless --out-signed).
+    #[arg(long, default_value_t = 5)]
+    out_bits: u32,
+    /// Output fraction bits: the output means y / 2^out_frac. Default: out_bits (unsigned) or
+    /// out_bits - 1 (signed), i.e. [0, 1) or [-1, 1) in full scale.
+    #[arg(long)]
+    out_frac: Option<i32>,
+    #[arg(long)]
+    out_signed: bool,
+    /// ramp, bsearch, parallel, rom, or all.
+    #[arg(long, default_value = "all")]
+    variant: String,
+    /// Output folder (one `<module>.v` per variant).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Simulate every input in Verilator against the table (results and cycle counts).
+    #[arg(long)]
+    verify: bool,
+    /// Also synthesise with Yosys for this target.
+    #[arg(long)]
+    target: Option<String>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Clone)]
@@ -372,6 +416,97 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+fn ramp(a: &RampArgs) -> Result<(), String> {
+    use spikeforge::backend::ramp::Variant;
+    use spikeforge::quant::table::{tabulate, Fixed, Func};
+    let func = Func::parse(&a.function).ok_or_else(|| {
+        let names: Vec<&str> = Func::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "unknown function '{}' (expected one of: {})",
+            a.function,
+            names.join(", ")
+        )
+    })?;
+    let variants: Vec<Variant> = match a.variant.as_str() {
+        "all" => Variant::ALL.to_vec(),
+        v => vec![Variant::parse(v).ok_or_else(|| {
+            format!("unknown variant '{v}' (expected ramp, bsearch, parallel, rom or all)")
+        })?],
+    };
+    let input = Fixed {
+        bits: a.in_bits,
+        frac: a.in_frac,
+        signed: !a.in_unsigned,
+    };
+    let output = Fixed {
+        bits: a.out_bits,
+        frac: a
+            .out_frac
+            .unwrap_or(a.out_bits as i32 - i32::from(a.out_signed)),
+        signed: a.out_signed,
+    };
+    let table = tabulate(func, input, output).map_err(|e| e.to_string())?;
+    let target = a.target.as_deref().map(synth::target::load).transpose()?;
+    let mut reports = Vec::new();
+    for v in variants {
+        let r =
+            flow::ramp(&table, v, &a.out, a.verify, target.as_ref()).map_err(|e| e.to_string())?;
+        if let Some(c) = &r.check {
+            if c.mismatches > 0 {
+                return Err(format!(
+                    "{}: {} of {} inputs disagree with the table (RTL in {})",
+                    r.unit.module,
+                    c.mismatches,
+                    c.inputs,
+                    a.out.display()
+                ));
+            }
+        }
+        if !a.json {
+            let synth = r.synth.as_ref().map_or(String::new(), |s| {
+                format!(", {} LUT, {} FF, {} BRAM36", s.lut, s.ff, s.bram36)
+            });
+            let check = r
+                .check
+                .as_ref()
+                .map_or(String::new(), |c| format!(", {} inputs verified", c.inputs));
+            println!(
+                "{:<9} {:>4} thresholds, at most {:>3} cycles{synth}{check}",
+                v.name(),
+                r.unit.thresholds,
+                r.unit.max_cycles
+            );
+        }
+        reports.push(r);
+    }
+    let report = json!({
+        "function": func.name(),
+        "input": input,
+        "output": output,
+        "thresholds": table.thresholds.len(),
+        "monotone": table.monotone,
+        "max_error_lsb": table.max_error_lsb,
+        "max_rounding_lsb": table.max_rounding_lsb,
+        "units": reports,
+    });
+    write(
+        &a.out.join("report.json"),
+        &serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
+    )?;
+    if a.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{}: max error {:.3} LSB ({:.3} from rounding inside the output range); report in {}",
+            func.name(),
+            table.max_error_lsb,
+            table.max_rounding_lsb,
+            a.out.join("report.json").display()
+        );
+    }
+    Ok(())
+}
+
 /// The `--opt-report` tables.
 fn opt_report(
     prune: &spikeforge::opt::prune::PruneReport,
@@ -572,6 +707,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Cmd::Ramp(a) => ramp(&a),
         Cmd::Targets => {
             for n in synth::target::names() {
                 let t = synth::target::load(n)?;

@@ -4,6 +4,7 @@
 pub mod folded;
 pub mod hardwired;
 pub mod names;
+pub mod ramp;
 
 use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset};
 use crate::opt::cmvm;

@@ -4,6 +4,7 @@
 //! names the node buses to record. Rust writes the stimulus, builds and runs the simulator,
 //! and compares every traced node at every step with the golden trace.
 
+pub mod ramp;
 pub mod stimulus;
 
 use crate::backend::{Design, TraceSignal};

@@ -9,6 +9,7 @@
 //! State widths come from [`interval`] analysis.
 
 pub mod interval;
+pub mod table;
 
 use crate::ir::linear::{linear_map, pool_then_conv, LinearMap};
 use crate::ir::verify::verify;
