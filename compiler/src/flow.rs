@@ -66,6 +66,8 @@ pub struct Compiled {
 pub struct Options {
     pub quant: QuantOptions,
     pub arch: backend::Arch,
+    /// Per neuron layer (node name), overriding `arch`.
+    pub layers: std::collections::BTreeMap<String, backend::LayerArch>,
     /// Remove silent, duplicate and unread neurons and dead nodes ([`crate::opt::prune`]).
     pub prune: bool,
 }
@@ -75,6 +77,7 @@ impl Default for Options {
         Options {
             quant: QuantOptions::default(),
             arch: backend::Arch::Auto,
+            layers: Default::default(),
             prune: true,
         }
     }
@@ -97,6 +100,7 @@ pub fn compile_with(
         &Options {
             quant: opt.clone(),
             arch,
+            layers: Default::default(),
             prune: true,
         },
     )
@@ -115,7 +119,7 @@ pub fn compile_opts(g: Graph, opt: &Options) -> Result<Compiled, FlowError> {
     } else {
         (quantised.clone(), PruneReport::default())
     };
-    let design = backend::generate(&int, opt.arch)?;
+    let design = backend::generate_layers(&int, opt.arch, &opt.layers)?;
     Ok(Compiled {
         float,
         quantised,

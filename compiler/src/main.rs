@@ -195,8 +195,16 @@ struct Common {
     /// Layer architecture: `parallel` (weights in logic, one timestep per cycle), `folded`
     /// (time-multiplexed cores, weights in ROM, state in RAM) or `auto` (folded above 65,536
     /// unrolled synapses).
-    #[arg(long, value_enum, default_value_t = ArchArg::Auto)]
-    arch: ArchArg,
+    #[arg(long, value_enum)]
+    arch: Option<ArchArg>,
+    /// One layer's architecture, overriding --arch and the config: NAME=parallel, NAME=folded
+    /// or NAME=folded:R (R output channels share an accumulator). Repeatable.
+    #[arg(long = "layer-arch", value_name = "NAME=ARCH")]
+    layer_arch: Vec<String>,
+    /// spikeforge.toml with per-model, per-kind and per-layer choices ([model], [kind.lif],
+    /// [layer."name"]; each with arch = "..."); command-line options win.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Keep every neuron: skip the graph pass that removes neurons which never spike, always
     /// spike with another one, or which nothing reads.
     #[arg(long)]
@@ -592,14 +600,30 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
     let (g, dt) = (m.graph, m.dt);
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
-    let arch = match c.arch {
-        ArchArg::Parallel => Arch::Parallel,
-        ArchArg::Folded => Arch::Folded,
-        ArchArg::Auto => Arch::Auto,
+    let choices = match &c.config {
+        Some(p) => spikeforge::config::load(p)?.choices(&g)?,
+        None => Default::default(),
     };
+    let arch = match c.arch {
+        Some(ArchArg::Parallel) => Arch::Parallel,
+        Some(ArchArg::Folded) => Arch::Folded,
+        Some(ArchArg::Auto) => Arch::Auto,
+        None => choices.arch.unwrap_or(Arch::Auto),
+    };
+    // An explicit --arch replaces the config's model-wide default; per-layer choices stay.
+    let mut layers = choices.layers;
+    for spec in &c.layer_arch {
+        let (name, a) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--layer-arch '{spec}': expected NAME=ARCH"))?;
+        let la = spikeforge::backend::LayerArch::parse(a)
+            .map_err(|e| format!("--layer-arch {name}: {e}"))?;
+        layers.insert(name.to_string(), la);
+    }
     let options = flow::Options {
         quant: opts(c, dt),
         arch,
+        layers,
         prune: !c.no_prune,
     };
     let compiled = flow::compile_opts(g, &options).map_err(|e| e.to_string())?;
@@ -626,9 +650,11 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
                     "framework": m.framework.map(|(f, _)| f.name()), "framework_from": m.framework.map(|(_, why)| why),
                     "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
                     "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" }),
-                    "arch": match c.arch { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" },
+                    "arch": c.arch.map(|a| match a { ArchArg::Parallel => "parallel", ArchArg::Folded => "folded", ArchArg::Auto => "auto" }),
+                    "layer_arch": c.layer_arch, "config": c.config.as_ref().map(|p| p.display().to_string()),
                     "prune": !c.no_prune},
         "arch": if compiled.design.folded { "folded" } else { "parallel" },
+        "layer_archs": compiled.design.layers.iter().map(|(n, a, cy)| json!({"node": n, "arch": a.to_string(), "cycles": cy})).collect::<Vec<_>>(),
         "cycles_per_step": compiled.design.cycles_per_step,
         "input_bits": compiled.design.in_bits,
         "output_bits": compiled.design.out_bits,

@@ -138,10 +138,11 @@ pub fn per_channel(v: &[i64], positions: usize) -> Option<Vec<i64>> {
         .collect()
 }
 
-/// Lanes: the largest divisor of every synapse's channels-per-group, at most [`MAX_LANES`].
-fn lanes_for(convs: &[Conv<i64>], co: usize) -> usize {
+/// Lanes: the largest divisor of every synapse's channels-per-group, at most [`MAX_LANES`]
+/// and at most `cap`.
+fn lanes_for(convs: &[Conv<i64>], co: usize, cap: usize) -> usize {
     let per_group: Vec<usize> = convs.iter().map(|c| co / c.groups.max(1)).collect();
-    (1..=MAX_LANES.min(co).max(1))
+    (1..=MAX_LANES.min(co).min(cap).max(1))
         .rev()
         .find(|l| per_group.iter().all(|pg| pg % l == 0))
         .unwrap_or(1)
@@ -158,6 +159,7 @@ pub(super) fn plan(
     layouts: &[Layout],
     xb: u32,
     state_bits: u32,
+    reuse: Option<usize>,
     params: &mut Vec<Param>,
 ) -> Result<FoldCtx, String> {
     let convs: Vec<Conv<i64>> = syn_ids
@@ -182,7 +184,9 @@ pub(super) fn plan(
             "its weight layers produce different output shapes {shapes:?}; a folded core needs one"
         ));
     }
-    let lanes = lanes_for(&convs, co);
+    // A reuse factor R shares each accumulator among R output channels.
+    let cap = reuse.map_or(MAX_LANES, |r| co.div_ceil(r.max(1)));
+    let lanes = lanes_for(&convs, co, cap);
     let groups = co / lanes;
     let positions = oh * ow;
     let blocks = positions * groups;

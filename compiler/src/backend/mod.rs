@@ -31,6 +31,8 @@ pub struct Design {
     pub traces: Vec<TraceSignal>,
     /// Per hardwired-weight block: (IR node name, what it costs).
     pub blocks: Vec<(String, BlockStats)>,
+    /// Per neuron layer: its architecture and the cycles it takes per timestep.
+    pub layers: Vec<(String, LayerArch, u64)>,
 }
 
 /// A node's value as a flat bus in the top module.
@@ -193,6 +195,46 @@ pub enum Arch {
     Auto,
 }
 
+/// How one neuron layer (with the weight layers feeding it) is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerArch {
+    /// Weights in logic (hardwired blocks), the update in one cycle.
+    Parallel,
+    /// A time-multiplexed core; `reuse` output channels share each accumulator (default: as
+    /// many lanes as divide the channels, up to 16).
+    Folded { reuse: Option<usize> },
+}
+
+impl LayerArch {
+    /// Parses `parallel`, `folded` or `folded:R`.
+    pub fn parse(s: &str) -> Result<LayerArch, String> {
+        match s.split_once(':') {
+            None if s == "parallel" => Ok(LayerArch::Parallel),
+            None if s == "folded" => Ok(LayerArch::Folded { reuse: None }),
+            Some(("folded", r)) => match r.parse::<usize>() {
+                Ok(r) if r >= 1 => Ok(LayerArch::Folded { reuse: Some(r) }),
+                _ => Err(format!(
+                    "'{s}': the reuse factor must be a positive integer"
+                )),
+            },
+            _ => Err(format!(
+                "'{s}' is not a layer architecture (parallel, folded or folded:R)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LayerArch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayerArch::Parallel => write!(f, "parallel"),
+            LayerArch::Folded { reuse: None } => write!(f, "folded"),
+            LayerArch::Folded { reuse: Some(r) } => write!(f, "folded:{r}"),
+        }
+    }
+}
+
 /// Unrolled synapse count above which `Arch::Auto` folds.
 pub const AUTO_FOLD_SYNAPSES: usize = 1 << 16;
 
@@ -223,15 +265,61 @@ impl Arch {
 
 /// Generates the design for a verified integer graph.
 pub fn generate(g: &Graph, arch: Arch) -> Result<Design, BackendError> {
+    generate_layers(g, arch, &std::collections::BTreeMap::new())
+}
+
+/// [`generate`] with per-layer choices (by neuron node name) overriding `arch`.
+pub fn generate_layers(
+    g: &Graph,
+    arch: Arch,
+    layers: &std::collections::BTreeMap<String, LayerArch>,
+) -> Result<Design, BackendError> {
+    for name in layers.keys() {
+        if !g
+            .find(name)
+            .is_some_and(|id| matches!(g.node(id).op, Op::IntNeuron(_)))
+        {
+            let known: Vec<&str> = g
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.op, Op::IntNeuron(_)))
+                .map(|n| n.name.as_str())
+                .collect();
+            return Err(BackendError {
+                node: name.clone(),
+                message: format!(
+                    "no neuron layer of this name (layers: {})",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    let plan = |all: LayerArch| -> Vec<LayerArch> {
+        g.nodes
+            .iter()
+            .map(|n| layers.get(&n.name).copied().unwrap_or(all))
+            .collect()
+    };
+    let folded = LayerArch::Folded { reuse: None };
     match (arch, arch.resolve(g)) {
         // `auto` keeps a model the folded cores cannot take (e.g. weight layers of different
         // shapes into one neuron layer) parallel rather than failing.
-        (Arch::Auto, Arch::Folded) => generate_as(g, true).or_else(|_| generate_as(g, false)),
-        (_, a) => generate_as(g, a == Arch::Folded),
+        (Arch::Auto, Arch::Folded) => {
+            generate_as(g, &plan(folded)).or_else(|_| generate_as(g, &plan(LayerArch::Parallel)))
+        }
+        (_, Arch::Folded) => generate_as(g, &plan(folded)),
+        _ => generate_as(g, &plan(LayerArch::Parallel)),
     }
 }
 
-fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
+fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
+    let is_folded = |id: NodeId| {
+        matches!(g.node(id).op, Op::IntNeuron(_))
+            && matches!(arch[id.index()], LayerArch::Folded { .. })
+    };
+    // One folded layer makes the whole design a multi-cycle schedule; parallel layers are then
+    // stages of it.
+    let folded = g.ids().any(is_folded);
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
     let mut namer = Namer::reserving(&[
@@ -262,6 +350,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
     let mut lines = Vec::new();
     let mut traces = Vec::new();
     let mut blocks = Vec::new();
+    let mut layer_cycles = Vec::new();
     let mut sig = vec![String::new(); g.nodes.len()];
     let mut in_offset = 0usize;
     let mut in_doc = Vec::new();
@@ -278,10 +367,10 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
             }
         }
     }
-    // Weight layers read only by neuron layers are part of those layers' folded cores.
+    // Weight layers read only by folded neuron layers are part of those layers' cores.
     let mut absorbed = vec![true; g.nodes.len()];
     for id in g.ids() {
-        if !matches!(g.node(id).op, Op::IntNeuron(_)) {
+        if !is_folded(id) {
             for p in &g.node(id).inputs {
                 absorbed[p.node.index()] = false;
             }
@@ -348,7 +437,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
                 lines.push(format!("wire [{w}-1:0] {s} {public} = {src};"));
             }
             // A folded neuron layer reads its weight layers itself.
-            Op::Dense(_) | Op::IntConv(_) if folded && absorbed[id.index()] => {}
+            Op::Dense(_) | Op::IntConv(_) if absorbed[id.index()] => {}
             Op::Dense(_) | Op::IntConv(_) => {
                 let module = namer.fresh(&format!("{top}_{s}_dense"));
                 let inst = namer.fresh(&format!("u_{s}"));
@@ -373,7 +462,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
                     + (node.inputs.len() as u32)
                         .next_power_of_two()
                         .trailing_zeros();
-                if folded {
+                if let LayerArch::Folded { reuse } = arch[id.index()] {
                     let syn_ids: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
                     if node.inputs.iter().any(|p| p.delayed) {
                         return Err(err(
@@ -401,9 +490,15 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
                         })
                         .collect();
                     let layouts: Vec<_> = sources.iter().map(|s| s.1).collect();
-                    let (text, c) =
-                        neuron_module(&module, &node.name, nr, xb, Some((g, &syn_ids, &layouts)))
-                            .map_err(err)?;
+                    let (text, c) = neuron_module(
+                        &module,
+                        &node.name,
+                        nr,
+                        xb,
+                        Some((g, &syn_ids, &layouts, reuse)),
+                    )
+                    .map_err(err)?;
+                    layer_cycles.push((node.name.clone(), arch[id.index()], c));
                     cycles += c;
                     files.push((format!("{module}.v"), text));
                     let done = namer.fresh(&format!("{s}_done"));
@@ -473,10 +568,41 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
                         header_src(id),
                         node.op.keyword()
                     ));
-                    lines.push(format!("wire [{w}-1:0] {s} {public};"));
-                    lines.push(format!(
-                        "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
-                    ));
+                    if folded {
+                        // A stage of the folded schedule: it starts a cycle after the previous
+                        // layer's `done` (when that layer's outputs have settled), updates its
+                        // state in one cycle (or clears it with the others), and holds its
+                        // output in a register for the layers after it.
+                        let go = namer.fresh(&format!("{s}_go"));
+                        let now = namer.fresh(&format!("{s}_now"));
+                        let done = namer.fresh(&format!("{s}_done"));
+                        lines.push(format!(
+                            "// Neuron layer {} ({}), parallel stage of the schedule",
+                            header_src(id),
+                            node.op.keyword()
+                        ));
+                        lines.push(format!("reg {go}, {done};"));
+                        lines.push(format!(
+                            "always @(posedge clk) begin {go} <= ~rst & {start}; {done} <= ~rst & {go}; end"
+                        ));
+                        lines.push(format!("wire [{w}-1:0] {now};"));
+                        lines.push(format!(
+                            "{module} {inst} (.clk(clk), .rst(rst), .step({go} | clear), .clear(clear), .x({x_sig}), .y({now}));"
+                        ));
+                        lines.push(format!("reg [{w}-1:0] {s} {public};"));
+                        lines.push(format!(
+                            "always @(posedge clk) if (rst) {s} <= {w}'d0; else if ({go}) {s} <= {now};"
+                        ));
+                        start = done;
+                        cycles += 2;
+                        layer_cycles.push((node.name.clone(), LayerArch::Parallel, 2));
+                    } else {
+                        lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                        lines.push(format!(
+                            "{module} {inst} (.clk(clk), .rst(rst), .step(step), .clear(clear), .x({x_sig}), .y({s}));"
+                        ));
+                        layer_cycles.push((node.name.clone(), LayerArch::Parallel, 1));
+                    }
                 }
             }
             Op::IntDelay { steps } => {
@@ -545,7 +671,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
             });
         }
         let weight_only = matches!(node.op, Op::Dense(_) | Op::IntConv(_)) && absorbed[id.index()];
-        let hidden = matches!(node.op, Op::Input) || (folded && weight_only);
+        let hidden = matches!(node.op, Op::Input) || weight_only;
         if !hidden {
             traces.push(TraceSignal {
                 node: id,
@@ -613,6 +739,7 @@ fn generate_as(g: &Graph, folded: bool) -> Result<Design, BackendError> {
         cycles_per_step: cycles,
         traces,
         blocks,
+        layers: layer_cycles,
     })
 }
 
@@ -710,7 +837,7 @@ fn neuron_module(
     name: &str,
     nr: &IntNeuron,
     xb: u32,
-    fold: Option<(&Graph, &[NodeId], &[folded::Layout])>,
+    fold: Option<(&Graph, &[NodeId], &[folded::Layout], Option<usize>)>,
 ) -> Result<(String, u64), String> {
     let n = nr.len();
     let f = nr.frac_bits;
@@ -721,7 +848,15 @@ fn neuron_module(
     });
     let mut params = Vec::new();
     let fold = match fold {
-        Some((g, syns, layouts)) => Some(folded::plan(g, syns, layouts, xb, state, &mut params)?),
+        Some((g, syns, layouts, reuse)) => Some(folded::plan(
+            g,
+            syns,
+            layouts,
+            xb,
+            state,
+            reuse,
+            &mut params,
+        )?),
         None => None,
     };
     let xb_eff = fold.as_ref().map_or(xb, |fd| fd.ab);
