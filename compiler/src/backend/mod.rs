@@ -832,12 +832,16 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the
 /// weight layers `fold` (graph, weight nodes) feeding it.
+/// What a folded core is built from: the graph, its weight layers, their input layouts, and
+/// the reuse factor.
+type FoldInputs<'a> = (&'a Graph, &'a [NodeId], &'a [folded::Layout], Option<usize>);
+
 fn neuron_module(
     module: &str,
     name: &str,
     nr: &IntNeuron,
     xb: u32,
-    fold: Option<(&Graph, &[NodeId], &[folded::Layout], Option<usize>)>,
+    fold: Option<FoldInputs>,
 ) -> Result<(String, u64), String> {
     let n = nr.len();
     let f = nr.frac_bits;
