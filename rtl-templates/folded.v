@@ -1,10 +1,10 @@
 {#- A folded neuron layer (included by neuron.v when the layer is folded). #}
 // {{ header }}
-// Folded spike-addition core: {{ fd.lanes }} lanes (output channels) share one input read per
+// Folded spike-addition core{% if fd.event.is_some() %}, event-driven (only inputs that spiked cost a cycle){% endif %}: {{ fd.lanes }} lanes (output channels) share one input read per
 // cycle. For each output position and group of {{ fd.lanes }} channels the core walks every
 // kernel tap of every synapse, adding each lane's weight when the tapped input spiked (a
 // conditional add, no multiplier), then updates those {{ fd.lanes }} neurons from state RAM.
-// One timestep: `start` .. `done`, {{ fd.cycles }} cycles. `clear` makes the next timestep start
+// One timestep: `start` .. `done`, {% if fd.event.is_some() %}at most {% endif %}{{ fd.cycles }} cycles. `clear` makes the next timestep start
 // from zero state (end of sample). All update arithmetic is in WB-bit two's complement.
 `default_nettype none
 module {{ module }} (
@@ -46,6 +46,49 @@ module {{ module }} (
     // Position advance: next group, else next column, else next row.
     wire next_ox = advance & last_grp;
     wire next_oy = next_ox & last_ox;
+{%- if let Some(ev) = fd.event %}
+{%- for s in fd.syns %}
+    // Synapse 0: {{ s.doc }}
+    // Event-driven walk: each cycle visits the lowest input that spiked and has not been
+    // visited in this block (one weight read per spike); a block without spikes makes one
+    // empty visit.
+    reg  fst;
+    reg  [{{ ev.n_in }}-1:0] pend;
+    wire [{{ ev.n_in }}-1:0] cur = fst ? x0 : pend;
+    wire [{{ ev.n_in }}-1:0] low = cur & (~cur + {{ ev.n_in }}'d1);
+    wire tap_end0 = ~|(cur & ~low);
+    wire bit0 = |cur;
+    // The visited input's index: its bit i ORs the one-hot bits whose index has bit i set.
+    reg  [{{ ev.idx_bits }}-1:0] at;
+    integer e;
+    always @(*) begin
+        at = {{ ev.idx_bits }}'d0;
+        for (e = 0; e < {{ ev.n_in }}; e = e + 1)
+            if (low[e]) at = at | e[{{ ev.idx_bits }}-1:0];
+    end
+    always @(posedge clk) begin
+        if (st == S_IDLE || advance) begin
+            fst <= 1'b1;
+        end else if (st == S_RUN) begin
+            fst <= 1'b0;
+            pend <= cur & ~low;
+        end
+    end
+    // Weights: word grp * {{ ev.taps }} + input holds the L lanes' weights of that input.
+    wire [31:0] wa_full = { {{ 32 - fd.grp_bits }}'d0, grp } * 32'd{{ ev.taps }} + { {{ 32 - ev.idx_bits }}'d0, at };
+    wire [{{ s.wa_bits }}-1:0] wa0 = wa_full[{{ s.wa_bits }}-1:0];
+    wire [{{ 31 - s.wa_bits }}:0] unused_wa = wa_full[31:{{ s.wa_bits }}];
+    reg [{{ s.word_bits }}-1:0] w0;
+    always @(posedge clk) begin
+        {{ s.rom_attr }}case (wa0)
+{%- for w in s.words %}
+            {{ s.wa_bits }}'d{{ loop.index0 }}: w0 <= {{ w }};
+{%- endfor %}
+            default: w0 <= {{ s.word_bits }}'d0;
+        endcase
+    end
+{%- endfor %}
+{%- else %}
 {% for s in fd.syns %}
     // Synapse {{ s.k }}: {{ s.doc }}
     localparam integer AW{{ s.k }} = {{ s.aw }};
@@ -124,6 +167,7 @@ module {{ module }} (
         endcase
     end
 {% endfor %}
+{%- endif %}
     // Tap in flight: did its input spike, which synapse, is it the block's first.
     reg hit_q, first_q, busy_q;
 {%- if fd.syns.len() > 1 %}

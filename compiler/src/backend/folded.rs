@@ -44,8 +44,18 @@ pub struct FoldSyn {
     pub layout: String,
 }
 
+/// An event-driven core's input walk: only inputs that spiked are visited (one weight-row read
+/// each), for a layer with one dense weight layer.
+pub struct EventCtx {
+    pub n_in: usize,
+    pub idx_bits: u32,
+    pub taps: usize,
+}
+
 /// The folded-core part of a neuron layer's template context.
 pub struct FoldCtx {
+    /// Event-driven input walk instead of every tap (see [`EventCtx`]).
+    pub event: Option<EventCtx>,
     pub lanes: usize,
     pub co: usize,
     pub positions: usize,
@@ -160,6 +170,7 @@ pub(super) fn plan(
     xb: u32,
     state_bits: u32,
     reuse: Option<usize>,
+    event: bool,
     params: &mut Vec<Param>,
 ) -> Result<FoldCtx, String> {
     let convs: Vec<Conv<i64>> = syn_ids
@@ -375,7 +386,37 @@ pub(super) fn plan(
         w
     };
     let taps_total: u64 = syns.iter().map(|s| s.taps as u64).sum();
+    let event = match event {
+        false => None,
+        true => {
+            let c = &convs[0];
+            let one = |v: &[usize]| v.iter().all(|&x| x == 1);
+            if convs.len() != 1
+                || c.groups != 1
+                || positions != 1
+                || !c.weight.shape.get(2..).is_some_and(one)
+            {
+                return Err("an event-driven core takes one dense weight layer (no convolution, no second input)".into());
+            }
+            Some(EventCtx {
+                n_in: syns[0].n_in,
+                idx_bits: syns[0].idx_bits,
+                taps: syns[0].taps,
+            })
+        }
+    };
+    let (tap_end, first_tap) = match &event {
+        Some(_) => ("tap_end0".to_string(), "fst".to_string()),
+        None => (
+            by_syn("syn", &|k| format!("tap_end{k}")),
+            format!(
+                "syn == {syn_bits}'d0 && cl0 == {}'d0 && ky0 == {}'d0 && kx0 == {}'d0",
+                syns[0].cl_bits, syns[0].ky_bits, syns[0].kx_bits
+            ),
+        ),
+    };
     Ok(FoldCtx {
+        event,
         lanes,
         co,
         positions,
@@ -392,11 +433,8 @@ pub(super) fn plan(
         syn_bits,
         group_ids: (0..groups).collect(),
         tables,
-        tap_end: by_syn("syn", &|k| format!("tap_end{k}")),
-        first_tap: format!(
-            "syn == {syn_bits}'d0 && cl0 == {}'d0 && ky0 == {}'d0 && kx0 == {}'d0",
-            syns[0].cl_bits, syns[0].ky_bits, syns[0].kx_bits
-        ),
+        tap_end,
+        first_tap,
         hit: format!("st == S_RUN && ({})", by_syn("syn", &|k| format!("bit{k}"))),
         lane_weight: by_syn("syn_q", &sext),
         acc_init,

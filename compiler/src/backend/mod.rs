@@ -31,8 +31,12 @@ pub struct Design {
     pub traces: Vec<TraceSignal>,
     /// Per hardwired-weight block: (IR node name, what it costs).
     pub blocks: Vec<(String, BlockStats)>,
-    /// Per neuron layer: its architecture and the cycles it takes per timestep.
+    /// Per neuron layer: its architecture and the cycles it takes per timestep (the most, for
+    /// event-driven layers).
     pub layers: Vec<(String, LayerArch, u64)>,
+    /// True when an event-driven layer makes the cycles per timestep depend on the input;
+    /// `cycles_per_step` is then the most (every input spiking).
+    pub data_dependent: bool,
 }
 
 /// A node's value as a flat bus in the top module.
@@ -204,6 +208,9 @@ pub enum LayerArch {
     /// A time-multiplexed core; `reuse` output channels share each accumulator (default: as
     /// many lanes as divide the channels, up to 16).
     Folded { reuse: Option<usize> },
+    /// A folded core that visits only the inputs that spiked: cycles per timestep scale with
+    /// input activity (one dense weight layer).
+    Event,
 }
 
 impl LayerArch {
@@ -212,6 +219,7 @@ impl LayerArch {
         match s.split_once(':') {
             None if s == "parallel" => Ok(LayerArch::Parallel),
             None if s == "folded" => Ok(LayerArch::Folded { reuse: None }),
+            None if s == "event" => Ok(LayerArch::Event),
             Some(("folded", r)) => match r.parse::<usize>() {
                 Ok(r) if r >= 1 => Ok(LayerArch::Folded { reuse: Some(r) }),
                 _ => Err(format!(
@@ -219,7 +227,7 @@ impl LayerArch {
                 )),
             },
             _ => Err(format!(
-                "'{s}' is not a layer architecture (parallel, folded or folded:R)"
+                "'{s}' is not a layer architecture (parallel, folded, folded:R or event)"
             )),
         }
     }
@@ -231,6 +239,7 @@ impl std::fmt::Display for LayerArch {
             LayerArch::Parallel => write!(f, "parallel"),
             LayerArch::Folded { reuse: None } => write!(f, "folded"),
             LayerArch::Folded { reuse: Some(r) } => write!(f, "folded:{r}"),
+            LayerArch::Event => write!(f, "event"),
         }
     }
 }
@@ -315,8 +324,12 @@ pub fn generate_layers(
 fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
     let is_folded = |id: NodeId| {
         matches!(g.node(id).op, Op::IntNeuron(_))
-            && matches!(arch[id.index()], LayerArch::Folded { .. })
+            && matches!(
+                arch[id.index()],
+                LayerArch::Folded { .. } | LayerArch::Event
+            )
     };
+    let mut data_dependent = false;
     // One folded layer makes the whole design a multi-cycle schedule; parallel layers are then
     // stages of it.
     let folded = g.ids().any(is_folded);
@@ -462,7 +475,13 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     + (node.inputs.len() as u32)
                         .next_power_of_two()
                         .trailing_zeros();
-                if let LayerArch::Folded { reuse } = arch[id.index()] {
+                let folded_as = match arch[id.index()] {
+                    LayerArch::Folded { reuse } => Some((reuse, false)),
+                    LayerArch::Event => Some((None, true)),
+                    LayerArch::Parallel => None,
+                };
+                if let Some((reuse, event)) = folded_as {
+                    data_dependent |= event;
                     let syn_ids: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
                     if node.inputs.iter().any(|p| p.delayed) {
                         return Err(err(
@@ -495,7 +514,13 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                         &node.name,
                         nr,
                         xb,
-                        Some((g, &syn_ids, &layouts, reuse)),
+                        Some(FoldInputs {
+                            g,
+                            syns: &syn_ids,
+                            layouts: &layouts,
+                            reuse,
+                            event,
+                        }),
                     )
                     .map_err(err)?;
                     layer_cycles.push((node.name.clone(), arch[id.index()], c));
@@ -740,6 +765,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
         traces,
         blocks,
         layers: layer_cycles,
+        data_dependent,
     })
 }
 
@@ -834,7 +860,13 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
 /// weight layers `fold` (graph, weight nodes) feeding it.
 /// What a folded core is built from: the graph, its weight layers, their input layouts, and
 /// the reuse factor.
-type FoldInputs<'a> = (&'a Graph, &'a [NodeId], &'a [folded::Layout], Option<usize>);
+struct FoldInputs<'a> {
+    g: &'a Graph,
+    syns: &'a [NodeId],
+    layouts: &'a [folded::Layout],
+    reuse: Option<usize>,
+    event: bool,
+}
 
 fn neuron_module(
     module: &str,
@@ -852,13 +884,14 @@ fn neuron_module(
     });
     let mut params = Vec::new();
     let fold = match fold {
-        Some((g, syns, layouts, reuse)) => Some(folded::plan(
-            g,
-            syns,
-            layouts,
+        Some(fi) => Some(folded::plan(
+            fi.g,
+            fi.syns,
+            fi.layouts,
             xb,
             state,
-            reuse,
+            fi.reuse,
+            fi.event,
             &mut params,
         )?),
         None => None,
