@@ -44,6 +44,16 @@ pub struct FoldSyn {
     pub layout: String,
 }
 
+/// What a folded core is built from: the graph, its weight layers, their input layouts, the
+/// reuse factor, and whether it walks only the inputs that spiked.
+pub struct FoldInputs<'a> {
+    pub g: &'a Graph,
+    pub syns: &'a [NodeId],
+    pub layouts: &'a [Layout],
+    pub reuse: Option<usize>,
+    pub event: bool,
+}
+
 /// An event-driven core's input walk: only inputs that spiked are visited (one weight-row read
 /// each), for a layer with one dense weight layer.
 pub struct EventCtx {
@@ -164,15 +174,13 @@ fn lanes_for(convs: &[Conv<i64>], co: usize, cap: usize) -> usize {
 /// state; `params` receives the
 /// per-channel accumulator start values when they differ.
 pub(super) fn plan(
-    g: &Graph,
-    syn_ids: &[NodeId],
-    layouts: &[Layout],
+    inp: &FoldInputs,
     xb: u32,
     state_bits: u32,
-    reuse: Option<usize>,
-    event: bool,
     params: &mut Vec<Param>,
 ) -> Result<FoldCtx, String> {
+    let (g, syn_ids, layouts) = (inp.g, inp.syns, inp.layouts);
+    let (reuse, event) = (inp.reuse, inp.event);
     let convs: Vec<Conv<i64>> = syn_ids
         .iter()
         .map(|&id| {

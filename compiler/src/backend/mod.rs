@@ -514,7 +514,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                         &node.name,
                         nr,
                         xb,
-                        Some(FoldInputs {
+                        Some(folded::FoldInputs {
                             g,
                             syns: &syn_ids,
                             layouts: &layouts,
@@ -858,22 +858,12 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the
 /// weight layers `fold` (graph, weight nodes) feeding it.
-/// What a folded core is built from: the graph, its weight layers, their input layouts, and
-/// the reuse factor.
-struct FoldInputs<'a> {
-    g: &'a Graph,
-    syns: &'a [NodeId],
-    layouts: &'a [folded::Layout],
-    reuse: Option<usize>,
-    event: bool,
-}
-
 fn neuron_module(
     module: &str,
     name: &str,
     nr: &IntNeuron,
     xb: u32,
-    fold: Option<FoldInputs>,
+    fold: Option<folded::FoldInputs>,
 ) -> Result<(String, u64), String> {
     let n = nr.len();
     let f = nr.frac_bits;
@@ -884,16 +874,7 @@ fn neuron_module(
     });
     let mut params = Vec::new();
     let fold = match fold {
-        Some(fi) => Some(folded::plan(
-            fi.g,
-            fi.syns,
-            fi.layouts,
-            xb,
-            state,
-            fi.reuse,
-            fi.event,
-            &mut params,
-        )?),
+        Some(fi) => Some(folded::plan(&fi, xb, state, &mut params)?),
         None => None,
     };
     let xb_eff = fold.as_ref().map_or(xb, |fd| fd.ab);
