@@ -59,13 +59,10 @@ module {{ module }} (
     wire tap_end0 = ~|(cur & ~low);
     wire bit0 = |cur;
     // The visited input's index: its bit i ORs the one-hot bits whose index has bit i set.
-    reg  [{{ ev.idx_bits }}-1:0] at;
-    integer e;
-    always @(*) begin
-        at = {{ ev.idx_bits }}'d0;
-        for (e = 0; e < {{ ev.n_in }}; e = e + 1)
-            if (low[e]) at = at | e[{{ ev.idx_bits }}-1:0];
-    end
+    wire [{{ ev.idx_bits }}-1:0] at;
+{%- for m in ev.masks %}
+    assign at[{{ loop.index0 }}] = |(low & {{ m }});
+{%- endfor %}
     always @(posedge clk) begin
         if (st == S_IDLE || advance) begin
             fst <= 1'b1;

@@ -60,6 +60,8 @@ pub struct EventCtx {
     pub n_in: usize,
     pub idx_bits: u32,
     pub taps: usize,
+    /// Per index bit, the inputs whose index has it set (a constant mask).
+    pub masks: Vec<String>,
 }
 
 /// The folded-core part of a neuron layer's template context.
@@ -406,10 +408,27 @@ pub(super) fn plan(
             {
                 return Err("an event-driven core takes one dense weight layer (no convolution, no second input)".into());
             }
+            let n = syns[0].n_in;
+            let masks = (0..syns[0].idx_bits)
+                .map(|b| {
+                    // Hex digits from the top: digit d covers inputs 4d .. 4d + 3.
+                    let digits: String = (0..n.div_ceil(4))
+                        .rev()
+                        .map(|d| {
+                            let v = (0..4)
+                                .filter(|&i| 4 * d + i < n && ((4 * d + i) >> b) & 1 == 1)
+                                .fold(0u32, |acc, i| acc | 1 << i);
+                            char::from_digit(v, 16).expect("a hex digit")
+                        })
+                        .collect();
+                    format!("{n}'h{digits}")
+                })
+                .collect();
             Some(EventCtx {
-                n_in: syns[0].n_in,
+                n_in: n,
                 idx_bits: syns[0].idx_bits,
                 taps: syns[0].taps,
+                masks,
             })
         }
     };
