@@ -325,6 +325,7 @@ fn main() {
                 arch: spikeforge::backend::Arch::Folded,
                 layers,
                 prune: true,
+                max_cycles: None,
             };
             let c = flow::compile_opts(g, &opt).expect("compiles");
             let dir = tmp.path().join(format!("mlp{wb}_{event}"));

@@ -59,6 +59,8 @@ pub struct Compiled {
     pub layers: Vec<LayerQuant>,
     pub prune: PruneReport,
     pub design: Design,
+    /// The automatic choice under a latency budget, when one was asked for.
+    pub choice: Option<backend::choose::Choice>,
 }
 
 /// How to compile.
@@ -70,6 +72,9 @@ pub struct Options {
     pub layers: std::collections::BTreeMap<String, backend::LayerArch>,
     /// Remove silent, duplicate and unread neurons and dead nodes ([`crate::opt::prune`]).
     pub prune: bool,
+    /// Choose the layers not in `layers` so a timestep takes at most this many cycles
+    /// ([`backend::choose`]).
+    pub max_cycles: Option<u64>,
 }
 
 impl Default for Options {
@@ -79,6 +84,7 @@ impl Default for Options {
             arch: backend::Arch::Auto,
             layers: Default::default(),
             prune: true,
+            max_cycles: None,
         }
     }
 }
@@ -102,6 +108,7 @@ pub fn compile_with(
             arch,
             layers: Default::default(),
             prune: true,
+            max_cycles: None,
         },
     )
 }
@@ -119,7 +126,21 @@ pub fn compile_opts(g: Graph, opt: &Options) -> Result<Compiled, FlowError> {
     } else {
         (quantised.clone(), PruneReport::default())
     };
-    let design = backend::generate_layers(&int, opt.arch, &opt.layers)?;
+    let (design, choice) = match opt.max_cycles {
+        Some(budget) => {
+            let choice = backend::choose::for_latency(&int, budget, &opt.layers)
+                .map_err(FlowError::Input)?;
+            let d = backend::generate_layers(&int, backend::Arch::Parallel, &choice.layers)?;
+            if d.cycles_per_step != choice.cycles {
+                return Err(FlowError::Input(format!(
+                    "internal: the chosen schedule takes {} cycles, the design {}",
+                    choice.cycles, d.cycles_per_step
+                )));
+            }
+            (d, Some(choice))
+        }
+        None => (backend::generate_layers(&int, opt.arch, &opt.layers)?, None),
+    };
     Ok(Compiled {
         float,
         quantised,
@@ -127,6 +148,7 @@ pub fn compile_opts(g: Graph, opt: &Options) -> Result<Compiled, FlowError> {
         layers,
         prune,
         design,
+        choice,
     })
 }
 

@@ -205,6 +205,16 @@ struct Common {
     /// [layer."name"]; each with arch = "..."); command-line options win.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Choose the layers' architectures (those not set by --layer-arch or the config) so that
+    /// a timestep takes at most N cycles: each as folded as the budget allows.
+    #[arg(long, value_name = "N")]
+    max_cycles: Option<u64>,
+    /// The same budget as a time per timestep, in seconds, at --clock.
+    #[arg(long, value_name = "SECONDS")]
+    max_latency: Option<f64>,
+    /// Clock for --max-latency, in MHz.
+    #[arg(long, default_value_t = 100.0)]
+    clock: f64,
     /// Keep every neuron: skip the graph pass that removes neurons which never spike, always
     /// spike with another one, or which nothing reads.
     #[arg(long)]
@@ -620,11 +630,27 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
             .map_err(|e| format!("--layer-arch {name}: {e}"))?;
         layers.insert(name.to_string(), la);
     }
+    let max_cycles = match (c.max_cycles, c.max_latency) {
+        (Some(n), None) => Some(n),
+        (None, Some(t)) if t > 0.0 && c.clock > 0.0 && (t * c.clock * 1e6).is_finite() => {
+            // A hair above, so 1 us at 100 MHz is 100 cycles despite rounding.
+            Some((t * c.clock * 1e6 * (1.0 + 1e-12)).floor() as u64)
+        }
+        (None, Some(t)) => {
+            return Err(format!(
+                "--max-latency {t} at --clock {} MHz is not a budget",
+                c.clock
+            ))
+        }
+        (Some(_), Some(_)) => return Err("give --max-cycles or --max-latency, not both".into()),
+        (None, None) => None,
+    };
     let options = flow::Options {
         quant: opts(c, dt),
         arch,
         layers,
         prune: !c.no_prune,
+        max_cycles,
     };
     let compiled = flow::compile_opts(g, &options).map_err(|e| e.to_string())?;
     if c.opt_report {
@@ -660,6 +686,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         "output_bits": compiled.design.out_bits,
         "layers": compiled.layers,
         "prune": compiled.prune,
+        "choice": compiled.choice,
         "optimiser": compiled.design.blocks.iter().map(|(n, b)| json!({"node": n, "block": b})).collect::<Vec<_>>(),
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });
@@ -796,14 +823,22 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Compile(c) => {
             let (compiled, dir, _, report, _) = compile(&c)?;
-            let summary = format!(
-                "compiled {} -> {} ({} modules, {} input bits, {} output bits)",
+            let mut summary = format!(
+                "compiled {} -> {} ({} modules, {} input bits, {} output bits, {} cycles per timestep)",
                 c.model.display(),
                 dir.join("rtl").display(),
                 compiled.design.files.len(),
                 compiled.design.in_bits,
-                compiled.design.out_bits
+                compiled.design.out_bits,
+                compiled.design.cycles_per_step
             );
+            if let Some(ch) = &compiled.choice {
+                summary.push_str(&format!(
+                    "\nlatency budget {} cycles: {}",
+                    ch.budget,
+                    ch.notes.join("; ")
+                ));
+            }
             finish(&dir, &report, c.json, &summary)
         }
         Cmd::Sim(a) => {

@@ -431,3 +431,38 @@ fn event_driven_layers_cosim_bit_exact_and_follow_activity() {
     }
     assert!(seen >= 4, "only {seen} networks had event-capable layers");
 }
+
+/// The automatic choice under a latency budget: the design's schedule takes at most the budget
+/// (exactly the cycles the choice computed), Verilator measures that latency, and a budget no
+/// schedule meets is refused with the fastest one's cycles.
+#[test]
+fn latency_budget_choice_meets_its_budget_in_cosim() {
+    for (seed, budget) in [(1u64, 60u64), (2, 150), (3, 1000), (4, 40)] {
+        let g = random_snn(seed, &RandomSnn::default());
+        let opt = flow::Options {
+            max_cycles: Some(budget),
+            ..flow::Options::default()
+        };
+        let c = match flow::compile_opts(g, &opt) {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    e.to_string().contains("no schedule meets"),
+                    "seed {seed}: {e}"
+                );
+                continue;
+            }
+        };
+        let ch = c.choice.as_ref().unwrap();
+        assert!(ch.cycles <= budget && c.design.cycles_per_step == ch.cycles);
+        let dir = tempfile::tempdir().unwrap();
+        verify_design(&c, 1, 12, seed, dir.path());
+    }
+    let g = flow::load(&example("rsnn_16_32_10.nir")).unwrap();
+    let opt = flow::Options {
+        max_cycles: Some(0),
+        ..flow::Options::default()
+    };
+    let e = flow::compile_opts(g, &opt).err().unwrap().to_string();
+    assert!(e.contains("the fastest takes 1"), "{e}");
+}

@@ -170,19 +170,19 @@ fn lanes_for(convs: &[Conv<i64>], co: usize, cap: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Plans the folded core of a neuron layer fed by weight layers `syn_ids`. Each one's spike
-/// input is in IR order, or (`layouts[k] = Some((channels, positions))`) in the hardware order
-/// of a folded layer upstream: position-major, `index = position * channels + channel`. `xb` is the width of the summed input, `state_bits` of a stored
-/// state; `params` receives the
-/// per-channel accumulator start values when they differ.
-pub(super) fn plan(
-    inp: &FoldInputs,
-    xb: u32,
-    state_bits: u32,
-    params: &mut Vec<Param>,
-) -> Result<FoldCtx, String> {
-    let (g, syn_ids, layouts) = (inp.g, inp.syns, inp.layouts);
-    let (reuse, event) = (inp.reuse, inp.event);
+/// The shape of a folded core's schedule.
+struct Geometry {
+    convs: Vec<Conv<i64>>,
+    co: usize,
+    oh: usize,
+    ow: usize,
+    lanes: usize,
+    groups: usize,
+    positions: usize,
+    blocks: usize,
+}
+
+fn geometry(g: &Graph, syn_ids: &[NodeId], reuse: Option<usize>) -> Result<Geometry, String> {
     let convs: Vec<Conv<i64>> = syn_ids
         .iter()
         .map(|&id| {
@@ -199,7 +199,9 @@ pub(super) fn plan(
         .iter()
         .map(|c| c.out_shape().ok_or("inconsistent convolution geometry"))
         .collect::<Result<_, _>>()?;
-    let [co, oh, ow] = shapes[0];
+    let [co, oh, ow] = *shapes
+        .first()
+        .ok_or("a folded layer needs a weight layer")?;
     if shapes.iter().any(|s| *s != shapes[0]) {
         return Err(format!(
             "its weight layers produce different output shapes {shapes:?}; a folded core needs one"
@@ -210,7 +212,57 @@ pub(super) fn plan(
     let lanes = lanes_for(&convs, co, cap);
     let groups = co / lanes;
     let positions = oh * ow;
-    let blocks = positions * groups;
+    Ok(Geometry {
+        convs,
+        co,
+        oh,
+        ow,
+        lanes,
+        groups,
+        positions,
+        blocks: positions * groups,
+    })
+}
+
+/// Cycles per timestep of a folded core over `syn_ids` (the most, for an event core), and its
+/// lanes, without planning the rest.
+pub fn schedule(
+    g: &Graph,
+    syn_ids: &[NodeId],
+    reuse: Option<usize>,
+) -> Result<(u64, usize), String> {
+    let geo = geometry(g, syn_ids, reuse)?;
+    let taps: u64 = geo
+        .convs
+        .iter()
+        .map(|c| c.weight.shape.iter().skip(1).product::<usize>() as u64)
+        .sum();
+    Ok((geo.blocks as u64 * (taps + 2) + 1, geo.lanes))
+}
+
+/// Plans the folded core of a neuron layer fed by weight layers `syn_ids`. Each one's spike
+/// input is in IR order, or (`layouts[k] = Some((channels, positions))`) in the hardware order
+/// of a folded layer upstream: position-major, `index = position * channels + channel`. `xb` is the width of the summed input, `state_bits` of a stored
+/// state; `params` receives the
+/// per-channel accumulator start values when they differ.
+pub(super) fn plan(
+    inp: &FoldInputs,
+    xb: u32,
+    state_bits: u32,
+    params: &mut Vec<Param>,
+) -> Result<FoldCtx, String> {
+    let (g, syn_ids, layouts) = (inp.g, inp.syns, inp.layouts);
+    let event = inp.event;
+    let Geometry {
+        convs,
+        co,
+        oh,
+        ow,
+        lanes,
+        groups,
+        positions,
+        blocks,
+    } = geometry(g, syn_ids, inp.reuse)?;
     // Trailing zero bits every weight of a synapse shares (the quantiser's guard bits) are
     // not stored: the ROM holds w >> tz and the lane shifts back with wiring.
     let tzs: Vec<u32> = convs

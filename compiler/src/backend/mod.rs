@@ -1,6 +1,7 @@
 //! Verilog backend: one module per layer from the askama templates in `rtl-templates/`, and a
 //! top level with the stream interface. Reads only verified integer IR.
 
+pub mod choose;
 pub mod folded;
 pub mod hardwired;
 pub mod names;
@@ -200,8 +201,7 @@ pub enum Arch {
 }
 
 /// How one neuron layer (with the weight layers feeding it) is built.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerArch {
     /// Weights in logic (hardwired blocks), the update in one cycle.
     Parallel,
@@ -230,6 +230,13 @@ impl LayerArch {
                 "'{s}' is not a layer architecture (parallel, folded, folded:R or event)"
             )),
         }
+    }
+}
+
+/// As in `--layer-arch`: `parallel`, `folded`, `folded:R`, `event`.
+impl serde::Serialize for LayerArch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
