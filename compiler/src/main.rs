@@ -611,7 +611,9 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
     let dir = out_dir(c, &g);
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let choices = match &c.config {
-        Some(p) => spikeforge::config::load(p)?.choices(&g)?,
+        Some(p) => spikeforge::config::load(p)?
+            .choices(&g)
+            .map_err(|e| format!("{}: {e}", p.display()))?,
         None => Default::default(),
     };
     let arch = match c.arch {

@@ -585,3 +585,47 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Architecture options: mistakes name the option, the layer and what is allowed.
+#[test]
+fn architecture_options_reject_mistakes_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let ex = ex.to_str().unwrap();
+    let out = dir.path().join("o");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--layer-arch", "lif1"], "expected NAME=ARCH"),
+        (&["--layer-arch", "lif1=fast"], "not a layer architecture"),
+        (
+            &["--layer-arch", "nope=folded"],
+            "no neuron layer of this name",
+        ),
+        (&["--layer-arch", "lif1=event"], "one dense weight layer"),
+        (&["--max-cycles", "0"], "no schedule meets 0 cycles"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["compile", ex, "-o", out];
+        args.extend_from_slice(extra);
+        let (code, _, err) = spikeforge(&args, dir.path());
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    let cfg = dir.path().join("spikeforge.toml");
+    std::fs::write(&cfg, "[layer.\"lif9\"]\narch = \"folded\"\n").unwrap();
+    let (code, _, err) = spikeforge(
+        &["compile", ex, "-o", out, "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("spikeforge.toml") && err.contains("lif9") && err.contains("lif1"),
+        "{err}"
+    );
+    let (code, _, err) = spikeforge(&["ramp", "sine", "-o", out], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown function 'sine'") && err.contains("sigmoid"),
+        "{err}"
+    );
+}
