@@ -48,40 +48,41 @@ module {{ module }} (
     wire next_oy = next_ox & last_ox;
 {%- if let Some(ev) = fd.event %}
 {%- for s in fd.syns %}
-    // Synapse 0: {{ s.doc }}
+    // Synapse {{ s.k }}: {{ s.doc }}
     // Event-driven walk: each cycle visits the lowest input that spiked and has not been
-    // visited in this block (one weight read per spike); a block without spikes makes one
+    // visited in this block (one weight read per spike); a synapse without spikes makes one
     // empty visit.
-    reg  fst;
-    reg  [{{ ev.n_in }}-1:0] pend;
-    wire [{{ ev.n_in }}-1:0] cur = fst ? x0 : pend;
-    wire [{{ ev.n_in }}-1:0] low = cur & (~cur + {{ ev.n_in }}'d1);
-    wire tap_end0 = ~|(cur & ~low);
-    wire bit0 = |cur;
+    wire on{{ s.k }} = st == S_RUN && syn == {{ fd.syn_bits }}'d{{ s.k }};
+    reg  fst{{ s.k }};
+    reg  [{{ s.n_in }}-1:0] pend{{ s.k }};
+    wire [{{ s.n_in }}-1:0] cur{{ s.k }} = fst{{ s.k }} ? x{{ s.k }} : pend{{ s.k }};
+    wire [{{ s.n_in }}-1:0] low{{ s.k }} = cur{{ s.k }} & (~cur{{ s.k }} + {{ s.n_in }}'d1);
+    wire tap_end{{ s.k }} = ~|(cur{{ s.k }} & ~low{{ s.k }});
+    wire bit{{ s.k }} = |cur{{ s.k }};
     // The visited input's index: its bit i ORs the one-hot bits whose index has bit i set.
-    wire [{{ ev.idx_bits }}-1:0] at;
-{%- for m in ev.masks %}
-    assign at[{{ loop.index0 }}] = |(low & {{ m }});
+    wire [{{ s.idx_bits }}-1:0] at{{ s.k }};
+{%- for m in ev.masks[s.k] %}
+    assign at{{ s.k }}[{{ loop.index0 }}] = |(low{{ s.k }} & {{ m }});
 {%- endfor %}
     always @(posedge clk) begin
         if (st == S_IDLE || advance) begin
-            fst <= 1'b1;
-        end else if (st == S_RUN) begin
-            fst <= 1'b0;
-            pend <= cur & ~low;
+            fst{{ s.k }} <= 1'b1;
+        end else if (on{{ s.k }}) begin
+            fst{{ s.k }} <= 1'b0;
+            pend{{ s.k }} <= cur{{ s.k }} & ~low{{ s.k }};
         end
     end
-    // Weights: word grp * {{ ev.taps }} + input holds the L lanes' weights of that input.
-    wire [31:0] wa_full = { {{ 32 - fd.grp_bits }}'d0, grp } * 32'd{{ ev.taps }} + { {{ 32 - ev.idx_bits }}'d0, at };
-    wire [{{ s.wa_bits }}-1:0] wa0 = wa_full[{{ s.wa_bits }}-1:0];
-    wire [{{ 31 - s.wa_bits }}:0] unused_wa = wa_full[31:{{ s.wa_bits }}];
-    reg [{{ s.word_bits }}-1:0] w0;
+    // Weights: word grp * {{ s.taps }} + input holds the L lanes' weights of that input.
+    wire [31:0] wa_full{{ s.k }} = { {{ 32 - fd.grp_bits }}'d0, grp } * 32'd{{ s.taps }} + { {{ 32 - s.idx_bits }}'d0, at{{ s.k }} };
+    wire [{{ s.wa_bits }}-1:0] wa{{ s.k }} = wa_full{{ s.k }}[{{ s.wa_bits }}-1:0];
+    wire [{{ 31 - s.wa_bits }}:0] unused_wa{{ s.k }} = wa_full{{ s.k }}[31:{{ s.wa_bits }}];
+    reg [{{ s.word_bits }}-1:0] w{{ s.k }};
     always @(posedge clk) begin
-        {{ s.rom_attr }}case (wa0)
+        {{ s.rom_attr }}case (wa{{ s.k }})
 {%- for w in s.words %}
-            {{ s.wa_bits }}'d{{ loop.index0 }}: w0 <= {{ w }};
+            {{ s.wa_bits }}'d{{ loop.index0 }}: w{{ s.k }} <= {{ w }};
 {%- endfor %}
-            default: w0 <= {{ s.word_bits }}'d0;
+            default: w{{ s.k }} <= {{ s.word_bits }}'d0;
         endcase
     end
 {%- endfor %}

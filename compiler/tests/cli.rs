@@ -594,14 +594,13 @@ fn architecture_options_reject_mistakes_clearly() {
     let ex = ex.to_str().unwrap();
     let out = dir.path().join("o");
     let out = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--layer-arch", "lif1"], "expected NAME=ARCH"),
         (&["--layer-arch", "lif1=fast"], "not a layer architecture"),
         (
             &["--layer-arch", "nope=folded"],
             "no neuron layer of this name",
         ),
-        (&["--layer-arch", "lif1=event"], "one dense weight layer"),
         (&["--max-cycles", "0"], "no schedule meets 0 cycles"),
     ];
     for (extra, want) in cases {
@@ -611,6 +610,23 @@ fn architecture_options_reject_mistakes_clearly() {
         assert_eq!(code, 1, "{extra:?}: {err}");
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+    let conv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/conv_snn_2x8x8.nir");
+    let (code, _, err) = spikeforge(
+        &[
+            "compile",
+            conv.to_str().unwrap(),
+            "-o",
+            out,
+            "--layer-arch",
+            "if1=event",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("if1") && err.contains("no convolution"),
+        "{err}"
+    );
     let cfg = dir.path().join("spikeforge.toml");
     std::fs::write(&cfg, "[layer.\"lif9\"]\narch = \"folded\"\n").unwrap();
     let (code, _, err) = spikeforge(

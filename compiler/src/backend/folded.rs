@@ -57,11 +57,8 @@ pub struct FoldInputs<'a> {
 /// An event-driven core's input walk: only inputs that spiked are visited (one weight-row read
 /// each), for a layer with one dense weight layer.
 pub struct EventCtx {
-    pub n_in: usize,
-    pub idx_bits: u32,
-    pub taps: usize,
-    /// Per index bit, the inputs whose index has it set (a constant mask).
-    pub masks: Vec<String>,
+    /// Per synapse, per index bit: the inputs whose index has it set (a constant mask).
+    pub masks: Vec<Vec<String>>,
 }
 
 /// The folded-core part of a neuron layer's template context.
@@ -451,41 +448,44 @@ pub(super) fn plan(
     let event = match event {
         false => None,
         true => {
-            let c = &convs[0];
             let one = |v: &[usize]| v.iter().all(|&x| x == 1);
-            if convs.len() != 1
-                || c.groups != 1
-                || positions != 1
-                || !c.weight.shape.get(2..).is_some_and(one)
-            {
-                return Err("an event-driven core takes one dense weight layer (no convolution, no second input)".into());
+            let dense = |c: &Conv<i64>| {
+                c.groups == 1 && c.weight.shape.get(2..).is_some_and(one) && one(&c.in_shape[1..])
+            };
+            if positions != 1 || !convs.iter().all(dense) {
+                return Err(
+                    "an event-driven core takes dense weight layers (no convolution)".into(),
+                );
             }
-            let n = syns[0].n_in;
-            let masks = (0..syns[0].idx_bits)
-                .map(|b| {
-                    // Hex digits from the top: digit d covers inputs 4d .. 4d + 3.
-                    let digits: String = (0..n.div_ceil(4))
-                        .rev()
-                        .map(|d| {
-                            let v = (0..4)
-                                .filter(|&i| 4 * d + i < n && ((4 * d + i) >> b) & 1 == 1)
-                                .fold(0u32, |acc, i| acc | 1 << i);
-                            char::from_digit(v, 16).expect("a hex digit")
+            let masks = syns
+                .iter()
+                .map(|sy| {
+                    let n = sy.n_in;
+                    (0..sy.idx_bits)
+                        .map(|b| {
+                            // Hex digits from the top: digit d covers inputs 4d .. 4d + 3.
+                            let digits: String = (0..n.div_ceil(4))
+                                .rev()
+                                .map(|d| {
+                                    let v = (0..4)
+                                        .filter(|&i| 4 * d + i < n && ((4 * d + i) >> b) & 1 == 1)
+                                        .fold(0u32, |acc, i| acc | 1 << i);
+                                    char::from_digit(v, 16).expect("a hex digit")
+                                })
+                                .collect();
+                            format!("{n}'h{digits}")
                         })
-                        .collect();
-                    format!("{n}'h{digits}")
+                        .collect()
                 })
                 .collect();
-            Some(EventCtx {
-                n_in: n,
-                idx_bits: syns[0].idx_bits,
-                taps: syns[0].taps,
-                masks,
-            })
+            Some(EventCtx { masks })
         }
     };
     let (tap_end, first_tap) = match &event {
-        Some(_) => ("tap_end0".to_string(), "fst".to_string()),
+        Some(_) => (
+            by_syn("syn", &|k| format!("tap_end{k}")),
+            format!("syn == {syn_bits}'d0 && fst0"),
+        ),
         None => (
             by_syn("syn", &|k| format!("tap_end{k}")),
             format!(
