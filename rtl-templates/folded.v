@@ -72,10 +72,15 @@ module {{ module }} (
             pend{{ s.k }} <= cur{{ s.k }} & ~low{{ s.k }};
         end
     end
-    // Weights: word grp * {{ s.taps }} + input holds the L lanes' weights of that input.
-    wire [31:0] wa_full{{ s.k }} = { {{ 32 - fd.grp_bits }}'d0, grp } * 32'd{{ s.taps }} + { {{ 32 - s.idx_bits }}'d0, at{{ s.k }} };
-    wire [{{ s.wa_bits }}-1:0] wa{{ s.k }} = wa_full{{ s.k }}[{{ s.wa_bits }}-1:0];
-    wire [{{ 31 - s.wa_bits }}:0] unused_wa{{ s.k }} = wa_full{{ s.k }}[31:{{ s.wa_bits }}];
+    // Weights: word grp * {{ s.taps }} + input holds the L lanes' weights of that input; the
+    // group's first word advances by {{ s.taps }} with the group (an add, not a multiply).
+    reg  [{{ s.wa_bits }}-1:0] wbase{{ s.k }};
+    always @(posedge clk)
+        if (st == S_IDLE || (advance && last_grp)) wbase{{ s.k }} <= {{ s.wa_bits }}'d0;
+{%- if fd.groups > 1 %}
+        else if (advance) wbase{{ s.k }} <= wbase{{ s.k }} + {{ s.wa_bits }}'d{{ s.taps }};
+{%- endif %}
+    wire [{{ s.wa_bits }}-1:0] wa{{ s.k }} = wbase{{ s.k }} + {{ fd.at_ext[s.k] }};
     reg [{{ s.word_bits }}-1:0] w{{ s.k }};
     always @(posedge clk) begin
         {{ s.rom_attr }}case (wa{{ s.k }})

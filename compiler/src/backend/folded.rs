@@ -65,6 +65,8 @@ pub struct EventCtx {
 pub struct FoldCtx {
     /// Event-driven input walk instead of every tap (see [`EventCtx`]).
     pub event: Option<EventCtx>,
+    /// Per synapse, the visited index `at<k>` widened to the weight address.
+    pub at_ext: Vec<String>,
     pub lanes: usize,
     pub co: usize,
     pub positions: usize,
@@ -494,8 +496,20 @@ pub(super) fn plan(
             ),
         ),
     };
+    let at_ext = syns
+        .iter()
+        .map(|sy| match sy.wa_bits.cmp(&sy.idx_bits) {
+            std::cmp::Ordering::Greater => {
+                format!("{{{}'d0, at{}}}", sy.wa_bits - sy.idx_bits, sy.k)
+            }
+            std::cmp::Ordering::Equal => format!("at{}", sy.k),
+            // Fewer address bits than index bits: one group, and the ROM is as deep as the input.
+            std::cmp::Ordering::Less => format!("at{}[{}:0]", sy.k, sy.wa_bits - 1),
+        })
+        .collect();
     Ok(FoldCtx {
         event,
+        at_ext,
         lanes,
         co,
         positions,
