@@ -209,12 +209,12 @@ pub enum LayerArch {
     /// many lanes as divide the channels, up to 16).
     Folded { reuse: Option<usize> },
     /// A folded core that visits only the inputs that spiked: cycles per timestep scale with
-    /// input activity (one dense weight layer).
+    /// input activity (dense weight layers, recurrent ones included; no convolutions).
     Event,
 }
 
 impl LayerArch {
-    /// Parses `parallel`, `folded` or `folded:R`.
+    /// Parses `parallel`, `folded`, `folded:R` or `event`.
     pub fn parse(s: &str) -> Result<LayerArch, String> {
         match s.split_once(':') {
             None if s == "parallel" => Ok(LayerArch::Parallel),
