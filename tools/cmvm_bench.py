@@ -255,6 +255,18 @@ def one(c, args, seed):
     return res
 
 
+def write_section(md, begin, end, text):
+    """Replaces the part of Markdown file `md` between the `begin` and `end` markers (appends it
+    when they are absent), leaving the rest of the file as it is."""
+    section = f"{begin}\n{text}{end}\n"
+    old = md.read_text() if md.exists() else ""
+    if begin in old and end in old:
+        old = old[: old.index(begin)] + section + old[old.index(end) + len(end) + 1:]
+    else:
+        old = old + ("\n" if old else "") + section
+    md.write_text(old)
+
+
 def markdown(results, command):
     lines = [
         "## Constant matrix-vector products: Spikeforge vs da4ml 0.6 vs naive Verilog",
@@ -320,14 +332,7 @@ def main():
                   f"naive {r['naive']['lut']}", flush=True)
     command = "python3 " + " ".join(sys.argv)
     results = [r for r in results if r]
-    section = f"{BEGIN}\n{markdown(results, command)}{END}\n"
-    md = Path(args.markdown)
-    old = md.read_text() if md.exists() else ""
-    if BEGIN in old and END in old:
-        old = old[: old.index(BEGIN)] + section + old[old.index(END) + len(END) + 1:]
-    else:
-        old = old + ("\n" if old else "") + section
-    md.write_text(old)
+    write_section(Path(args.markdown), BEGIN, END, markdown(results, command))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     bad = [r["case"] for r in results if not r["spikeforge"]["correct"] or not r["naive"]["correct"]]

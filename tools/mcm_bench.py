@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cmvm_bench import decode, run, signed_width, synth, testbench  # noqa: E402
+from cmvm_bench import decode, run, signed_width, synth, testbench, write_section  # noqa: E402
 
 BEGIN, END = "<!-- mcm-bench:begin -->", "<!-- mcm-bench:end -->"
 
@@ -115,14 +115,7 @@ def main():
         futs = [ex.submit(one, n, c, i, args) for n, (c, i) in sets.items()]
         res = [f.result() for f in futs]
     command = "python3 " + " ".join(sys.argv)
-    section = f"{BEGIN}\n{markdown(res, command)}{END}\n"
-    md = Path(args.markdown)
-    old = md.read_text() if md.exists() else ""
-    if BEGIN in old and END in old:
-        old = old[: old.index(BEGIN)] + section + old[old.index(END) + len(END) + 1:]
-    else:
-        old = old + ("\n" if old else "") + section
-    md.write_text(old)
+    write_section(Path(args.markdown), BEGIN, END, markdown(res, command))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     bad = [r["name"] for r in res if not r["correct"]]

@@ -150,6 +150,19 @@ struct Search {
 }
 
 impl Search {
+    /// The ready set `{1}` and its successors, fundamentals bounded by `max`.
+    fn from_one(max: u64) -> Search {
+        let mut s = Search {
+            max,
+            ready: Vec::new(),
+            in_ready: FxHashSet::default(),
+            made: Vec::new(),
+            succ: FxHashMap::default(),
+        };
+        s.add(1, None);
+        s
+    }
+
     fn add(&mut self, x: u64, how: Option<Recipe>) {
         if let Some(h) = how {
             self.made.push((x, h));
@@ -261,14 +274,7 @@ pub fn plan(constants: &[i64]) -> Option<Vec<(u64, Recipe)>> {
     if bits > MAX_BITS || targets.len() > MAX_TARGETS {
         return None;
     }
-    let mut s = Search {
-        max: 1 << (bits + 1),
-        ready: Vec::new(),
-        in_ready: FxHashSet::default(),
-        made: Vec::new(),
-        succ: FxHashMap::default(),
-    };
-    s.add(1, None);
+    let mut s = Search::from_one(1 << (bits + 1));
     while !targets.is_empty() {
         // Optimal part: every target one adder away.
         while let Some(k) = targets.iter().position(|t| s.succ.contains_key(t)) {
@@ -302,14 +308,7 @@ pub fn scm(c: i64) -> Option<Vec<(u64, Recipe)>> {
     if bits > 16 {
         return None;
     }
-    let mut s = Search {
-        max: 1 << (bits + 1),
-        ready: Vec::new(),
-        in_ready: FxHashSet::default(),
-        made: Vec::new(),
-        succ: FxHashMap::default(),
-    };
-    s.add(1, None);
+    let s = Search::from_one(1 << (bits + 1));
     (1..=SCM_EXACT_ADDERS).find_map(|limit| deepen(&s, t, limit))
 }
 
