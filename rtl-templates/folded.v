@@ -81,15 +81,6 @@ module {{ module }} (
         else if (advance) wbase{{ s.k }} <= wbase{{ s.k }} + {{ s.wa_bits }}'d{{ s.taps }};
 {%- endif %}
     wire [{{ s.wa_bits }}-1:0] wa{{ s.k }} = wbase{{ s.k }} + {{ fd.at_ext[s.k] }};
-    reg [{{ s.word_bits }}-1:0] w{{ s.k }};
-    always @(posedge clk) begin
-        {{ s.rom_attr }}case (wa{{ s.k }})
-{%- for w in s.words %}
-            {{ s.wa_bits }}'d{{ loop.index0 }}: w{{ s.k }} <= {{ w }};
-{%- endfor %}
-            default: w{{ s.k }} <= {{ s.word_bits }}'d0;
-        endcase
-    end
 {%- endfor %}
 {%- else %}
 {% for s in fd.syns %}
@@ -159,7 +150,11 @@ module {{ module }} (
         else if (next_ox)
             bx{{ s.k }} <= bx{{ s.k }} + {{ s.sx_lit }};
     end
-    // Weights: word grp * {{ s.taps }} + tap holds the L lanes' weights of that tap.
+{% endfor %}
+{%- endif %}
+{%- for s in fd.syns %}
+    // Synapse {{ s.k }}'s weights: word grp * {{ s.taps }} + tap holds the L lanes' weights of
+    // that tap (read at address wa{{ s.k }}).
     reg [{{ s.word_bits }}-1:0] w{{ s.k }};
     always @(posedge clk) begin
         {{ s.rom_attr }}case (wa{{ s.k }})
@@ -169,8 +164,7 @@ module {{ module }} (
             default: w{{ s.k }} <= {{ s.word_bits }}'d0;
         endcase
     end
-{% endfor %}
-{%- endif %}
+{%- endfor %}
     // Tap in flight: did its input spike, which synapse, is it the block's first.
     reg hit_q, first_q, busy_q;
 {%- if fd.syns.len() > 1 %}
