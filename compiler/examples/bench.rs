@@ -21,6 +21,17 @@ const KEPT: [(&str, &str); 2] = [
     ("<!-- mcm-bench:begin -->", "<!-- mcm-bench:end -->"),
 ];
 
+/// Yosys on a compiled design for a built-in target.
+fn synthesise(
+    c: &flow::Compiled,
+    rtl: &[std::path::PathBuf],
+    target: &str,
+    dir: &std::path::Path,
+) -> synth::SynthReport {
+    let t = synth::target::load(target).expect("built-in target");
+    synth::synth(&c.design.top, rtl, &t, dir).unwrap_or_else(|e| panic!("yosys {target}: {e}"))
+}
+
 fn main() {
     let out = std::env::args()
         .nth(1)
@@ -152,20 +163,8 @@ fn main() {
             continue;
         }
         let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
-        let x = synth::synth(
-            &c.design.top,
-            &rtl,
-            &synth::target::load("xc7a35t").unwrap(),
-            &dir.join("xc7"),
-        )
-        .expect("yosys xc7");
-        let i = synth::synth(
-            &c.design.top,
-            &rtl,
-            &synth::target::load("ice40up5k").unwrap(),
-            &dir.join("ice40"),
-        )
-        .expect("yosys ice40");
+        let x = synthesise(&c, &rtl, "xc7a35t", &dir.join("xc7"));
+        let i = synthesise(&c, &rtl, "ice40up5k", &dir.join("ice40"));
         let _ = writeln!(
             md,
             "| {label} | {} | {} | {:.2}% | {} / {} / {} / {} | {} / {} | {:.1} s |",
@@ -205,13 +204,7 @@ fn main() {
     let stim = stimulus::random(flow::input_len(&c.int), 1, 20, 0.1, 5);
     let r = flow::cosim(&c, &stim, &dir.join("cosim"), 5).expect("cosim");
     let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
-    let x = synth::synth(
-        &c.design.top,
-        &rtl,
-        &synth::target::load("xc7a100t").unwrap(),
-        &dir.join("xc7"),
-    )
-    .expect("yosys xc7a100t");
+    let x = synthesise(&c, &rtl, "xc7a100t", &dir.join("xc7"));
     let _ = writeln!(md, "| compile (median of 5) | cycles per timestep | cosim values | mismatches | LUT | FF | BRAM36 (RAMB36 + RAMB18/2) | LUTRAM | DSP | fits xc7a100t | Yosys time |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     let _ = writeln!(
@@ -337,13 +330,7 @@ fn main() {
                 measured.push(r.max_latency_cycles.to_string());
             }
             let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
-            let x = synth::synth(
-                &c.design.top,
-                &rtl,
-                &synth::target::load("xc7a35t").unwrap(),
-                &dir.join("xc7"),
-            )
-            .expect("yosys");
+            let x = synthesise(&c, &rtl, "xc7a35t", &dir.join("xc7"));
             let _ = writeln!(
                 md,
                 "| {wb}-bit | {} | {} | {} | {} | {} | {} | {} |",
