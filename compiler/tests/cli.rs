@@ -566,6 +566,42 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
         "{}",
         String::from_utf8_lossy(&lint.stderr)
     );
+    // One multi-bit input (a multiple-constant graph); this set takes an exact right shift,
+    // (a + b) >> r, written as a slice: lint-clean and accepted by Yosys too.
+    std::fs::write(
+        dir.path().join("mcm.json"),
+        r#"{"weights": [[11], [33], [35], [53], [103]]}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = spikeforge(
+        &[
+            "cmvm",
+            "mcm.json",
+            "--input-bits",
+            "8",
+            "-o",
+            "mcm.v",
+            "--module",
+            "mcm",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["solver"]["form"], "multiple constants");
+    let mcm = dir.path().join("mcm.v");
+    let lint = Command::new("verilator")
+        .args(["--lint-only", "-Wall"])
+        .arg(&mcm)
+        .output()
+        .expect("verilator runs");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    spikeforge::synth::check("mcm", &[mcm]).unwrap();
     for (text, want) in [
         (r#"{"weights": [[1, 2], [3]]}"#, "row 1 has 1 entries"),
         (
