@@ -6,7 +6,8 @@
 //   STIMULUS: "steps N" then N lines "<last> <hex input beat>".
 //   TRACE (written): per timestep "T <hex> <hex> ..." (one per traced bus), and per accepted
 //   output beat "O <last> <hex> <latency>", the latency in cycles from the input beat's
-//   acceptance to the output beat's tvalid.
+//   acceptance to the output beat's tvalid, or "-" when the beat was accepted behind an output
+//   that downstream was stalling (it waited in the skid buffer, not in the schedule).
 // With BACKPRESSURE=1, tvalid and tready toggle pseudo-randomly to exercise the handshake.
 #include "Vdut.h"
 #include "Vdut___024root.h"
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
     size_t sent = 0, received = 0;
     // Latency of each beat: cycles from its acceptance to its output becoming valid.
     std::vector<uint64_t> accepted_at;
+    std::vector<bool> unstalled;
     bool was_valid = false;
     uint64_t latency = 0;
     // Folded designs take SF_CYCLES_PER_STEP cycles a step; stalls at most double that.
@@ -130,7 +132,10 @@ int main(int argc, char** argv) {
         if (dut.m_axis_tvalid && dut.m_axis_tready) {
             fprintf(out, "O %d ", (int)dut.m_axis_tlast);
             put_hex(out, dut.m_axis_tdata, SF_OUT_BITS);
-            fprintf(out, " %llu\n", (unsigned long long)latency);
+            if (unstalled[received])
+                fprintf(out, " %llu\n", (unsigned long long)latency);
+            else
+                fputs(" -\n", out);
             was_valid = false;
             ++received;
 #if SF_SAMPLE_AT_OUTPUT
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
             fputc('\n', out);
 #endif
             accepted_at.push_back(cycle);
+            unstalled.push_back(!dut.m_axis_tvalid || dut.m_axis_tready);
             ++sent;
         }
 #undef SF_PUT

@@ -2,6 +2,7 @@
 //! top level with the stream interface. Reads only verified integer IR.
 
 pub mod choose;
+pub mod control;
 pub mod folded;
 pub mod hardwired;
 pub mod names;
@@ -761,6 +762,11 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
             message: "graph has no inputs".into(),
         });
     }
+    // The fixed-width stream control, from rust_hdl (see `control`).
+    files.extend(match folded {
+        true => control::emit(control::StepSequencer::default(), &format!("{top}_seq")),
+        false => control::emit(control::SkidControl::default(), &format!("{top}_skid")),
+    });
     files.push((format!("{top}.v"), render(&topv)));
     Ok(Design {
         top,

@@ -41,7 +41,8 @@ pub struct CosimReport {
     pub first_mismatch: Option<Mismatch>,
     pub build_seconds: f64,
     pub run_seconds: f64,
-    /// Most cycles from accepting an input beat to its output beat becoming valid.
+    /// Most cycles from accepting an input beat to its output beat becoming valid, over the
+    /// beats not accepted behind a stalled output.
     pub max_latency_cycles: u64,
 }
 
@@ -242,11 +243,15 @@ pub fn run(
                 let _last = it.next();
                 let h = it.next().ok_or_else(|| bad(line))?;
                 let bits = unhex(h, design.out_bits).ok_or_else(|| bad(line))?;
-                let latency: u64 = it
-                    .next()
-                    .and_then(|l| l.parse().ok())
-                    .ok_or_else(|| bad(line))?;
-                report.max_latency_cycles = report.max_latency_cycles.max(latency);
+                // "-": the beat waited behind a stalled output, so it says nothing of the
+                // schedule.
+                let latency: Option<u64> = match it.next().ok_or_else(|| bad(line))? {
+                    "-" => None,
+                    l => Some(l.parse().map_err(|_| bad(line))?),
+                };
+                if let Some(l) = latency {
+                    report.max_latency_cycles = report.max_latency_cycles.max(l);
+                }
                 let mut off = 0;
                 for &o in &outputs {
                     let ty = &g.node(o).ty;
