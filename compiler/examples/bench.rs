@@ -319,6 +319,7 @@ fn main() {
                 layers,
                 prune: true,
                 max_cycles: None,
+                max_luts: None,
             };
             let c = flow::compile_opts(g, &opt).expect("compiles");
             let dir = tmp.path().join(format!("mlp{wb}_{event}"));

@@ -75,6 +75,9 @@ pub struct Options {
     /// Choose the layers not in `layers` so a timestep takes at most this many cycles
     /// ([`backend::choose`]).
     pub max_cycles: Option<u64>,
+    /// Choose the layers not in `layers` for the fewest cycles whose estimated LUTs
+    /// ([`crate::estimate`]) stay within this ([`backend::choose::for_luts`]).
+    pub max_luts: Option<u64>,
 }
 
 impl Default for Options {
@@ -85,6 +88,7 @@ impl Default for Options {
             layers: Default::default(),
             prune: true,
             max_cycles: None,
+            max_luts: None,
         }
     }
 }
@@ -109,6 +113,7 @@ pub fn compile_with(
             layers: Default::default(),
             prune: true,
             max_cycles: None,
+            max_luts: None,
         },
     )
 }
@@ -126,10 +131,18 @@ pub fn compile_opts(g: Graph, opt: &Options) -> Result<Compiled, FlowError> {
     } else {
         (quantised.clone(), PruneReport::default())
     };
-    let (design, choice) = match opt.max_cycles {
-        Some(budget) => {
-            let choice = backend::choose::for_latency(&int, budget, &opt.layers)
-                .map_err(FlowError::Input)?;
+    let choice = match (opt.max_cycles, opt.max_luts) {
+        (max_cycles, Some(luts)) => Some(
+            backend::choose::for_luts(&int, luts, max_cycles, &opt.layers)
+                .map_err(FlowError::Input)?,
+        ),
+        (Some(budget), None) => Some(
+            backend::choose::for_latency(&int, budget, &opt.layers).map_err(FlowError::Input)?,
+        ),
+        (None, None) => None,
+    };
+    let (design, choice) = match choice {
+        Some(choice) => {
             let d = backend::generate_layers(&int, backend::Arch::Parallel, &choice.layers)?;
             if d.cycles_per_step != choice.cycles {
                 return Err(FlowError::Input(format!(

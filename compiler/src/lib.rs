@@ -29,6 +29,7 @@
 pub mod backend;
 pub mod config;
 pub mod cosim;
+pub mod estimate;
 pub mod flow;
 pub mod frontend;
 pub mod golden;

@@ -212,6 +212,11 @@ struct Common {
     /// The same budget as a time per timestep, in seconds, at --clock.
     #[arg(long, value_name = "SECONDS")]
     max_latency: Option<f64>,
+    /// Choose the layers' architectures (those not set by --layer-arch or the config) for the
+    /// fewest cycles per timestep whose estimated LUTs stay within N; with --max-cycles or
+    /// --max-latency, both must hold.
+    #[arg(long, value_name = "N")]
+    max_luts: Option<u64>,
     /// Clock for --max-latency, in MHz.
     #[arg(long, default_value_t = 100.0)]
     clock: f64,
@@ -653,6 +658,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         layers,
         prune: !c.no_prune,
         max_cycles,
+        max_luts: c.max_luts,
     };
     let compiled = flow::compile_opts(g, &options).map_err(|e| e.to_string())?;
     if c.opt_report {
@@ -835,9 +841,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 compiled.design.cycles_per_step
             );
             if let Some(ch) = &compiled.choice {
+                let mut budgets = Vec::new();
+                if let Some(b) = ch.budget {
+                    budgets.push(format!("{b} cycles"));
+                }
+                if let Some(b) = ch.lut_budget {
+                    budgets.push(format!("{b} LUTs"));
+                }
                 summary.push_str(&format!(
-                    "\nlatency budget {} cycles: {}",
-                    ch.budget,
+                    "\nbudget {} (estimated {} LUTs, {} cycles): {}",
+                    budgets.join(" and "),
+                    ch.estimated_luts,
+                    ch.cycles,
                     ch.notes.join("; ")
                 ));
             }

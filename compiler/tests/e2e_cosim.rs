@@ -432,6 +432,34 @@ fn event_driven_layers_cosim_bit_exact_and_follow_activity() {
     assert!(seen >= 4, "only {seen} networks had event-capable layers");
 }
 
+/// The automatic choice under a LUT budget: the synthesised design fits the budget (Yosys, not
+/// the estimate, is the judge), it cosimulates bit-exact, and a budget below the smallest design
+/// is refused.
+#[test]
+fn lut_budget_choice_fits_in_yosys_and_cosims() {
+    let g = flow::load(&example("rsnn_16_32_10.nir")).unwrap();
+    let budget = 1500;
+    let opt = flow::Options {
+        max_luts: Some(budget),
+        ..flow::Options::default()
+    };
+    let c = flow::compile_opts(g.clone(), &opt).unwrap_or_else(|e| panic!("{e}"));
+    let ch = c.choice.as_ref().unwrap();
+    assert!(ch.estimated_luts <= budget && ch.notes[0].contains("LUT budget binds"));
+    let dir = tempfile::tempdir().unwrap();
+    verify_design(&c, 1, 12, 3, dir.path());
+    let rtl = cosim::write_rtl(&c.design, &dir.path().join("rtl")).unwrap();
+    let t = synth::target::load("xc7a35t").unwrap();
+    let x = synth::synth(&c.design.top, &rtl, &t, &dir.path().join("x")).unwrap();
+    assert!(x.lut <= budget, "{} LUTs over the {budget} budget", x.lut);
+    let opt = flow::Options {
+        max_luts: Some(300),
+        ..flow::Options::default()
+    };
+    let e = flow::compile_opts(g, &opt).err().unwrap().to_string();
+    assert!(e.contains("no design fits 300 LUTs"), "{e}");
+}
+
 /// The automatic choice under a latency budget: the design's schedule takes at most the budget
 /// (exactly the cycles the choice computed), Verilator measures that latency, and a budget no
 /// schedule meets is refused with the fastest one's cycles.

@@ -558,3 +558,35 @@ pub fn layout_of(g: &Graph, syn_ids: &[NodeId]) -> Option<(usize, usize)> {
     let [co, oh, ow] = c.out_shape()?;
     Some((co, oh * ow))
 }
+
+/// What a folded core over `syn_ids` is made of, for cost estimates: lanes, and per synapse
+/// its input count and weight-ROM bits.
+#[derive(Clone, Debug)]
+pub struct FoldShape {
+    pub lanes: usize,
+    /// Per synapse: (inputs on its bus, weight-ROM bits).
+    pub syns: Vec<(usize, usize)>,
+}
+
+/// The [`FoldShape`] of a folded core over `syn_ids` with reuse factor `reuse`.
+pub fn shape(g: &Graph, syn_ids: &[NodeId], reuse: Option<usize>) -> Result<FoldShape, String> {
+    let geo = geometry(g, syn_ids, reuse)?;
+    let syns = geo
+        .convs
+        .iter()
+        .map(|c| {
+            let taps: usize = c.weight.shape.iter().skip(1).product();
+            let lo = c.weight.data.iter().copied().min().unwrap_or(0);
+            let hi = c.weight.data.iter().copied().max().unwrap_or(0);
+            let ww = signed_width(lo as i128, hi as i128);
+            (
+                c.in_shape.iter().product(),
+                geo.groups * taps * geo.lanes * ww as usize,
+            )
+        })
+        .collect();
+    Ok(FoldShape {
+        lanes: geo.lanes,
+        syns,
+    })
+}

@@ -1,0 +1,110 @@
+//! Resource estimates without Yosys: the LUTs of a neuron layer under an architecture, from a
+//! first-order model fitted to Yosys runs of Spikeforge's own designs (`synth_xilinx`, xc7
+//! LUT6). The automatic choice under a LUT budget uses it; a learned surrogate can replace the
+//! coefficients without changing the interface.
+
+use crate::backend::{folded, weight_rows, LayerArch};
+use crate::ir::{Graph, NeuronKind, NodeId, Op};
+use crate::opt::cmvm;
+use crate::quant::interval::Interval;
+
+/// Model coefficients: non-negative least squares over 11 designs synthesised with Yosys 0.23
+/// (`synth_xilinx`, xc7a35t): the 784-128-10 LIF MLP folded at 1, 4, 8 and 16 lanes and
+/// event-driven, and the 16-32-10 RSNN example parallel (8- and 4-bit), folded, event-driven
+/// and mixed. Every one is within 10% of Yosys; `compiler/tests/estimate.rs` holds them to 15%.
+mod coef {
+    /// Stream control, sequencer and output register of the top level.
+    pub const TOP: f64 = 30.0;
+    /// A folded core's address counters, state machine and accumulator control.
+    pub const FOLDED_BASE: f64 = 70.0;
+    /// Per lane and state bit: the lane's accumulator and neuron update.
+    pub const PER_LANE_BIT: f64 = 6.7;
+    /// Per input bit of a folded core: the multiplexer that taps the input bus.
+    pub const PER_INPUT: f64 = 1.33;
+    /// Per input bit of an event-driven core, on top: pending register, lowest-bit isolation
+    /// and the index encoder.
+    pub const EVENT_PER_INPUT: f64 = 4.5;
+    /// LUT6 per bit of a weight ROM small enough to stay in logic.
+    pub const ROM_PER_BIT: f64 = 1.0 / 48.0;
+    /// Per one-bit adder of a hardwired block (carry chains map about one bit a LUT).
+    pub const PER_ADDER_BIT: f64 = 0.95;
+    /// Per neuron and state bit of a parallel layer's update logic.
+    pub const PARALLEL_NEURON_BIT: f64 = 4.4;
+}
+
+/// How far below a LUT budget the automatic choice aims: the largest error of the estimate on
+/// the designs it was fitted to.
+pub const MARGIN: f64 = 0.10;
+
+/// Estimated LUTs of the top level's own logic (stream control).
+pub fn top_luts() -> f64 {
+    coef::TOP
+}
+
+/// Estimated LUTs of neuron layer `id` (with the weight layers feeding it) built as `arch`.
+pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String> {
+    let node = g.node(id);
+    let Op::IntNeuron(n) = &node.op else {
+        return Err(format!("'{}' is not a neuron layer", node.name));
+    };
+    let state_bits = n.mem_bits
+        + match n.kind {
+            NeuronKind::CubaLif | NeuronKind::CubaLi => n.syn_bits,
+            _ => 0,
+        };
+    let syns: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
+    match arch {
+        LayerArch::Parallel => {
+            let adder_bits: u64 = syns.iter().map(|&s| parallel_adder_bits(g, s)).sum();
+            Ok(coef::PER_ADDER_BIT * adder_bits as f64
+                + coef::PARALLEL_NEURON_BIT * (n.len() as f64) * state_bits as f64)
+        }
+        LayerArch::Folded { reuse } => folded_luts(g, &syns, reuse, false, state_bits),
+        LayerArch::Event => folded_luts(g, &syns, None, true, state_bits),
+    }
+}
+
+fn folded_luts(
+    g: &Graph,
+    syns: &[NodeId],
+    reuse: Option<usize>,
+    event: bool,
+    state_bits: u32,
+) -> Result<f64, String> {
+    let s = folded::shape(g, syns, reuse)?;
+    let rom: f64 = s
+        .syns
+        .iter()
+        .filter(|&&(_, bits)| bits < folded::BRAM_MIN_BITS)
+        .map(|&(_, bits)| coef::ROM_PER_BIT * bits as f64)
+        .sum();
+    let inputs: usize = s.syns.iter().map(|&(n, _)| n).sum();
+    Ok(coef::FOLDED_BASE
+        + coef::PER_LANE_BIT * (s.lanes as f64) * state_bits as f64
+        + coef::PER_INPUT * inputs as f64
+        + rom
+        + if event {
+            coef::EVENT_PER_INPUT * inputs as f64
+        } else {
+            0.0
+        })
+}
+
+/// One-bit adders of the hardwired block the optimiser builds for weight layer `syn` (the
+/// block itself, so the estimate sees the sharing the optimiser finds).
+fn parallel_adder_bits(g: &Graph, syn: NodeId) -> u64 {
+    let node = g.node(syn);
+    let (rows, _) = weight_rows(&node.op);
+    let cols = node.inputs.first().map_or(0, |p| g.node(p.node).ty.len());
+    if rows.is_empty() || cols == 0 {
+        return 0;
+    }
+    let mut w = vec![0i64; rows.len() * cols];
+    for (r, row) in rows.iter().enumerate() {
+        for &(c, v) in row {
+            w[r * cols + c] = v;
+        }
+    }
+    let (graph, _) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
+    graph.cost()
+}
