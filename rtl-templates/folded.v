@@ -46,7 +46,139 @@ module {{ module }} (
     // Position advance: next group, else next column, else next row.
     wire next_ox = advance & last_grp;
     wire next_oy = next_ox & last_ox;
-{%- if let Some(ev) = fd.event %}
+{%- if let Some(sc) = fd.scatter %}
+{%- for s in fd.syns %}
+    // Synapse {{ s.k }}: {{ s.doc }}
+    // Event-driven convolution. Scatter phase: each input that spiked is taken from the pending
+    // queue (lowest index first); then its {{ sc.kh }}x{{ sc.kw }} kernel taps and {{ fd.groups }} channel
+    // group(s) are walked, one a cycle, adding the L lanes' weights to the partial sums of the
+    // output each tap reaches. The block walk then reads each block's sums once.
+    reg  sc_on, sc_walk, sc_done, fst;
+    reg  [{{ sc.n_in }}-1:0] pend;
+    wire [{{ sc.n_in }}-1:0] cur = fst ? x{{ s.k }} : pend;
+    wire [{{ sc.n_in }}-1:0] low = cur & (~cur + {{ sc.n_in }}'d1);
+    wire take = sc_on & ~sc_walk & |cur;
+    // The taken input's channel, row and column: bit i ORs the one-hot bits whose field has it.
+    wire [{{ sc.c_bits }}-1:0] sc_c;
+    wire [{{ sc.y_bits }}-1:0] sc_y;
+    wire [{{ sc.x_bits }}-1:0] sc_x;
+{%- for m in sc.c_masks %}
+    assign sc_c[{{ loop.index0 }}] = |(low & {{ m }});
+{%- endfor %}
+{%- for m in sc.y_masks %}
+    assign sc_y[{{ loop.index0 }}] = |(low & {{ m }});
+{%- endfor %}
+{%- for m in sc.x_masks %}
+    assign sc_x[{{ loop.index0 }}] = |(low & {{ m }});
+{%- endfor %}
+    reg  [{{ sc.y_bits }}-1:0] sy_r;
+    reg  [{{ sc.x_bits }}-1:0] sx_r;
+    reg  [{{ sc.ky_bits }}-1:0] ky;
+    reg  [{{ sc.kx_bits }}-1:0] kx;
+    reg  [{{ fd.grp_bits }}-1:0] sg;
+    wire sg_end = sg == {{ fd.grp_bits }}'d{{ fd.groups - 1 }};
+    wire kx_end = kx == {{ sc.kx_bits }}'d{{ sc.kw - 1 }};
+    wire ky_end = ky == {{ sc.ky_bits }}'d{{ sc.kh - 1 }};
+    always @(posedge clk) begin
+        sc_done <= 1'b0;
+        if (rst) begin
+            sc_on <= 1'b0;
+            sc_walk <= 1'b0;
+            fst <= 1'b0;
+        end else if (start) begin
+            sc_on <= 1'b1;
+            sc_walk <= 1'b0;
+            fst <= 1'b1;
+        end else if (take) begin
+            pend <= cur & ~low;
+            fst <= 1'b0;
+            sc_walk <= 1'b1;
+            sy_r <= sc_y;
+            sx_r <= sc_x;
+            ky <= {{ sc.ky_bits }}'d0;
+            kx <= {{ sc.kx_bits }}'d0;
+            sg <= {{ fd.grp_bits }}'d0;
+        end else if (sc_walk) begin
+            sg <= sg_end ? {{ fd.grp_bits }}'d0 : sg + {{ fd.grp_bits }}'d1;
+            if (sg_end) begin
+                kx <= kx_end ? {{ sc.kx_bits }}'d0 : kx + {{ sc.kx_bits }}'d1;
+                if (kx_end) ky <= ky + {{ sc.ky_bits }}'d1;
+            end
+            if (sg_end && kx_end && ky_end) sc_walk <= 1'b0;
+        end else if (sc_on) begin
+            // Nothing pending: the last sum is written this cycle; the block walk may start.
+            sc_on <= 1'b0;
+            sc_done <= 1'b1;
+        end
+    end
+    // Where the tap lands: output row (times the output width) and column, if anywhere.
+    reg vy, vx;
+    reg [{{ sc.pos_bits }}-1:0] rowbase, colo;
+    always @(*)
+        case ({sy_r, ky})
+{%- for r in sc.rows %}
+            {{ r.0 }}: begin vy = 1'b1; rowbase = {{ r.1 }}; end
+{%- endfor %}
+            default: begin vy = 1'b0; rowbase = {{ sc.pos_bits }}'d0; end
+        endcase
+    always @(*)
+        case ({sx_r, kx})
+{%- for c in sc.cols %}
+            {{ c.0 }}: begin vx = 1'b1; colo = {{ c.1 }}; end
+{%- endfor %}
+            default: begin vx = 1'b0; colo = {{ sc.pos_bits }}'d0; end
+        endcase
+    wire [{{ sc.pos_bits }}-1:0] sc_pos = rowbase + colo;
+    // Weights: words ordered (channel, ky, kx, group), so a spike's walk reads consecutive
+    // words from its channel's first.
+    reg  [{{ sc.wa_bits }}-1:0] wbase;
+    always @(*)
+        case (sc_c)
+{%- for b in sc.wbase %}
+            {{ sc.c_bits }}'d{{ loop.index0 }}: wbase = {{ b }};
+{%- endfor %}
+            default: wbase = {{ sc.wa_bits }}'d0;
+        endcase
+    reg  [{{ sc.wa_bits }}-1:0] wa{{ s.k }};
+    always @(posedge clk)
+        if (take) wa{{ s.k }} <= wbase;
+        else if (sc_walk) wa{{ s.k }} <= wa{{ s.k }} + {{ sc.wa_bits }}'d1;
+{%- endfor %}
+    // Partial sums, L lanes a word, addressed {position, group}: written by the scatter walk
+    // (read, add, write back a cycle later; a spike's taps never revisit a word, and takes
+    // separate spikes), read and emptied by the block walk. A word not written since it was
+    // last emptied reads as zero.
+    reg  [{{ sc.pos_bits }}-1:0] pos;
+    always @(posedge clk)
+        if (st == S_IDLE) pos <= {{ sc.pos_bits }}'d0;
+        else if (next_ox) pos <= pos + {{ sc.pos_bits }}'d1;
+    wire [{{ sc.am_bits }}-1:0] am_ra = sc_walk ? {sc_pos, sg} : {pos, grp};
+    reg  [{{ sc.am_bits }}-1:0] am_wa;
+    reg  am_we, am_ok_q;
+    reg  [(1<<{{ sc.am_bits }})-1:0] am_ok;
+    {{ fd.ram_attr }}reg [L*AB-1:0] am [0:(1<<{{ sc.am_bits }})-1];
+    reg  [L*AB-1:0] am_rd;
+    wire [L*AB-1:0] am_q = am_ok_q ? am_rd : {(L*AB){1'b0}};
+    wire [L*AB-1:0] am_sum;
+    genvar sl;
+    generate
+        for (sl = 0; sl < L; sl = sl + 1) begin : g_sum
+            assign am_sum[sl*AB +: AB] = am_q[sl*AB +: AB] + {{ fd.scatter_w }};
+        end
+    endgenerate
+    always @(posedge clk) begin
+        am_we <= ~rst & sc_walk & vy & vx;
+        am_wa <= am_ra;
+        am_rd <= am[am_ra];
+        if (am_we) am[am_wa] <= am_sum;
+    end
+    always @(posedge clk) begin
+        am_ok_q <= am_ok[am_ra];
+        if (rst) am_ok <= {(1<<{{ sc.am_bits }}){1'b0}};
+        else if (am_we) am_ok[am_wa] <= 1'b1;
+        else if (st == S_RUN) am_ok[am_ra] <= 1'b0;
+    end
+{%- else if let Some(ev) = fd.event %}
 {%- for s in fd.syns %}
     // Synapse {{ s.k }}: {{ s.doc }}
     // Event-driven walk: each cycle visits the lowest input that spiked and has not been
@@ -190,7 +322,7 @@ module {{ module }} (
         end else begin
             if (clear) fresh <= 1'b1;
             case (st)
-                S_IDLE: if (start) st <= S_RUN;
+                S_IDLE: if ({{ fd.run_when }}) st <= S_RUN;
                 S_RUN: if (tap_end && syn_last) st <= S_WAIT;
                 S_WAIT: st <= S_UPD;
                 default: begin

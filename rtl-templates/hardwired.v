@@ -4,6 +4,10 @@
 // a node's high bits wrap away only where the sum provably fits.
 `default_nettype none
 module {{ module }} (
+{%- if clocked %}
+    // Pipeline registers every few adder levels: y follows x after the latency above.
+    input  wire clk,
+{%- endif %}
     input  wire [{{ x_bits }}-1:0] x,
     output wire [{{ y_bits }}-1:0] y
 );

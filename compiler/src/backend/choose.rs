@@ -92,12 +92,11 @@ fn table(
                 let syns: Vec<NodeId> = g.node(id).inputs.iter().map(|p| p.node).collect();
                 let c = match a {
                     LayerArch::Parallel => 2,
+                    LayerArch::Pipelined { levels } => super::pipelined_stage_cycles(g, id, levels),
                     LayerArch::Folded { reuse } => folded::schedule(g, &syns, reuse)
                         .map(|x| x.0)
                         .unwrap_or(u64::MAX / 4),
-                    LayerArch::Event => folded::schedule(g, &syns, None)
-                        .map(|x| x.0)
-                        .unwrap_or(u64::MAX / 4),
+                    LayerArch::Event => folded::event_schedule(g, &syns).unwrap_or(u64::MAX / 4),
                 };
                 vec![(a, c)]
             }

@@ -61,10 +61,44 @@ pub struct EventCtx {
     pub masks: Vec<Vec<String>>,
 }
 
+/// An event-driven convolution (scatter): each input spike, taken from a pending queue, adds
+/// its kernel's weights to the partial sums of every output it reaches (held in a sum memory);
+/// then the block walk updates the neurons from those sums, one read per block.
+pub struct ScatterCtx {
+    pub n_in: usize,
+    /// Per index bit of the spike's channel, row and column: the inputs whose field has it set.
+    pub c_masks: Vec<String>,
+    pub y_masks: Vec<String>,
+    pub x_masks: Vec<String>,
+    pub c_bits: u32,
+    pub y_bits: u32,
+    pub x_bits: u32,
+    pub ky_bits: u32,
+    pub kx_bits: u32,
+    pub kh: usize,
+    pub kw: usize,
+    /// (case key {row, ky}, output row times the output width) of the taps that land.
+    pub rows: Vec<(String, String)>,
+    /// (case key {column, kx}, output column) of the taps that land.
+    pub cols: Vec<(String, String)>,
+    pub pos_bits: u32,
+    /// Sum-memory address bits: position, then channel group.
+    pub am_bits: u32,
+    /// First weight word of each input channel (words are ordered channel, ky, kx, group).
+    pub wbase: Vec<String>,
+    pub wa_bits: u32,
+}
+
 /// The folded-core part of a neuron layer's template context.
 pub struct FoldCtx {
     /// Event-driven input walk instead of every tap (see [`EventCtx`]).
     pub event: Option<EventCtx>,
+    /// Event-driven convolution: input spikes scatter into partial sums first.
+    pub scatter: Option<ScatterCtx>,
+    /// What starts the block walk: `start`, or the end of the scatter phase.
+    pub run_when: String,
+    /// A scatter lane's weight (lane `sl` of the weight word), sign-extended to the sums.
+    pub scatter_w: String,
     /// Per synapse, the visited index `at<k>` widened to the weight address.
     pub at_ext: Vec<String>,
     pub lanes: usize,
@@ -297,6 +331,27 @@ pub(super) fn plan(
             .max()
             .unwrap_or(3),
     );
+    let dense_only = all_dense(&convs, positions);
+    let scatter = event && !dense_only;
+    // Scattered partial sums lack the bias: the sum memory holds any subset of a channel's
+    // weights, so the width covers those too.
+    let ab = if scatter {
+        let partial = convs
+            .iter()
+            .flat_map(|c| {
+                let per = c.weight.data.len() / c.weight.shape[0].max(1);
+                c.weight.data.chunks(per.max(1)).map(|ws| {
+                    let neg: i64 = ws.iter().filter(|&&w| w < 0).sum();
+                    let pos: i64 = ws.iter().filter(|&&w| w > 0).sum();
+                    signed_width(neg as i128, pos as i128)
+                })
+            })
+            .max()
+            .unwrap_or(2);
+        ab.max(partial)
+    } else {
+        ab
+    };
     let syn_bits = count_bits(convs.len());
     let grp_bits = count_bits(groups);
     let mut tables = Vec::new();
@@ -330,12 +385,24 @@ pub(super) fn plan(
             _ => t,
         };
         let mut words = Vec::with_capacity(depth);
-        for grp in 0..groups {
+        let word = |grp: usize, t: usize| -> String {
+            let lanes_w: Vec<i64> = (0..lanes)
+                .map(|l| c.weight.data[(grp * lanes + l) * taps + col(t)] >> tz)
+                .collect();
+            pack_hex(&lanes_w, ww)
+        };
+        if scatter {
+            // A spike walks its channel's taps with the group fastest: consecutive words.
             for t in 0..taps {
-                let lanes_w: Vec<i64> = (0..lanes)
-                    .map(|l| c.weight.data[(grp * lanes + l) * taps + col(t)] >> tz)
-                    .collect();
-                words.push(pack_hex(&lanes_w, ww));
+                for grp in 0..groups {
+                    words.push(word(grp, t));
+                }
+            }
+        } else {
+            for grp in 0..groups {
+                for t in 0..taps {
+                    words.push(word(grp, t));
+                }
             }
         }
         let (flat, layout_doc) = match (dense, layout) {
@@ -447,18 +514,13 @@ pub(super) fn plan(
         w
     };
     let taps_total: u64 = syns.iter().map(|s| s.taps as u64).sum();
-    let event = match event {
+    let scatter = match scatter {
+        false => None,
+        true => Some(scatter_plan(&convs, layouts, groups, oh, ow, positions)?),
+    };
+    let event = match event && dense_only {
         false => None,
         true => {
-            let one = |v: &[usize]| v.iter().all(|&x| x == 1);
-            let dense = |c: &Conv<i64>| {
-                c.groups == 1 && c.weight.shape.get(2..).is_some_and(one) && one(&c.in_shape[1..])
-            };
-            if positions != 1 || !convs.iter().all(dense) {
-                return Err(
-                    "an event-driven core takes dense weight layers (no convolution)".into(),
-                );
-            }
             let masks = syns
                 .iter()
                 .map(|sy| {
@@ -484,6 +546,8 @@ pub(super) fn plan(
         }
     };
     let (tap_end, first_tap) = match &event {
+        // After scattering, a block's one "tap" is its partial sums.
+        None if scatter.is_some() => ("1'b1".to_string(), "1'b1".to_string()),
         Some(_) => (
             by_syn("syn", &|k| format!("tap_end{k}")),
             format!("syn == {syn_bits}'d0 && fst0"),
@@ -507,7 +571,27 @@ pub(super) fn plan(
             std::cmp::Ordering::Less => format!("at{}[{}:0]", sy.k, sy.wa_bits - 1),
         })
         .collect();
+    let cycles = match &scatter {
+        Some(sc) => scatter_cycles(sc.n_in, sc.kh * sc.kw, groups, blocks),
+        None => blocks as u64 * (taps_total + 2) + 1,
+    };
+    let (hit, lane_weight) = match &scatter {
+        Some(_) => ("st == S_RUN".to_string(), "am_q[l*AB +: AB]".to_string()),
+        None => (
+            format!("st == S_RUN && ({})", by_syn("syn", &|k| format!("bit{k}"))),
+            by_syn("syn_q", &sext),
+        ),
+    };
     Ok(FoldCtx {
+        run_when: if scatter.is_some() {
+            "sc_done"
+        } else {
+            "start"
+        }
+        .into(),
+        // The lanes' sign extension, on the scatter's own lane index.
+        scatter_w: sext(0).replace("[l*", "[sl*"),
+        scatter,
         event,
         at_ext,
         lanes,
@@ -518,7 +602,7 @@ pub(super) fn plan(
         oh,
         ow,
         ab,
-        cycles: blocks as u64 * (taps_total + 2) + 1,
+        cycles,
         blk_bits: count_bits(blocks),
         grp_bits,
         oy_bits: count_bits(oh),
@@ -528,8 +612,8 @@ pub(super) fn plan(
         tables,
         tap_end,
         first_tap,
-        hit: format!("st == S_RUN && ({})", by_syn("syn", &|k| format!("bit{k}"))),
-        lane_weight: by_syn("syn_q", &sext),
+        hit,
+        lane_weight,
         acc_init,
         ram_attr: style("ram", blocks * lanes * state_bits as usize),
         syns,
@@ -588,5 +672,141 @@ pub fn shape(g: &Graph, syn_ids: &[NodeId], reuse: Option<usize>) -> Result<Fold
     Ok(FoldShape {
         lanes: geo.lanes,
         syns,
+    })
+}
+
+/// True when every weight layer is dense (an ungrouped 1x1 convolution of a 1x1 image): an
+/// event core then walks inputs, not kernel taps.
+fn all_dense(convs: &[Conv<i64>], positions: usize) -> bool {
+    let one = |v: &[usize]| v.iter().all(|&x| x == 1);
+    positions == 1
+        && convs.iter().all(|c| {
+            c.groups == 1 && c.weight.shape.get(2..).is_some_and(one) && one(&c.in_shape[1..])
+        })
+}
+
+/// Most cycles of an event-driven convolution's step (every input spiking): a take and a walk
+/// of the kernel's taps per spike, the drain, then one read per block.
+fn scatter_cycles(n_in: usize, kernel: usize, groups: usize, blocks: usize) -> u64 {
+    n_in as u64 * (1 + (kernel * groups) as u64) + 3 + blocks as u64 * 3 + 1
+}
+
+/// Most cycles per timestep of an event-driven core over `syn_ids`: the folded schedule for
+/// dense layers, the scatter bound for a convolution.
+pub fn event_schedule(g: &Graph, syn_ids: &[NodeId]) -> Result<u64, String> {
+    let geo = geometry(g, syn_ids, None)?;
+    match (all_dense(&geo.convs, geo.positions), geo.convs.as_slice()) {
+        (true, _) => schedule(g, syn_ids, None).map(|x| x.0),
+        (false, [c]) => Ok(scatter_cycles(
+            c.in_shape.iter().product(),
+            c.weight.shape.iter().skip(2).product(),
+            geo.groups,
+            geo.blocks,
+        )),
+        _ => Err("an event-driven convolution takes one weight layer".into()),
+    }
+}
+
+/// The [`ScatterCtx`] of an event-driven convolution: one ungrouped convolution reading a spike
+/// bus in IR order or (`layouts[0]`) the hardware order of a folded layer upstream.
+fn scatter_plan(
+    convs: &[Conv<i64>],
+    layouts: &[Layout],
+    groups: usize,
+    oh: usize,
+    ow: usize,
+    positions: usize,
+) -> Result<ScatterCtx, String> {
+    let [c] = convs else {
+        return Err("an event-driven convolution takes one weight layer".into());
+    };
+    if c.groups != 1 {
+        return Err("an event-driven convolution must be ungrouped (groups = 1)".into());
+    }
+    let [cin, h, w] = <[usize; 3]>::try_from(c.in_shape.as_slice()).map_err(|_| "in_shape")?;
+    let [_, _, kh, kw] =
+        <[usize; 4]>::try_from(c.weight.shape.as_slice()).map_err(|_| "weight shape")?;
+    let n_in = cin * h * w;
+    // (channel, row, column) of each bus index.
+    let layout = layouts
+        .first()
+        .copied()
+        .flatten()
+        .filter(|&l| reads_hardware_order(c, l));
+    let field = |i: usize| -> (usize, usize, usize) {
+        match layout {
+            Some(_) => (i % cin, (i / cin) / w, (i / cin) % w),
+            None => (i / (h * w), (i / w) % h, i % w),
+        }
+    };
+    let masks = |bits: u32, f: &dyn Fn(usize) -> usize| -> Vec<String> {
+        (0..bits)
+            .map(|b| {
+                let digits: String = (0..n_in.div_ceil(4))
+                    .rev()
+                    .map(|d| {
+                        let v = (0..4)
+                            .filter(|&i| 4 * d + i < n_in && (f(4 * d + i) >> b) & 1 == 1)
+                            .fold(0u32, |acc, i| acc | 1 << i);
+                        char::from_digit(v, 16).expect("a hex digit")
+                    })
+                    .collect();
+                format!("{n_in}'h{digits}")
+            })
+            .collect()
+    };
+    let (c_bits, y_bits, x_bits) = (count_bits(cin), count_bits(h), count_bits(w));
+    let (ky_bits, kx_bits) = (count_bits(kh), count_bits(kw));
+    let pos_bits = count_bits(positions);
+    let grp_bits = count_bits(groups);
+    // Output index reached from input coordinate `i` by kernel tap `k`, if any:
+    // o * stride = i + padding - k * dilation.
+    let land = |i: usize, k: usize, axis: usize, n_out: usize| -> Option<usize> {
+        let t = (i + c.padding[axis]) as i64 - (k * c.dilation[axis]) as i64;
+        let s = c.stride[axis] as i64;
+        (t >= 0 && t % s == 0 && ((t / s) as usize) < n_out).then_some((t / s) as usize)
+    };
+    let key = |a: usize, ab: u32, k: usize, kb: u32| format!("{}'d{}", ab + kb, (a << kb) | k);
+    let mut rows = Vec::new();
+    for iy in 0..h {
+        for ky in 0..kh {
+            if let Some(oy) = land(iy, ky, 0, oh) {
+                rows.push((
+                    key(iy, y_bits, ky, ky_bits),
+                    format!("{pos_bits}'d{}", oy * ow),
+                ));
+            }
+        }
+    }
+    let mut cols = Vec::new();
+    for ix in 0..w {
+        for kx in 0..kw {
+            if let Some(ox) = land(ix, kx, 1, ow) {
+                cols.push((key(ix, x_bits, kx, kx_bits), format!("{pos_bits}'d{ox}")));
+            }
+        }
+    }
+    let depth = cin * kh * kw * groups;
+    let wa_bits = count_bits(depth);
+    Ok(ScatterCtx {
+        n_in,
+        c_masks: masks(c_bits, &|i| field(i).0),
+        y_masks: masks(y_bits, &|i| field(i).1),
+        x_masks: masks(x_bits, &|i| field(i).2),
+        c_bits,
+        y_bits,
+        x_bits,
+        ky_bits,
+        kx_bits,
+        kh,
+        kw,
+        rows,
+        cols,
+        pos_bits,
+        am_bits: pos_bits + grp_bits,
+        wbase: (0..cin)
+            .map(|ch| format!("{wa_bits}'d{}", ch * kh * kw * groups))
+            .collect(),
+        wa_bits,
     })
 }

@@ -20,6 +20,8 @@ struct HardwiredV {
     lines: Vec<String>,
     /// Whether the counter functions are needed.
     counters: bool,
+    /// Whether the block has pipeline registers (and so a clock).
+    clocked: bool,
 }
 
 /// How the block's input bus is packed.
@@ -47,11 +49,108 @@ pub struct BlockStats {
     /// Estimated LUTs: one per adder bit on a carry chain, one per counter output.
     pub onebit_adders: u64,
     pub depth: u32,
+    /// Pipeline registers on the longest path: the block's latency in cycles.
+    pub latency: u32,
     /// How the solver found it.
     pub solver: cmvm::Stats,
 }
 
-/// The Verilog module of `g` (with per-output `bias`, outputs `ab` bits each).
+/// Which pipeline stage each node's value is computed in: registers every `every` adder levels
+/// (none when `every` is `None`).
+fn stages(g: &AdderGraph, every: Option<u32>) -> Vec<u32> {
+    let levels = g.levels();
+    levels
+        .iter()
+        .map(|&l| match every {
+            Some(n) if l > 0 => (l - 1) / n.max(1),
+            _ => 0,
+        })
+        .collect()
+}
+
+/// Cycles from input to output of `g` with registers every `every` adder levels.
+pub fn latency(g: &AdderGraph, every: Option<u32>) -> u32 {
+    let st = stages(g, every);
+    g.outputs
+        .iter()
+        .flatten()
+        .map(|t| st[t.node as usize])
+        .max()
+        .unwrap_or(0)
+}
+
+/// Reads of node values by the stage that reads them: a read in a later stage than the node's
+/// own goes through a chain of pipeline registers `n<i>_p<stage>`, each as wide as the bits
+/// read from it onwards, so no register bit goes unread.
+struct Reads {
+    stage: Vec<u32>,
+    /// Per node, the bits read of it in its own stage (its top bit + 1).
+    top_read: Vec<u32>,
+    /// (node, later stage) -> bits read of that copy by its own stage.
+    copies: std::collections::BTreeMap<(u32, u32), u32>,
+}
+
+impl Reads {
+    /// The name of node `i` as seen from stage `at`, recording that `bits` low bits are read.
+    fn read(&mut self, i: u32, at: u32, bits: u32) -> String {
+        if at <= self.stage[i as usize] {
+            let t = &mut self.top_read[i as usize];
+            *t = (*t).max(bits);
+            format!("n{i}")
+        } else {
+            let c = self.copies.entry((i, at)).or_insert(0);
+            *c = (*c).max(bits);
+            format!("n{i}_p{at}")
+        }
+    }
+
+    /// Declarations (first) and registers (then) of the copies; records their reads of the
+    /// nodes.
+    fn registers(&mut self, g: &AdderGraph) -> (Vec<String>, Vec<String>) {
+        let mut nodes: Vec<u32> = self.copies.keys().map(|&(i, _)| i).collect();
+        nodes.dedup();
+        let (mut decls, mut regs) = (Vec::new(), Vec::new());
+        for i in nodes {
+            let own = self.stage[i as usize];
+            let last = self
+                .copies
+                .range((i, 0)..=(i, u32::MAX))
+                .map(|(&(_, s), _)| s)
+                .max();
+            let last = last.unwrap_or(own);
+            // Copy `s` carries what stages `s..=last` read.
+            let mut carry = 0;
+            let mut widths = vec![0u32; (last - own) as usize];
+            for s in (own + 1..=last).rev() {
+                carry = carry.max(self.copies.get(&(i, s)).copied().unwrap_or(0));
+                widths[(s - own - 1) as usize] = carry;
+            }
+            let node_w = g.width(i);
+            for s in own + 1..=last {
+                let w = widths[(s - own - 1) as usize];
+                let (src, src_w) = if s == own + 1 {
+                    let t = &mut self.top_read[i as usize];
+                    *t = (*t).max(w);
+                    (format!("n{i}"), node_w)
+                } else {
+                    (format!("n{i}_p{}", s - 1), widths[(s - own - 2) as usize])
+                };
+                let slice = match (w == src_w, w) {
+                    (true, _) => src,
+                    (false, 1) => format!("{src}[0]"),
+                    (false, _) => format!("{src}[{}:0]", w - 1),
+                };
+                decls.push(format!("reg [{w}-1:0] n{i}_p{s};"));
+                regs.push(format!("always @(posedge clk) n{i}_p{s} <= {slice};"));
+            }
+        }
+        (decls, regs)
+    }
+}
+
+/// The Verilog module of `g` (with per-output `bias`, outputs `ab` bits each), with pipeline
+/// registers every `pipeline` adder levels if given (the module then has a clock input).
+#[allow(clippy::too_many_arguments)]
 pub fn module(
     module: &str,
     header: &str,
@@ -60,6 +159,7 @@ pub fn module(
     bias: &[i64],
     bus: InputBus,
     ab: u32,
+    pipeline: Option<u32>,
 ) -> (String, BlockStats) {
     let n_in = g.inputs.len();
     let mult = g.multiples();
@@ -82,8 +182,13 @@ pub fn module(
     }
     let mut lines = Vec::new();
     let mut unused = Vec::new();
-    // Bits of each node some operand reads; the rest are listed as unused.
-    let mut top_read = vec![0u32; g.nodes.len()];
+    // Bits of each node some operand reads (per stage); the rest are listed as unused.
+    let mut reads = Reads {
+        stage: stages(g, pipeline),
+        top_read: vec![0u32; g.nodes.len()],
+        copies: Default::default(),
+    };
+    let out_stage = latency(g, pipeline);
     let mut body = Vec::new();
     let mut counters = false;
     for (i, nd) in g.nodes.iter().enumerate() {
@@ -96,6 +201,7 @@ pub fn module(
             continue;
         }
         let w = g.width(i as u32);
+        let at = reads.stage[i];
         match (nd, mult[i]) {
             // A constant times one spike: wires (and constant bits), no adder.
             (Node::Add(..), Some((src, c))) => body.push(format!(
@@ -111,14 +217,15 @@ pub fn module(
             )),
             (&Node::Add(a, b), None) => {
                 let op = if b.neg { "-" } else { "+" };
-                let ea = operand(g, a, w, &mut top_read);
-                let eb = operand(g, b, w, &mut top_read);
+                let ea = operand(g, a, w, &mut reads, at);
+                let eb = operand(g, b, w, &mut reads, at);
                 body.push(format!("wire [{w}-1:0] n{i} = {ea} {op} {eb};"));
             }
             // An exact right shift: the bits above the known-zero ones.
             (&Node::Shr(n, r), _) => {
                 let ws = g.width(n);
                 let avail = ws.saturating_sub(r).max(1);
+                // Wires only: a shift is in its source's stage.
                 let src = format!("n{n}");
                 let slice = |hi: u32| match hi == r {
                     true => format!("{src}[{r}]"),
@@ -134,7 +241,7 @@ pub fn module(
                         slice(ws - 1)
                     )
                 };
-                top_read[n as usize] = top_read[n as usize].max((r + w).min(ws));
+                reads.read(n, at, (r + w).min(ws));
                 unused.push(match r {
                     1 => format!("{src}[0]"),
                     _ => format!("{src}[{}:0]", r - 1),
@@ -143,13 +250,7 @@ pub fn module(
             }
             (Node::Sum(ts), _) => {
                 counters = true;
-                heap_lines(
-                    i,
-                    &g.heap(i as u32, ts),
-                    &mut body,
-                    &mut top_read,
-                    &mut unused,
-                );
+                heap_lines(i, &g.heap(i as u32, ts), &mut body, &mut reads, &mut unused);
             }
         }
     }
@@ -158,7 +259,13 @@ pub fn module(
         let e = match out {
             None => signed_lit(b, ab),
             Some(t) => {
-                let v = operand(g, Term::new(t.node, t.shift, false), ab, &mut top_read);
+                let v = operand(
+                    g,
+                    Term::new(t.node, t.shift, false),
+                    ab,
+                    &mut reads,
+                    out_stage,
+                );
                 match (b, t.neg) {
                     (0, false) => v,
                     (0, true) => format!("{ab}'d0 - {v}"),
@@ -170,7 +277,9 @@ pub fn module(
         };
         body.push(format!("assign y[{j}*{ab} +: {ab}] = {e};"));
     }
-    for (i, &top) in top_read.iter().enumerate() {
+    let (decls, regs) = reads.registers(g);
+    body.extend(regs);
+    for (i, &top) in reads.top_read.iter().enumerate() {
         let w = g.width(i as u32);
         if used[i] && top < w {
             unused.push(if top + 1 == w {
@@ -180,6 +289,7 @@ pub fn module(
             });
         }
     }
+    lines.extend(decls);
     lines.extend(body);
     if !unused.is_empty() {
         lines.push("// Inputs no weight reads, and high bits that wrap away exactly.".into());
@@ -192,19 +302,27 @@ pub fn module(
         adders: g.adders(),
         onebit_adders: g.cost(),
         depth: g.depth(),
+        latency: out_stage,
         solver,
     };
     let text = render(&HardwiredV {
         header: header.to_string(),
         summary: format!(
-            "{} adders ({} one-bit adders), {} levels deep",
-            stats.adders, stats.onebit_adders, stats.depth
+            "{} adders ({} one-bit adders), {} levels deep{}",
+            stats.adders,
+            stats.onebit_adders,
+            stats.depth,
+            match (pipeline, out_stage) {
+                (Some(n), l) if l > 0 => format!(", registers every {n} levels: latency {l}"),
+                _ => String::new(),
+            }
         ),
         module: module.to_string(),
         x_bits: n_in * bus.bits(),
         y_bits: g.outputs.len() * ab as usize,
         lines,
         counters,
+        clocked: out_stage > 0,
     });
     (text, stats)
 }
@@ -214,15 +332,15 @@ fn heap_lines(
     i: usize,
     p: &HeapPlan,
     body: &mut Vec<String>,
-    top_read: &mut [u32],
+    reads: &mut Reads,
     unused: &mut Vec<String>,
 ) {
+    let at = reads.stage[i];
     let mut bit = |b: Bit| -> String {
         match b {
             Bit::Node { node, bit, inv } => {
-                let t = &mut top_read[node as usize];
-                *t = (*t).max(bit + 1);
-                format!("{}n{node}[{bit}]", if inv { "~" } else { "" })
+                let n = reads.read(node, at, bit + 1);
+                format!("{}{n}[{bit}]", if inv { "~" } else { "" })
             }
             Bit::Counter { counter, k } => format!("h{i}_{counter}[{k}]"),
             Bit::One => "1'b1".into(),
@@ -266,17 +384,16 @@ fn input_slice(k: usize, bus: InputBus) -> String {
     }
 }
 
-/// `node << shift` as exactly `w` bits: sign-extended when narrower, wrapped when wider.
-fn operand(g: &AdderGraph, t: Term, w: u32, top_read: &mut [u32]) -> String {
+/// `node << shift` as exactly `w` bits, read in stage `at`: sign-extended when narrower,
+/// wrapped when wider.
+fn operand(g: &AdderGraph, t: Term, w: u32, reads: &mut Reads, at: u32) -> String {
     if t.shift >= w {
         return format!("{w}'d0");
     }
     let wt = g.width(t.node);
     let keep = w - t.shift;
-    let n = format!("n{}", t.node);
-    let i = t.node as usize;
     let core = if keep <= wt {
-        top_read[i] = top_read[i].max(keep);
+        let n = reads.read(t.node, at, keep);
         if keep == wt {
             n
         } else if keep == 1 {
@@ -285,7 +402,7 @@ fn operand(g: &AdderGraph, t: Term, w: u32, top_read: &mut [u32]) -> String {
             format!("{n}[{}:0]", keep - 1)
         }
     } else {
-        top_read[i] = wt;
+        let n = reads.read(t.node, at, wt);
         let sign = if wt == 1 {
             n.clone()
         } else {
@@ -297,5 +414,70 @@ fn operand(g: &AdderGraph, t: Term, w: u32, top_read: &mut [u32]) -> String {
         core
     } else {
         format!("{{{core}, {}'b0}}", t.shift)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::interval::Interval;
+
+    /// A random-ish 6x8 matrix with shared sub-sums, as the optimiser builds it.
+    fn graph() -> AdderGraph {
+        let w: Vec<i64> = (0..48).map(|k| ((k * 37 + 11) % 23) as i64 - 11).collect();
+        cmvm::solve(&w, 6, &vec![Interval::new(0, 1); 8]).0
+    }
+
+    #[test]
+    fn pipeline_latency_follows_the_register_spacing() {
+        let g = graph();
+        let depth = g.depth();
+        assert!(depth >= 3, "depth {depth}");
+        assert_eq!(latency(&g, None), 0);
+        // Registers after every level but the last.
+        assert_eq!(latency(&g, Some(1)), depth - 1);
+        assert_eq!(latency(&g, Some(2)), (depth - 1) / 2);
+        assert_eq!(latency(&g, Some(depth)), 0);
+    }
+
+    #[test]
+    fn pipelined_blocks_declare_a_clock_and_one_register_chain_per_crossing() {
+        let g = graph();
+        let (flat, st) = module(
+            "m",
+            "h",
+            &g,
+            Default::default(),
+            &[],
+            InputBus::Spikes,
+            8,
+            None,
+        );
+        assert!(!flat.contains("clk") && st.latency == 0);
+        let (piped, st) = module(
+            "m",
+            "h",
+            &g,
+            Default::default(),
+            &[],
+            InputBus::Spikes,
+            8,
+            Some(1),
+        );
+        assert!(piped.contains("input  wire clk"));
+        assert_eq!(st.latency, g.depth() - 1);
+        // Every declared pipeline register is assigned exactly once.
+        for line in piped
+            .lines()
+            .filter(|l| l.trim_start().starts_with("reg ["))
+        {
+            let name = line
+                .split_whitespace()
+                .nth(2)
+                .unwrap()
+                .trim_end_matches(';');
+            let assigned = format!("{name} <=");
+            assert_eq!(piped.matches(&assigned).count(), 1, "{name}");
+        }
     }
 }

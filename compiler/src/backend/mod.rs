@@ -210,14 +210,24 @@ pub enum LayerArch {
     /// many lanes as divide the channels, up to 16).
     Folded { reuse: Option<usize> },
     /// A folded core that visits only the inputs that spiked: cycles per timestep scale with
-    /// input activity (dense weight layers, recurrent ones included; no convolutions).
+    /// input activity. Dense weight layers (recurrent ones included) walk the spiking inputs;
+    /// a convolution scatters each spike into the partial sums of the outputs it reaches.
     Event,
+    /// Weights in logic with pipeline registers every `levels` adder levels: a stage of the
+    /// multi-cycle schedule taking the blocks' latency more cycles, for a shorter clock period.
+    Pipelined { levels: u32 },
 }
 
 impl LayerArch {
-    /// Parses `parallel`, `folded`, `folded:R` or `event`.
+    /// Parses `parallel`, `parallel:N`, `folded`, `folded:R` or `event`.
     pub fn parse(s: &str) -> Result<LayerArch, String> {
         match s.split_once(':') {
+            Some(("parallel", n)) => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(LayerArch::Pipelined { levels: n }),
+                _ => Err(format!(
+                    "'{s}': adder levels between pipeline registers must be a positive integer"
+                )),
+            },
             None if s == "parallel" => Ok(LayerArch::Parallel),
             None if s == "folded" => Ok(LayerArch::Folded { reuse: None }),
             None if s == "event" => Ok(LayerArch::Event),
@@ -228,13 +238,13 @@ impl LayerArch {
                 )),
             },
             _ => Err(format!(
-                "'{s}' is not a layer architecture (parallel, folded, folded:R or event)"
+                "'{s}' is not a layer architecture (parallel, parallel:N, folded, folded:R or event)"
             )),
         }
     }
 }
 
-/// As in `--layer-arch`: `parallel`, `folded`, `folded:R`, `event`.
+/// As in `--layer-arch`: `parallel`, `parallel:N`, `folded`, `folded:R`, `event`.
 impl serde::Serialize for LayerArch {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -248,6 +258,7 @@ impl std::fmt::Display for LayerArch {
             LayerArch::Folded { reuse: None } => write!(f, "folded"),
             LayerArch::Folded { reuse: Some(r) } => write!(f, "folded:{r}"),
             LayerArch::Event => write!(f, "event"),
+            LayerArch::Pipelined { levels } => write!(f, "parallel:{levels}"),
         }
     }
 }
@@ -337,10 +348,14 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 LayerArch::Folded { .. } | LayerArch::Event
             )
     };
+    let pipelined = |id: NodeId| match (&g.node(id).op, arch[id.index()]) {
+        (Op::IntNeuron(_), LayerArch::Pipelined { levels }) => Some(levels),
+        _ => None,
+    };
     let mut data_dependent = false;
     // One folded layer makes the whole design a multi-cycle schedule; parallel layers are then
     // stages of it.
-    let folded = g.ids().any(is_folded);
+    let folded = g.ids().any(|id| is_folded(id) || pipelined(id).is_some());
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
     let mut namer = Namer::reserving(&[
@@ -397,6 +412,29 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
             }
         }
     }
+    // Pipeline registers of each weight layer: those of the one layer reading it.
+    let mut pipe: Vec<Option<u32>> = vec![None; g.nodes.len()];
+    for id in g.ids() {
+        for p in &g.node(id).inputs {
+            if matches!(g.node(p.node).op, Op::Dense(_) | Op::IntConv(_)) {
+                let want = pipelined(id);
+                let readers: Vec<NodeId> = g
+                    .ids()
+                    .filter(|&r| g.node(r).inputs.iter().any(|q| q.node == p.node))
+                    .collect();
+                if readers.iter().any(|&r| pipelined(r) != want) {
+                    return Err(BackendError {
+                        node: g.node(p.node).name.clone(),
+                        message: "layers reading this weight layer differ in pipelining; give \
+                                  them the same parallel:N"
+                            .into(),
+                    });
+                }
+                pipe[p.node.index()] = want;
+            }
+        }
+    }
+    let mut block_latency = vec![0u32; g.nodes.len()];
     // The folded layers run one after another: each starts when the previous is done.
     let mut start = String::from("go");
     // Hardware-order output bus and its (channels, positions) layout, per folded layer.
@@ -464,13 +502,16 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let inst = namer.fresh(&format!("u_{s}"));
                 let ab = node.ty.elem_bits().unwrap_or(2);
                 let cols = g.node(node.inputs[0].node).ty.len();
-                let (text, stats) = dense_module(&module, &node.name, &node.op, cols, ab);
+                let (text, stats) =
+                    dense_module(&module, &node.name, &node.op, cols, ab, pipe[id.index()]);
                 files.push((format!("{module}.v"), text));
+                let clk = if stats.latency > 0 { ".clk(clk), " } else { "" };
+                block_latency[id.index()] = stats.latency;
                 blocks.push((node.name.clone(), stats));
                 let x = port_sig(&node.inputs[0], &sig);
                 lines.push(format!("// Dense layer {}", header_src(id)));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
-                lines.push(format!("{module} {inst} (.x({x}), .y({s}));"));
+                lines.push(format!("{module} {inst} ({clk}.x({x}), .y({s}));"));
             }
             Op::IntNeuron(nr) => {
                 let n = nr.len();
@@ -486,7 +527,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let folded_as = match arch[id.index()] {
                     LayerArch::Folded { reuse } => Some((reuse, false)),
                     LayerArch::Event => Some((None, true)),
-                    LayerArch::Parallel => None,
+                    LayerArch::Parallel | LayerArch::Pipelined { .. } => None,
                 };
                 if let Some((reuse, event)) = folded_as {
                     data_dependent |= event;
@@ -614,9 +655,35 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                             header_src(id),
                             node.op.keyword()
                         ));
+                        // Pipelined weight blocks: their inputs hold still for the whole step,
+                        // so the update waits out the deepest block's latency.
+                        let wait = node
+                            .inputs
+                            .iter()
+                            .map(|p| block_latency[p.node.index()])
+                            .max()
+                            .unwrap_or(0);
+                        let begin = if wait > 0 {
+                            let sh = namer.fresh(&format!("{s}_wait"));
+                            lines.push(format!(
+                                "// The weight blocks' pipeline: {wait} cycles from inputs to sums."
+                            ));
+                            lines.push(format!("reg [{wait}-1:0] {sh};"));
+                            lines.push(if wait == 1 {
+                                format!("always @(posedge clk) {sh} <= ~rst & {start};")
+                            } else {
+                                format!(
+                                    "always @(posedge clk) {sh} <= rst ? {wait}'d0 : {{{sh}[{}:0], {start}}};",
+                                    wait - 2
+                                )
+                            });
+                            format!("{sh}[{}]", wait - 1)
+                        } else {
+                            start.clone()
+                        };
                         lines.push(format!("reg {go}, {done};"));
                         lines.push(format!(
-                            "always @(posedge clk) begin {go} <= ~rst & {start}; {done} <= ~rst & {go}; end"
+                            "always @(posedge clk) begin {go} <= ~rst & {begin}; {done} <= ~rst & {go}; end"
                         ));
                         lines.push(format!("wire [{w}-1:0] {now};"));
                         lines.push(format!(
@@ -627,8 +694,8 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                             "always @(posedge clk) if (rst) {s} <= {w}'d0; else if ({go}) {s} <= {now};"
                         ));
                         start = done;
-                        cycles += 2;
-                        layer_cycles.push((node.name.clone(), LayerArch::Parallel, 2));
+                        cycles += 2 + wait as u64;
+                        layer_cycles.push((node.name.clone(), arch[id.index()], 2 + wait as u64));
                     } else {
                         lines.push(format!("wire [{w}-1:0] {s} {public};"));
                         lines.push(format!(
@@ -836,16 +903,53 @@ pub fn weight_rows(op: &Op) -> (Vec<Vec<(usize, i64)>>, Vec<i64>) {
     }
 }
 
-fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (String, BlockStats) {
-    let (rows, bias) = weight_rows(op);
-    let nz: usize = rows.iter().map(Vec::len).sum();
+/// Weight layer `op` as a row-major matrix of `cols` columns: (weights, rows).
+pub fn weight_matrix(op: &Op, cols: usize) -> (Vec<i64>, usize) {
+    let (rows, _) = weight_rows(op);
     let mut w = vec![0i64; rows.len() * cols];
     for (r, row) in rows.iter().enumerate() {
         for &(c, v) in row {
             w[r * cols + c] = v;
         }
     }
-    let (g, st) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
+    (w, rows.len())
+}
+
+/// The adder graph the optimiser builds for weight layer `syn` of `g` (spike inputs).
+pub fn syn_adder_graph(g: &Graph, syn: NodeId) -> Option<crate::opt::adder::AdderGraph> {
+    let node = g.node(syn);
+    let cols = node.inputs.first().map(|p| g.node(p.node).ty.len())?;
+    let (w, rows) = weight_matrix(&node.op, cols);
+    (rows > 0 && cols > 0).then(|| cmvm::solve(&w, rows, &vec![Interval::new(0, 1); cols]).0)
+}
+
+/// Cycles of a `parallel:levels` stage for neuron layer `id`: the deepest weight block's
+/// latency plus the update and hand-over.
+pub fn pipelined_stage_cycles(g: &Graph, id: NodeId, levels: u32) -> u64 {
+    let wait = g
+        .node(id)
+        .inputs
+        .iter()
+        .filter(|p| matches!(g.node(p.node).op, Op::Dense(_) | Op::IntConv(_)))
+        .filter_map(|p| syn_adder_graph(g, p.node))
+        .map(|a| hardwired::latency(&a, Some(levels)))
+        .max()
+        .unwrap_or(0);
+    2 + wait as u64
+}
+
+fn dense_module(
+    module: &str,
+    name: &str,
+    op: &Op,
+    cols: usize,
+    ab: u32,
+    pipeline: Option<u32>,
+) -> (String, BlockStats) {
+    let (rows, bias) = weight_rows(op);
+    let nz: usize = rows.iter().map(Vec::len).sum();
+    let (w, n_rows) = weight_matrix(op, cols);
+    let (g, st) = cmvm::solve(&w, n_rows, &vec![Interval::new(0, 1); cols]);
     let sizes = format!(
         "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
         rows.len()
@@ -866,7 +970,16 @@ fn dense_module(module: &str, name: &str, op: &Op, cols: usize, ab: u32) -> (Str
         ),
         _ => sizes,
     };
-    hardwired::module(module, &header, &g, st, &bias, InputBus::Spikes, ab)
+    hardwired::module(
+        module,
+        &header,
+        &g,
+        st,
+        &bias,
+        InputBus::Spikes,
+        ab,
+        pipeline,
+    )
 }
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the

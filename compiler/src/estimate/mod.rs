@@ -3,10 +3,8 @@
 //! LUT6). The automatic choice under a LUT budget uses it; a learned surrogate can replace the
 //! coefficients without changing the interface.
 
-use crate::backend::{folded, weight_rows, LayerArch};
+use crate::backend::{self, folded, LayerArch};
 use crate::ir::{Graph, NeuronKind, NodeId, Op};
-use crate::opt::cmvm;
-use crate::quant::interval::Interval;
 
 /// Model coefficients: non-negative least squares over 11 designs synthesised with Yosys 0.23
 /// (`synth_xilinx`, xc7a35t): the 784-128-10 LIF MLP folded at 1, 4, 8 and 16 lanes and
@@ -54,7 +52,8 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
         };
     let syns: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
     match arch {
-        LayerArch::Parallel => {
+        // Pipeline registers are flip-flops; LUTs stay those of the blocks.
+        LayerArch::Parallel | LayerArch::Pipelined { .. } => {
             let adder_bits: u64 = syns.iter().map(|&s| parallel_adder_bits(g, s)).sum();
             Ok(coef::PER_ADDER_BIT * adder_bits as f64
                 + coef::PARALLEL_NEURON_BIT * (n.len() as f64) * state_bits as f64)
@@ -93,18 +92,5 @@ fn folded_luts(
 /// One-bit adders of the hardwired block the optimiser builds for weight layer `syn` (the
 /// block itself, so the estimate sees the sharing the optimiser finds).
 fn parallel_adder_bits(g: &Graph, syn: NodeId) -> u64 {
-    let node = g.node(syn);
-    let (rows, _) = weight_rows(&node.op);
-    let cols = node.inputs.first().map_or(0, |p| g.node(p.node).ty.len());
-    if rows.is_empty() || cols == 0 {
-        return 0;
-    }
-    let mut w = vec![0i64; rows.len() * cols];
-    for (r, row) in rows.iter().enumerate() {
-        for &(c, v) in row {
-            w[r * cols + c] = v;
-        }
-    }
-    let (graph, _) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
-    graph.cost()
+    backend::syn_adder_graph(g, syn).map_or(0, |a| a.cost())
 }

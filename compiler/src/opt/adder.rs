@@ -174,6 +174,17 @@ impl AdderGraph {
 
     /// Adder levels on the longest input-to-output path (concatenations are free wires).
     pub fn depth(&self) -> u32 {
+        let d = self.levels();
+        self.outputs
+            .iter()
+            .flatten()
+            .map(|t| d[t.node as usize])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Per node, the adder levels on the longest path from an input to it.
+    pub fn levels(&self) -> Vec<u32> {
         let mut d = vec![0u32; self.nodes.len()];
         let cost = self.node_costs();
         for (i, nd) in self.nodes.iter().enumerate() {
@@ -190,12 +201,7 @@ impl AdderGraph {
                 Node::Shr(n, _) => d[*n as usize],
             };
         }
-        self.outputs
-            .iter()
-            .flatten()
-            .map(|t| d[t.node as usize])
-            .max()
-            .unwrap_or(0)
+        d
     }
 
     /// Removes output negations where a node used only by that output can compute the negated

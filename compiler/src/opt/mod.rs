@@ -77,5 +77,14 @@ pub fn matrix_block(
         .unwrap_or(1);
     let (g, st) = cmvm::solve(w, rows, &vec![x; cols]);
     let header = format!("Constant matrix {rows}x{cols} times {input_bits}-bit inputs");
-    Ok(hardwired::module(module, &header, &g, st, &[], bus, ab))
+    Ok(hardwired::module(
+        module,
+        &header,
+        &g,
+        st,
+        &[],
+        bus,
+        ab,
+        None,
+    ))
 }
