@@ -630,7 +630,11 @@ fn architecture_options_reject_mistakes_clearly() {
     let ex = ex.to_str().unwrap();
     let out = dir.path().join("o");
     let out = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--layer-arch", "lif1=ramp"],
+            "is a ramp-unit variant, for multi_threshold nodes",
+        ),
         (&["--layer-arch", "lif1"], "expected NAME=ARCH"),
         (&["--layer-arch", "lif1=fast"], "not a layer architecture"),
         (

@@ -83,12 +83,28 @@ fn table(
 ) -> (Vec<NodeId>, Vec<Vec<(LayerArch, u64)>>) {
     let layers: Vec<NodeId> = g
         .ids()
-        .filter(|&id| matches!(g.node(id).op, Op::IntNeuron(_)))
+        .filter(|&id| matches!(g.node(id).op, Op::IntNeuron(_) | Op::MultiThreshold(_)))
         .collect();
     let opts = layers
         .iter()
-        .map(|&id| match fixed.get(&g.node(id).name) {
-            Some(&a) => {
+        .map(|&id| match (&g.node(id).op, fixed.get(&g.node(id).name)) {
+            // A multi-threshold stage: its units' variant, one option.
+            (Op::MultiThreshold(mt), a) => {
+                let v = match a {
+                    Some(&LayerArch::Unit(v)) => v,
+                    _ => super::ramp::Variant::Parallel,
+                };
+                let most = super::threshold_units(g, id, mt, v)
+                    .map(|us| {
+                        us.iter()
+                            .map(super::ThresholdUnit::max_cycles)
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .unwrap_or(u64::MAX / 8);
+                vec![(LayerArch::Unit(v), most + 2)]
+            }
+            (_, Some(&a)) => {
                 let syns: Vec<NodeId> = g.node(id).inputs.iter().map(|p| p.node).collect();
                 let c = match a {
                     LayerArch::Parallel => 2,
@@ -97,10 +113,11 @@ fn table(
                         .map(|x| x.0)
                         .unwrap_or(u64::MAX / 4),
                     LayerArch::Event => folded::event_schedule(g, &syns).unwrap_or(u64::MAX / 4),
+                    LayerArch::Unit(_) => u64::MAX / 4,
                 };
                 vec![(a, c)]
             }
-            None => options(g, id),
+            (_, None) => options(g, id),
         })
         .collect();
     (layers, opts)

@@ -216,6 +216,9 @@ pub enum LayerArch {
     /// Weights in logic with pipeline registers every `levels` adder levels: a stage of the
     /// multi-cycle schedule taking the blocks' latency more cycles, for a shorter clock period.
     Pipelined { levels: u32 },
+    /// A multi-threshold activation as ramp-family units of this variant (`parallel` on such a
+    /// node means [`ramp::Variant::Parallel`]).
+    Unit(ramp::Variant),
 }
 
 impl LayerArch {
@@ -231,6 +234,9 @@ impl LayerArch {
             None if s == "parallel" => Ok(LayerArch::Parallel),
             None if s == "folded" => Ok(LayerArch::Folded { reuse: None }),
             None if s == "event" => Ok(LayerArch::Event),
+            None if ramp::Variant::parse(s).is_some() => {
+                Ok(LayerArch::Unit(ramp::Variant::parse(s).expect("checked")))
+            }
             Some(("folded", r)) => match r.parse::<usize>() {
                 Ok(r) if r >= 1 => Ok(LayerArch::Folded { reuse: Some(r) }),
                 _ => Err(format!(
@@ -238,7 +244,8 @@ impl LayerArch {
                 )),
             },
             _ => Err(format!(
-                "'{s}' is not a layer architecture (parallel, parallel:N, folded, folded:R or event)"
+                "'{s}' is not a layer architecture (parallel, parallel:N, folded, folded:R or event; \
+                 ramp, bsearch or rom for a multi_threshold node)"
             )),
         }
     }
@@ -259,6 +266,7 @@ impl std::fmt::Display for LayerArch {
             LayerArch::Folded { reuse: Some(r) } => write!(f, "folded:{r}"),
             LayerArch::Event => write!(f, "event"),
             LayerArch::Pipelined { levels } => write!(f, "parallel:{levels}"),
+            LayerArch::Unit(v) => write!(f, "{}", v.name()),
         }
     }
 }
@@ -302,15 +310,30 @@ pub fn generate_layers(
     arch: Arch,
     layers: &std::collections::BTreeMap<String, LayerArch>,
 ) -> Result<Design, BackendError> {
-    for name in layers.keys() {
-        if !g
-            .find(name)
-            .is_some_and(|id| matches!(g.node(id).op, Op::IntNeuron(_)))
-        {
+    let layer_op = |op: &Op| matches!(op, Op::IntNeuron(_) | Op::MultiThreshold(_));
+    for (name, a) in layers {
+        let misfit = match g.find(name).map(|id| (&g.node(id).op, a)) {
+            Some((Op::MultiThreshold(_), LayerArch::Unit(_) | LayerArch::Parallel)) => None,
+            Some((Op::MultiThreshold(_), a)) => Some(format!(
+                "{a} is for neuron layers; a multi_threshold node takes ramp, bsearch, parallel \
+                 or rom"
+            )),
+            Some((Op::IntNeuron(_), LayerArch::Unit(_))) => Some(format!(
+                "{a} is a ramp-unit variant, for multi_threshold nodes"
+            )),
+            _ => None,
+        };
+        if let Some(message) = misfit {
+            return Err(BackendError {
+                node: name.clone(),
+                message,
+            });
+        }
+        if !g.find(name).is_some_and(|id| layer_op(&g.node(id).op)) {
             let known: Vec<&str> = g
                 .nodes
                 .iter()
-                .filter(|n| matches!(n.op, Op::IntNeuron(_)))
+                .filter(|n| layer_op(&n.op))
                 .map(|n| n.name.as_str())
                 .collect();
             return Err(BackendError {
@@ -355,7 +378,10 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
     let mut data_dependent = false;
     // One folded layer makes the whole design a multi-cycle schedule; parallel layers are then
     // stages of it.
-    let folded = g.ids().any(|id| is_folded(id) || pipelined(id).is_some());
+    // Multi-threshold units take a start pulse and some cycles: stages of the schedule too.
+    let folded = g.ids().any(|id| {
+        is_folded(id) || pipelined(id).is_some() || matches!(g.node(id).op, Op::MultiThreshold(_))
+    });
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
     let mut namer = Namer::reserving(&[
@@ -527,7 +553,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let folded_as = match arch[id.index()] {
                     LayerArch::Folded { reuse } => Some((reuse, false)),
                     LayerArch::Event => Some((None, true)),
-                    LayerArch::Parallel | LayerArch::Pipelined { .. } => None,
+                    LayerArch::Parallel | LayerArch::Pipelined { .. } | LayerArch::Unit(_) => None,
                 };
                 if let Some((reuse, event)) = folded_as {
                     data_dependent |= event;
@@ -749,6 +775,95 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     }
                 ));
             }
+            Op::MultiThreshold(mt) => {
+                let variant = match arch[id.index()] {
+                    LayerArch::Unit(v) => v,
+                    _ => ramp::Variant::Parallel,
+                };
+                let units = threshold_units(g, id, mt, variant).map_err(err)?;
+                let src = port_sig(&node.inputs[0], &sig);
+                let ib = g.node(node.inputs[0].node).ty.elem_bits().unwrap_or(1);
+                let ob = node.ty.elem_bits().unwrap_or(1);
+                let n = node.ty.len();
+                let per = n / mt.thresholds.dims2().0.max(1);
+                let go = namer.fresh(&format!("{s}_go"));
+                let done = namer.fresh(&format!("{s}_done"));
+                let dones = namer.fresh(&format!("{s}_units_done"));
+                let unused = namer.fresh(&format!("unused_{s}_done"));
+                lines.push(format!(
+                    "// Multi-threshold activation {}: {n} elements, {} thresholds per channel, \
+                     one ramp-family unit ({}) per element; a stage of the schedule",
+                    header_src(id),
+                    mt.thresholds.dims2().1,
+                    variant.name()
+                ));
+                lines.push(format!("reg {go}, {done};"));
+                lines.push(format!("always @(posedge clk) {go} <= ~rst & {start};"));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!("wire [{n}-1:0] {dones};"));
+                // Rows with distinct thresholds share a unit module.
+                let mut modules: Vec<Option<String>> = Vec::new();
+                for (c, u) in units.iter().enumerate() {
+                    modules.push(match u {
+                        ThresholdUnit::Constant(_) => None,
+                        ThresholdUnit::Unit(unit) => {
+                            let m = namer.fresh(&format!("{top}_{s}_unit{c}"));
+                            let text = unit.verilog.replace(&unit.module, &m);
+                            files.push((format!("{m}.v"), text));
+                            Some(m)
+                        }
+                        ThresholdUnit::Same(_) => None,
+                    });
+                }
+                for e in 0..n {
+                    let c = e / per.max(1);
+                    let (row, module) = match &units[c] {
+                        ThresholdUnit::Same(r) => (*r, &modules[*r]),
+                        _ => (c, &modules[c]),
+                    };
+                    match (&units[row], module) {
+                        (ThresholdUnit::Constant(v), _) => {
+                            lines.push(format!(
+                                "assign {s}[{}+:{ob}] = {ob}'d{v};",
+                                e * ob as usize
+                            ));
+                            lines.push(format!("assign {dones}[{e}] = 1'b1;"));
+                        }
+                        (_, Some(m)) => {
+                            let inst = namer.fresh(&format!("u_{s}_{e}"));
+                            lines.push(format!(
+                                "{m} {inst} (.clk(clk), .rst(rst), .start({go}), .x({src}[{}+:{ib}]), .done({dones}[{e}]), .y({s}[{}+:{ob}]));",
+                                e * ib as usize,
+                                e * ob as usize
+                            ));
+                        }
+                        _ => unreachable!("a shared row points at a unit or a constant"),
+                    }
+                }
+                lines.push(format!("wire {unused} = &{dones};"));
+                // Every unit is done within the slowest one's bound: the stage waits that out.
+                let most = units
+                    .iter()
+                    .map(ThresholdUnit::max_cycles)
+                    .max()
+                    .unwrap_or(0);
+                if most == 0 {
+                    lines.push(format!("always @(posedge clk) {done} <= ~rst & {go};"));
+                } else {
+                    let cnt = namer.fresh(&format!("{s}_wait"));
+                    let cb = 64 - most.leading_zeros();
+                    lines.push(format!("reg [{cb}-1:0] {cnt};"));
+                    lines.push(format!(
+                        "always @(posedge clk) if (rst) {cnt} <= {cb}'d0; else if ({go}) {cnt} <= {cb}'d{most}; else if ({cnt} != {cb}'d0) {cnt} <= {cnt} - {cb}'d1;"
+                    ));
+                    lines.push(format!(
+                        "always @(posedge clk) {done} <= ~rst & ({cnt} == {cb}'d1);"
+                    ));
+                }
+                start = done;
+                cycles += most + 2;
+                layer_cycles.push((node.name.clone(), LayerArch::Unit(variant), most + 2));
+            }
             other => {
                 return Err(err(format!(
                     "{} is not an integer operator",
@@ -936,6 +1051,65 @@ pub fn pipelined_stage_cycles(g: &Graph, id: NodeId, levels: u32) -> u64 {
         .max()
         .unwrap_or(0);
     2 + wait as u64
+}
+
+/// One channel's ramp-family unit of a multi-threshold activation.
+pub enum ThresholdUnit {
+    /// Every input gives this count (no threshold inside the input range).
+    Constant(i64),
+    Unit(ramp::RampUnit),
+    /// The same thresholds as an earlier channel: use its unit.
+    Same(usize),
+}
+
+impl ThresholdUnit {
+    /// Most cycles from `start` to `done`.
+    pub fn max_cycles(&self) -> u64 {
+        match self {
+            ThresholdUnit::Unit(u) => u.max_cycles,
+            _ => 0,
+        }
+    }
+}
+
+/// Per channel of multi-threshold node `id`, its unit as `variant`.
+pub fn threshold_units(
+    g: &Graph,
+    id: NodeId,
+    mt: &crate::ir::MultiThreshold,
+    variant: ramp::Variant,
+) -> Result<Vec<ThresholdUnit>, String> {
+    use crate::quant::table::{Fixed, Table};
+    let node = g.node(id);
+    let in_ty = &g.node(node.inputs[0].node).ty;
+    let input = Fixed {
+        bits: in_ty.elem_bits().unwrap_or(1),
+        frac: 0,
+        signed: in_ty.elem != Elem::Spike,
+    };
+    let output = Fixed {
+        bits: node.ty.elem_bits().unwrap_or(1),
+        frac: 0,
+        signed: true,
+    };
+    let (channels, k) = mt.thresholds.dims2();
+    let rows: Vec<&[i64]> = (0..channels)
+        .map(|c| &mt.thresholds.data[c * k..(c + 1) * k])
+        .collect();
+    (0..channels)
+        .map(|c| {
+            if let Some(r) = (0..c).find(|&r| rows[r] == rows[c]) {
+                return Ok(ThresholdUnit::Same(r));
+            }
+            let t = Table::staircase(rows[c], input, output);
+            if t.thresholds.is_empty() {
+                return Ok(ThresholdUnit::Constant(t.base));
+            }
+            ramp::unit(&t, variant, "sf_unit")
+                .map(ThresholdUnit::Unit)
+                .map_err(|e| format!("channel {c}: {e}"))
+        })
+        .collect()
 }
 
 fn dense_module(

@@ -3,7 +3,7 @@
 //! LUT6). The automatic choice under a LUT budget uses it; a learned surrogate can replace the
 //! coefficients without changing the interface.
 
-use crate::backend::{self, folded, LayerArch};
+use crate::backend::{self, folded, ramp, LayerArch};
 use crate::ir::{Graph, NeuronKind, NodeId, Op};
 
 /// Model coefficients: non-negative least squares over 11 designs synthesised with Yosys 0.23
@@ -42,6 +42,9 @@ pub fn top_luts() -> f64 {
 /// Estimated LUTs of neuron layer `id` (with the weight layers feeding it) built as `arch`.
 pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String> {
     let node = g.node(id);
+    if let (Op::MultiThreshold(mt), LayerArch::Unit(v)) = (&node.op, arch) {
+        return Ok(unit_luts(g, id, mt, v));
+    }
     let Op::IntNeuron(n) = &node.op else {
         return Err(format!("'{}' is not a neuron layer", node.name));
     };
@@ -59,7 +62,28 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
                 + coef::PARALLEL_NEURON_BIT * (n.len() as f64) * state_bits as f64)
         }
         LayerArch::Folded { reuse } => folded_luts(g, &syns, reuse, false, state_bits),
+        LayerArch::Unit(_) => Err(format!(
+            "'{}' is a neuron layer, not a multi_threshold",
+            node.name
+        )),
         LayerArch::Event => folded_luts(g, &syns, None, true, state_bits),
+    }
+}
+
+/// Multi-threshold units (a first guess, not fitted): a thermometer compares every threshold,
+/// a ramp or binary search one at a time from a table, a ROM is block RAM.
+fn unit_luts(g: &Graph, id: NodeId, mt: &crate::ir::MultiThreshold, v: ramp::Variant) -> f64 {
+    let n = g.node(id).ty.len() as f64;
+    let ib = g
+        .node(g.node(id).inputs[0].node)
+        .ty
+        .elem_bits()
+        .unwrap_or(1) as f64;
+    let k = mt.thresholds.dims2().1 as f64;
+    n * match v {
+        ramp::Variant::Parallel => k * (ib / 2.0 + 1.0),
+        ramp::Variant::Ramp | ramp::Variant::Bsearch => 2.0 * ib + k / 4.0 + 8.0,
+        ramp::Variant::Rom => 2.0,
     }
 }
 

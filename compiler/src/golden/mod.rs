@@ -162,6 +162,14 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                             message,
                         })?
                     }
+                    Op::MultiThreshold(mt) => {
+                        let x = sum(&cur);
+                        let n = x.len();
+                        x.iter()
+                            .enumerate()
+                            .map(|(e, &v)| mt.eval(e, n, v))
+                            .collect()
+                    }
                     Op::IntDelay { steps } => {
                         let x = sum(&cur);
                         let st = state[id.index()]

@@ -16,7 +16,7 @@ pub mod verify;
 
 pub use graph::{Graph, Node, NodeId, Port};
 pub use op::{
-    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
-    MAX_DELAY_STEPS,
+    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
+    Reset, Tensor, MAX_DELAY_STEPS,
 };
 pub use types::{signed_range, signed_width, Elem, Type};

@@ -270,6 +270,25 @@ pub struct IntDense {
     pub scale: Vec<f64>,
 }
 
+/// A multi-threshold activation (FINN's `MultiThreshold`; multispike and batch-norm-folded
+/// threshold neurons): `y = number of thresholds of x's channel that x reaches (x >= t)`.
+/// Stateless; elements are channel-major, `len / channels` per channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiThreshold {
+    /// `[channels, K]`, each row ascending.
+    pub thresholds: Tensor<i64>,
+}
+
+impl MultiThreshold {
+    /// The output of element `e` of an `n`-element input with value `x`.
+    pub fn eval(&self, e: usize, n: usize, x: i64) -> i64 {
+        let (channels, k) = self.thresholds.dims2();
+        let c = e / (n / channels.max(1)).max(1);
+        let row = &self.thresholds.data[c * k..(c + 1) * k];
+        row.partition_point(|&t| t <= x) as i64
+    }
+}
+
 /// A 2-D convolution (1-D is `h = kh = 1`), NIR's `Conv1d`/`Conv2d`, on a `[c, h, w]` input.
 /// Float weights before quantisation, integer weights after ([`IntConv`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -335,6 +354,8 @@ pub enum Op {
     IntConv(IntConv),
     /// An integer neuron layer.
     IntNeuron(IntNeuron),
+    /// Integer multi-threshold activation.
+    MultiThreshold(MultiThreshold),
 }
 
 impl Op {
@@ -359,6 +380,7 @@ impl Op {
                 }
             }
             Op::IntDelay { .. } => "int_delay",
+            Op::MultiThreshold(_) => "multi_threshold",
             Op::IntNeuron(n) => match n.kind {
                 NeuronKind::If => "int_if",
                 NeuronKind::Lif => "int_lif",
@@ -389,7 +411,11 @@ impl Op {
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Op::Dense(_) | Op::IntConv(_) | Op::IntNeuron(_) | Op::IntDelay { .. }
+            Op::Dense(_)
+                | Op::IntConv(_)
+                | Op::IntNeuron(_)
+                | Op::IntDelay { .. }
+                | Op::MultiThreshold(_)
         )
     }
 

@@ -2,9 +2,12 @@
 
 use super::graph::{Graph, NodeId};
 use super::op::{Conv, FloatNeuron, IntNeuron, Op, MAX_DELAY_STEPS};
-use super::types::{Elem, Type};
+use super::types::{signed_width, Elem, Type};
 use std::collections::HashSet;
 use std::fmt;
+
+/// Most thresholds per channel of a multi-threshold activation (12-bit outputs).
+pub const MAX_THRESHOLDS: usize = 4096;
 
 /// One violated rule, naming the node.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +203,45 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             check_conv(g, id, c)?;
             finite("weight", &c.weight.data)?;
             finite("bias", &c.bias)?;
+        }
+        Op::MultiThreshold(mt) => {
+            arity(1)?;
+            let in_ty = &g.node(node.inputs[0].node).ty;
+            if !matches!(in_ty.elem, Elem::Fix { frac: 0, .. } | Elem::Spike) || in_ty.len() != n {
+                return Err(format!(
+                    "multi_threshold takes {n} integers or spikes, got {in_ty}"
+                ));
+            }
+            let (channels, k) = mt.thresholds.dims2();
+            if mt.thresholds.shape.len() != 2
+                || channels == 0
+                || k == 0
+                || !n.is_multiple_of(channels)
+            {
+                return Err(format!(
+                    "thresholds shape {:?} is not [channels, K] with channels dividing {n}",
+                    mt.thresholds.shape
+                ));
+            }
+            if k > MAX_THRESHOLDS {
+                return Err(format!(
+                    "{k} thresholds per channel; at most {MAX_THRESHOLDS}"
+                ));
+            }
+            if let Some(c) = (0..channels).find(|&c| {
+                mt.thresholds.data[c * k..(c + 1) * k]
+                    .windows(2)
+                    .any(|w| w[0] > w[1])
+            }) {
+                return Err(format!("thresholds of channel {c} do not ascend"));
+            }
+            let want = Type::fix(signed_width(0, k as i128), n).with_shape(node.ty.shape.clone());
+            if node.ty != want {
+                return Err(format!(
+                    "type {} should be {want} (counts 0..={k})",
+                    node.ty
+                ));
+            }
         }
         Op::IntConv(ic) => {
             arity(1)?;
@@ -441,5 +483,35 @@ mod tests {
         );
         let one = two.replace("dense(%x, %z)", "dense(%x)");
         verify(&parse(&one).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn multi_thresholds_must_ascend_fit_the_channels_and_type_their_counts() {
+        let ok = "graph g {\n  %x: spike[2] = input\n  %d: fix<4,0>[4] = dense(%x) {weight = <4x2>[1, 2, 3, 4, 5, 6, 7, -1], bias = [0; 4], scale = [1; 4]}\n  %m: fix<3,0>[4] = multi_threshold(%d) {thresholds = <2x3>[-1, 0, 2, 1, 1, 5]}\n  %y: fix<3,0>[4] = output(%m)\n}";
+        verify(&parse(ok).unwrap()).unwrap();
+        let bad = [
+            (
+                "<2x3>[-1, 0, 2, 5, 1, 1]",
+                "fix<3,0>[4] = multi",
+                "channel 1 do not ascend",
+            ),
+            (
+                "<3x1>[0, 1, 2]",
+                "fix<2,0>[4] = multi",
+                "channels dividing 4",
+            ),
+            (
+                "<2x3>[-1, 0, 2, 1, 1, 5]",
+                "fix<2,0>[4] = multi",
+                "should be fix<3,0>[4]",
+            ),
+        ];
+        for (t, ty, want) in bad {
+            let text = ok
+                .replace("<2x3>[-1, 0, 2, 1, 1, 5]", t)
+                .replace("fix<3,0>[4] = multi", ty);
+            let err = verify(&parse(&text).unwrap()).unwrap_err().to_string();
+            assert!(err.contains("'m'") && err.contains(want), "{t}: {err}");
+        }
     }
 }

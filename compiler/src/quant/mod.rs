@@ -423,7 +423,11 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                 );
                 map.insert(id, nid);
             }
-            Op::Dense(_) | Op::IntConv(_) | Op::IntNeuron(_) | Op::IntDelay { .. } => {
+            Op::Dense(_)
+            | Op::IntConv(_)
+            | Op::IntNeuron(_)
+            | Op::IntDelay { .. }
+            | Op::MultiThreshold(_) => {
                 return Err(qerr(&node.name, "graph is already quantised"));
             }
         }

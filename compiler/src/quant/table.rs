@@ -28,6 +28,9 @@ pub enum Func {
     Exp,
     /// `1 / x` (the largest output at and below zero).
     Recip,
+    /// A staircase given by its thresholds alone (multi-threshold activations): no float
+    /// function behind it.
+    Thresholds,
 }
 
 impl Func {
@@ -48,6 +51,7 @@ impl Func {
             Func::Silu => "silu",
             Func::Exp => "exp",
             Func::Recip => "recip",
+            Func::Thresholds => "thresholds",
         }
     }
 
@@ -65,6 +69,7 @@ impl Func {
             Func::Exp => x.exp(),
             Func::Recip if x <= 0.0 => f64::INFINITY,
             Func::Recip => 1.0 / x,
+            Func::Thresholds => f64::NAN,
         }
     }
 }
@@ -159,6 +164,28 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The staircase `x -> number of thresholds <= x` on `input`, with `output` codes: thresholds
+    /// at or below the smallest input count in the base, those above the largest never count.
+    pub fn staircase(thresholds: &[i64], input: Fixed, output: Fixed) -> Table {
+        let (lo, hi) = input.range();
+        Table {
+            func: Func::Thresholds,
+            input,
+            output,
+            base: thresholds.iter().filter(|&&t| t <= lo).count() as i64,
+            thresholds: thresholds
+                .iter()
+                .filter(|&&t| t > lo && t <= hi)
+                .map(|&t| (t, 1))
+                .collect(),
+            monotone: true,
+            max_error_lsb: 0.0,
+            max_rounding_lsb: 0.0,
+        }
+    }
+}
+
 /// Why a table cannot be built.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -166,6 +193,11 @@ pub struct TableError(pub String);
 
 /// Tabulates `func` from `input` to `output` and derives its thresholds.
 pub fn tabulate(func: Func, input: Fixed, output: Fixed) -> Result<Table, TableError> {
+    if func == Func::Thresholds {
+        return Err(TableError(
+            "a staircase has no function to tabulate; build it from its thresholds".into(),
+        ));
+    }
     for (what, f) in [("input", input), ("output", output)] {
         if f.bits < 1 || f.bits > MAX_INPUT_BITS || (f.signed && f.bits < 2) {
             return Err(TableError(format!(
@@ -253,6 +285,7 @@ mod tests {
                 Func::Gelu | Func::Silu => (fx(10, 7, true), fx(6, 3, true)),
                 Func::Exp => (fx(8, 5, true), fx(8, 4, false)),
                 Func::Recip => (fx(8, 4, false), fx(8, 3, false)),
+                Func::Thresholds => unreachable!("not in Func::ALL"),
             };
             let t = tabulate(func, i, o).unwrap();
             let (lo, hi) = i.range();

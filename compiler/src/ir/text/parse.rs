@@ -9,7 +9,8 @@ use super::print::{compare_word, name_string, reset_word};
 use super::{ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Node, NodeId, Port};
 use crate::ir::op::{
-    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
+    Reset, Tensor,
 };
 use crate::ir::types::{Elem, Type};
 use nom::branch::alt;
@@ -345,6 +346,7 @@ enum OpKind {
     Conv,
     IntConv,
     Pool { average: bool },
+    MultiThreshold,
 }
 
 const KINDS: [NeuronKind; 7] = NeuronKind::ALL;
@@ -386,6 +388,7 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
             &[("weight", Kind::FloatMat), ("bias", Kind::FloatVec)],
         ),
         "linear" => simple(OpKind::Linear, &[("weight", Kind::FloatMat)]),
+        "multi_threshold" => simple(OpKind::MultiThreshold, &[("thresholds", Kind::IntMat)]),
         "scale" => simple(OpKind::Scale, &[("scale", Kind::FloatVec)]),
         "delay" => simple(OpKind::Delay, &[("delay", Kind::FloatVec)]),
         "conv" => simple(
@@ -697,6 +700,9 @@ impl<'a> State<'a> {
             OpKind::Delay => Op::Delay {
                 delay: attrs.float_vec("delay"),
             },
+            OpKind::MultiThreshold => Op::MultiThreshold(MultiThreshold {
+                thresholds: attrs.int_mat("thresholds"),
+            }),
             OpKind::IntDelay => Op::IntDelay {
                 steps: attrs.int_vec("steps"),
             },

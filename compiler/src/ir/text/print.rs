@@ -53,6 +53,7 @@ pub(super) fn graph(g: &Graph) -> String {
                 a.vector("in_shape", &as_i64(&p.in_shape));
             }
             Op::IntDelay { steps } => a.vector("steps", steps),
+            Op::MultiThreshold(mt) => a.matrix("thresholds", &mt.thresholds),
             Op::Neuron(nr) => {
                 for (field, v) in nr.fields() {
                     a.vector(field, v);

@@ -3,7 +3,8 @@
 use super::{parse, print, ParseError, MAX_ELEMS};
 use crate::ir::graph::{Graph, Port};
 use crate::ir::op::{
-    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, NeuronKind, Op, Pool, Reset, Tensor,
+    Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
+    Reset, Tensor,
 };
 use crate::ir::types::{Elem, Type};
 use proptest::prelude::*;
@@ -212,6 +213,7 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
                 average,
             })),
         1 => ivec().prop_map(|steps| Op::IntDelay { steps }),
+        1 => arb_tensor(arb_i64()).prop_map(|thresholds| Op::MultiThreshold(MultiThreshold { thresholds })),
         3 => float_neuron,
         1 => (arb_tensor(arb_i64()), ivec(), prop::collection::vec(arb_f64(nan), 0..4))
             .prop_map(|(weight, bias, scale)| Op::Dense(IntDense { weight, bias, scale })),
