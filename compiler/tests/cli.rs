@@ -701,3 +701,32 @@ fn architecture_options_reject_mistakes_clearly() {
         "{err}"
     );
 }
+
+/// Output folders with spaces and parentheses: Verilator's wrapper and make, and Yosys's
+/// `tee`, never see such a path, so cosim and synth work there as anywhere.
+#[test]
+fn cosim_and_synth_work_in_folders_with_spaces_and_parentheses() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny_rsnn.sfir");
+    let out = dir.path().join("my models (v2)/tiny out");
+    let out = out.to_str().unwrap();
+    let (code, stdout, err) = spikeforge(
+        &["cosim", tiny.to_str().unwrap(), "-o", out, "-T", "16"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("0 mismatches"), "{stdout}");
+    let (code, stdout, err) = spikeforge(
+        &[
+            "synth",
+            tiny.to_str().unwrap(),
+            "-o",
+            out,
+            "--target",
+            "ice40up5k",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("LUT"), "{stdout}");
+}

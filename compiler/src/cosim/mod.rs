@@ -60,9 +60,16 @@ pub fn write_rtl(design: &Design, dir: &Path) -> Result<Vec<PathBuf>, ToolError>
 
 /// `verilator --lint-only -Wall` on the RTL; any warning fails.
 pub fn lint(design: &Design, rtl: &[PathBuf]) -> Result<(), ToolError> {
+    // Run beside the files and name them alone: Verilator's wrapper splits paths with spaces.
     let mut cmd = Command::new("verilator");
+    if let Some(d) = rtl.first().and_then(|p| p.parent()) {
+        cmd.current_dir(d);
+    }
     cmd.args(["--lint-only", "-Wall", "--top-module", &design.top]);
-    cmd.args(rtl);
+    cmd.args(
+        rtl.iter()
+            .map(|p| p.file_name().map_or(p.as_os_str(), |f| f)),
+    );
     run_tool(&mut cmd, "verilator --lint-only -Wall").map(|_| ())
 }
 
@@ -147,10 +154,38 @@ pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<()
     std::fs::write(path, s).map_err(|e| ToolError::Io(format!("{}: {e}", path.display())))
 }
 
-/// Builds the Verilator simulator for a design in `dir` (RTL in `dir/rtl`).
+/// Builds the Verilator simulator for a design in `dir` (RTL in `dir/rtl`). GNU make cannot
+/// build in a folder whose path holds spaces, so such a build runs in a temporary folder and
+/// only the simulator is copied back.
 pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, ToolError> {
     std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
-    // Verilator's make runs inside obj_dir, so every path it sees must be absolute.
+    let full = dir
+        .canonicalize()
+        .map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
+    if full.to_string_lossy().chars().any(char::is_whitespace) {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp =
+            std::env::temp_dir().join(format!("spikeforge-build-{}-{nanos}", std::process::id()));
+        let built = build_in(design, &tmp);
+        let out = built.and_then(|sim| {
+            let dest = full.join("sim");
+            std::fs::copy(&sim, &dest)
+                .map_err(|e| ToolError::Io(format!("{}: {e}", dest.display())))?;
+            write_rtl(design, &full.join("rtl"))?;
+            Ok(dest)
+        });
+        let _ = std::fs::remove_dir_all(&tmp);
+        return out;
+    }
+    build_in(design, dir)
+}
+
+fn build_in(design: &Design, dir: &Path) -> Result<PathBuf, ToolError> {
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
+    // Verilator and its make both run inside obj_dir and see only paths relative to it, so no
+    // character of the output folder's path (spaces, parentheses) reaches a makefile.
     let dir = &dir
         .canonicalize()
         .map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
@@ -164,7 +199,10 @@ pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, ToolError> {
     io(&tb.join("sf_trace.h"), &trace_header(design))?;
     io(&tb.join("verilator.vlt"), WAIVERS)?;
     let obj = dir.join("obj_dir");
+    std::fs::create_dir_all(&obj).map_err(|e| ToolError::Io(format!("{}: {e}", obj.display())))?;
+    let up = |p: &Path| -> PathBuf { Path::new("..").join(p.strip_prefix(dir).unwrap_or(p)) };
     let mut cmd = Command::new("verilator");
+    cmd.current_dir(&obj);
     cmd.args([
         "--cc",
         "--exe",
@@ -178,12 +216,12 @@ pub fn build(design: &Design, dir: &Path) -> Result<PathBuf, ToolError> {
     ]);
     cmd.args(["-Wno-fatal", "-O1", "--x-assign", "0", "--x-initial", "0"]);
     cmd.args(["-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1"]);
-    cmd.arg("-CFLAGS").arg(format!("-I{}", tb.display()));
-    cmd.arg("--Mdir").arg(&obj);
+    cmd.arg("-CFLAGS").arg(format!("-I{}", up(&tb).display()));
+    cmd.arg("--Mdir").arg(".");
     cmd.arg("-o").arg("sim");
-    cmd.arg(tb.join("verilator.vlt"));
-    cmd.args(&rtl);
-    cmd.arg(tb.join("harness.cpp"));
+    cmd.arg(up(&tb.join("verilator.vlt")));
+    cmd.args(rtl.iter().map(|p| up(p)));
+    cmd.arg(up(&tb.join("harness.cpp")));
     run_tool(&mut cmd, "verilator build")?;
     Ok(obj.join("sim"))
 }

@@ -32,8 +32,9 @@ pub fn verify(u: &RampUnit, t: &Table, dir: &Path) -> Result<RampCheck, ToolErro
     std::fs::write(&v, &u.verilog).map_err(|e| io(e, &v))?;
     run_tool(
         Command::new("verilator")
+            .current_dir(dir)
             .args(["--lint-only", "-Wall", "--top-module", &u.module])
-            .arg(&v),
+            .arg(format!("{}.v", u.module)),
         "verilator --lint-only -Wall",
     )?;
     let (xlo, xhi) = t.input.range();

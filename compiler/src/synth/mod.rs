@@ -46,22 +46,27 @@ pub fn synth(
     let t0 = Instant::now();
     let version = yosys_version()?;
     let script = target.yosys_script.replace("{top}", top);
-    let files: Vec<String> = rtl.iter().map(|p| p.display().to_string()).collect();
+    // Yosys runs in `dir`: the sources by absolute path.
+    let rtl: Vec<PathBuf> = rtl
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
     let ys = format!(
-        "read_verilog {}\nhierarchy -check -top {top}\n{script}\ntee -o {} stat\n",
-        files.join(" "),
-        dir.join("yosys_stat.txt").display()
+        "read_verilog {}\nhierarchy -check -top {top}\n{script}\ntee -o yosys_stat.txt stat\n",
+        quoted(&rtl)
     );
     std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(e.to_string()))?;
     let ys_path = dir.join("synth.ys");
     std::fs::write(&ys_path, &ys).map_err(|e| ToolError::Io(e.to_string()))?;
+    // In `dir`: `tee -o` takes its file name unquoted, so it gets one without spaces.
     run(
         Command::new("yosys")
+            .current_dir(dir)
             .arg("-q")
             .arg("-l")
-            .arg(dir.join("yosys.log"))
+            .arg("yosys.log")
             .arg("-s")
-            .arg(&ys_path),
+            .arg("synth.ys"),
         "yosys synthesis",
     )?;
     let stat = std::fs::read_to_string(dir.join("yosys_stat.txt"))
@@ -127,16 +132,24 @@ pub fn synth(
 /// Yosys's structural check (`hierarchy -check; proc; check -assert`): every module resolves,
 /// processes lower without latches or multiple drivers. Fast; used on every generated design.
 pub fn check(top: &str, rtl: &[PathBuf]) -> Result<(), ToolError> {
-    let files: Vec<String> = rtl.iter().map(|p| p.display().to_string()).collect();
     let script = format!(
         "read_verilog {}; hierarchy -check -top {top}; proc; opt_clean; check -assert",
-        files.join(" ")
+        quoted(rtl)
     );
     run(
         Command::new("yosys").args(["-q", "-p", &script]),
         "yosys check",
     )?;
     Ok(())
+}
+
+/// File names for a Yosys command, each in double quotes (paths may hold spaces).
+fn quoted(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|p| format!("\"{}\"", p.display()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Cell counts from Yosys's `stat` text (the top module's, flattened).
