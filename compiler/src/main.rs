@@ -19,6 +19,10 @@ use std::process::ExitCode;
     about = "Compile spiking neural networks (NIR) to verified, synthesizable Verilog"
 )]
 struct Cli {
+    /// Stop any external tool run (Verilator, Yosys, the simulator) that takes longer than
+    /// this many seconds, with an error saying so.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    timeout: Option<u64>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -389,6 +393,7 @@ fn main() -> ExitCode {
         }
     }));
     let cli = Cli::parse();
+    spikeforge::tool::set_timeout(cli.timeout.map(std::time::Duration::from_secs));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -730,3 +730,22 @@ fn cosim_and_synth_work_in_folders_with_spaces_and_parentheses() {
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("LUT"), "{stdout}");
 }
+
+/// `--timeout` stops a tool that runs too long and says which and how to go on.
+#[test]
+fn timeout_stops_a_long_tool_run_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let t0 = std::time::Instant::now();
+    let (code, _, err) = spikeforge(
+        &["cosim", ex.to_str().unwrap(), "-o", "o", "--timeout", "1"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("did not finish within 1 s") && err.contains("--timeout"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(60));
+}
