@@ -166,6 +166,10 @@ struct Common {
     /// Output folder (default: out/<model name>).
     #[arg(short, long)]
     out: Option<PathBuf>,
+    /// Write into an output folder that holds files Spikeforge did not write (they are kept;
+    /// only Spikeforge's own files are replaced).
+    #[arg(long)]
+    force: bool,
     /// Signed bits per weight.
     #[arg(long, default_value_t = 8)]
     weight_bits: u32,
@@ -437,11 +441,70 @@ fn sanitize(s: &str) -> String {
     }
 }
 
+/// Writes `text` to `path` whole or not at all: into a hidden sibling, then renamed over it.
 fn write(path: &Path, text: &str) -> Result<(), String> {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Refuses an output folder that holds anything but Spikeforge's own output, unless `force`:
+/// a mistyped `-o` must not scatter files into a project folder.
+fn check_out_dir(dir: &Path, force: bool) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // absent: created fresh
+    };
+    let ours = ["report.json", "rtl", "ir", "cosim", "synth", "sim"];
+    let foreign: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !ours.contains(&n.as_str()) && !n.starts_with('.'))
+        .collect();
+    let has_report = std::fs::read_to_string(dir.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .is_some_and(|v| v.get("model").is_some());
+    if force || (foreign.is_empty() && (has_report || !dir.join("rtl").exists())) {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: the output folder holds files Spikeforge did not write ({}); choose another -o or \
+         pass --force",
+        dir.display(),
+        if foreign.is_empty() {
+            "an rtl folder without report.json".to_string()
+        } else {
+            foreign.join(", ")
+        }
+    ))
+}
+
+/// The design's Verilog in `dir/rtl`, replacing the folder whole: written beside it, then
+/// renamed in, so no stale module from an earlier compile stays and a failed run leaves the
+/// old folder intact.
+fn write_rtl_folder(
+    design: &spikeforge::backend::Design,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, String> {
+    let staged = dir.join(".rtl.partial");
+    let _ = std::fs::remove_dir_all(&staged);
+    cosim::write_rtl(design, &staged).map_err(|e| e.to_string())?;
+    let rtl = dir.join("rtl");
+    if rtl.exists() {
+        std::fs::remove_dir_all(&rtl).map_err(|e| format!("{}: {e}", rtl.display()))?;
+    }
+    std::fs::rename(&staged, &rtl).map_err(|e| format!("{}: {e}", rtl.display()))?;
+    Ok(design
+        .files
+        .iter()
+        .map(|(name, _)| rtl.join(name))
+        .collect())
 }
 
 fn ramp(a: &RampArgs) -> Result<(), String> {
@@ -619,6 +682,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
     let m = load_model(c)?;
     let (g, dt) = (m.graph, m.dt);
     let dir = out_dir(c, &g);
+    check_out_dir(&dir, c.force)?;
     let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let choices = match &c.config {
         Some(p) => spikeforge::config::load(p)?
@@ -670,7 +734,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         // On stderr, so `--json` output stays parseable.
         eprint!("{}", opt_report(&compiled.prune, &compiled.design.blocks));
     }
-    let rtl = cosim::write_rtl(&compiled.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
+    let rtl = write_rtl_folder(&compiled.design, &dir)?;
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
         write(

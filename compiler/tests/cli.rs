@@ -749,3 +749,46 @@ fn timeout_stops_a_long_tool_run_with_one_clear_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(t0.elapsed() < std::time::Duration::from_secs(60));
 }
+
+/// Output safety: a folder holding someone else's files is refused without --force (and kept
+/// with it); recompiling replaces the RTL folder whole, so no stale module survives.
+#[test]
+fn output_folders_are_not_clobbered_and_rtl_is_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let ex = ex.to_str().unwrap();
+    std::fs::create_dir_all(dir.path().join("proj")).unwrap();
+    std::fs::write(dir.path().join("proj/notes.txt"), "mine").unwrap();
+    let (code, _, err) = spikeforge(&["compile", ex, "-o", "proj"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("notes.txt") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!dir.path().join("proj/rtl").exists());
+    let (code, _, err) = spikeforge(&["compile", ex, "-o", "proj", "--force"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("proj/notes.txt")).unwrap(),
+        "mine"
+    );
+    let rtl = |d: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path().join(d).join("rtl"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let (code, _, _) = spikeforge(&["compile", ex, "-o", "m", "--arch", "folded"], dir.path());
+    assert_eq!(code, 0);
+    assert!(rtl("m").iter().any(|f| f.ends_with("_folded.v")));
+    let (code, _, _) = spikeforge(
+        &["compile", ex, "-o", "m", "--arch", "parallel"],
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    let now = rtl("m");
+    assert!(!now.iter().any(|f| f.ends_with("_folded.v")), "{now:?}");
+    assert!(now.iter().all(|f| !f.starts_with('.')), "{now:?}");
+}
