@@ -5,7 +5,7 @@ EXAMPLE := examples/rsnn_16_32_10.nir
 OUT     := out/demo
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build demo test check bench clean
+.PHONY: setup build demo test check bench fuzz clean
 
 # Verilator (cosim, lint) and Yosys (synthesis) from Debian's packages, if missing.
 setup:
@@ -33,6 +33,13 @@ check:
 # Constant-matrix benchmark against da4ml (installed into a private venv), and multiple
 # constant multiplication against the jMCM ILP results in ../shared/bench/mcm.
 BENCH_VENV := target/bench-venv
+
+# Every cargo-fuzz target for FUZZ_SECONDS (nightly toolchain; installs cargo-fuzz if absent);
+# results go to the fuzz section of BENCHMARKS.md.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	python3 tools/fuzz_bench.py --seconds $(FUZZ_SECONDS)
 
 bench: setup build
 	$(CARGO) run --release --locked --example bench -- BENCHMARKS.md

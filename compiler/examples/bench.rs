@@ -15,10 +15,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Sections `tools/cmvm_bench.py` and `tools/mcm_bench.py` write.
-const KEPT: [(&str, &str); 2] = [
+/// Sections `tools/cmvm_bench.py`, `tools/mcm_bench.py` and `tools/fuzz_bench.py` write.
+const KEPT: [(&str, &str); 3] = [
     ("<!-- cmvm-bench:begin -->", "<!-- cmvm-bench:end -->"),
     ("<!-- mcm-bench:begin -->", "<!-- mcm-bench:end -->"),
+    ("<!-- fuzz-bench:begin -->", "<!-- fuzz-bench:end -->"),
 ];
 
 /// Markers around the MLP section, so `--only mlp` can refresh it alone.
