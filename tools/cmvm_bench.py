@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from mdsection import write_section  # noqa: F401 (re-exported for mcm_bench)
+
 import numpy as np
 
 SIZES = [(8, 8), (16, 16), (32, 32), (64, 16), (128, 64)]  # (outputs, inputs)
@@ -253,18 +255,6 @@ def one(c, args, seed):
         syn = {key: (round(v * k) if key != "yosys_s" else v) for key, v in part.items()}
     res["naive"] = dict(correct=got == want, scaled_from_rows=None if full else NAIVE_SAMPLE_ROWS, **syn)
     return res
-
-
-def write_section(md, begin, end, text):
-    """Replaces the part of Markdown file `md` between the `begin` and `end` markers (appends it
-    when they are absent), leaving the rest of the file as it is."""
-    section = f"{begin}\n{text}{end}\n"
-    old = md.read_text() if md.exists() else ""
-    if begin in old and end in old:
-        old = old[: old.index(begin)] + section + old[old.index(end) + len(end) + 1:]
-    else:
-        old = old + ("\n" if old else "") + section
-    md.write_text(old)
 
 
 def markdown(results, command):
