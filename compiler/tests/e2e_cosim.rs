@@ -395,6 +395,51 @@ fn reuse_factor_sets_the_cycles_of_a_folded_layer() {
     }
 }
 
+/// Names are data: node and graph names that are Verilog keywords, reserved ports, start with a
+/// digit, hold spaces, comment ends, newlines or non-ASCII, or collide once sanitised, reach
+/// the RTL only as safe, distinct identifiers and comment text. Parallel and folded designs
+/// lint, pass the Yosys check and cosim bit-exact.
+#[test]
+fn hostile_names_give_safe_distinct_identifiers() {
+    let mut g = flow::load(&example("tiny_rsnn.sfir")).unwrap();
+    g.name = "evil */ graph\nmodule x;".into();
+    let evil = [
+        "module",
+        "clk",
+        "0start",
+        "lif 1*/ end",
+        "λ-neurons\n",
+        "wire",
+        "A",
+        "a",
+    ];
+    for (node, name) in g.nodes.iter_mut().zip(evil) {
+        node.name = name.to_string();
+    }
+    for arch in [Arch::Parallel, Arch::Folded] {
+        let c = flow::compile_with(g.clone(), &QuantOptions::default(), arch)
+            .unwrap_or_else(|e| panic!("{arch:?}: {e}"));
+        for (file, text) in &c.design.files {
+            assert!(
+                file.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.'),
+                "{file}"
+            );
+            // Names appear only inside `//` comments (newlines and `*/` defused there).
+            for line in text.lines() {
+                let code = line.split("//").next().unwrap_or("");
+                assert!(
+                    !code.contains("module x;"),
+                    "{file}: a name escaped: {line}"
+                );
+            }
+            assert!(!text.contains("*/ graph"), "{file}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        verify_design(&c, 1, 16, 2, dir.path());
+    }
+}
+
 /// Multi-threshold activations (multispike neurons, batch-norm-folded thresholds, FINN's
 /// MultiThreshold) built from ramp-family units: every variant, on the example's thresholds and
 /// on random ones (outside the input range, repeated, one channel's row shared by the other),
