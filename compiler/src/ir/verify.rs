@@ -6,6 +6,9 @@ use super::types::{signed_width, Elem, Type};
 use std::collections::HashSet;
 use std::fmt;
 
+/// Widest fixed-point value (the golden model's integers are 64-bit).
+pub const MAX_FIX_BITS: u32 = 64;
+
 /// Most thresholds per channel of a multi-threshold activation (12-bit outputs).
 pub const MAX_THRESHOLDS: usize = 4096;
 
@@ -126,6 +129,15 @@ fn finite(name: &str, v: &[f64]) -> Result<(), String> {
 fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
     let node = g.node(id);
     let n = node.ty.len();
+    // The golden model computes in 64 bits; no value is wider.
+    if let Elem::Fix { width, frac } = node.ty.elem {
+        if !(1..=MAX_FIX_BITS).contains(&width) || frac > width {
+            return Err(format!(
+                "type {}: fixed-point widths are 1 to {MAX_FIX_BITS} bits, fraction at most the width",
+                node.ty
+            ));
+        }
+    }
     let arity = |want: usize| {
         if node.inputs.len() == want {
             Ok(())
