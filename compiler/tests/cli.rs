@@ -19,6 +19,20 @@ fn spikeforge(args: &[&str], cwd: &Path) -> (i32, String, String) {
     )
 }
 
+/// `verilator --lint-only -Wall` passes on one generated file.
+fn lints_clean(rtl: &Path) {
+    let lint = Command::new("verilator")
+        .args(["--lint-only", "-Wall"])
+        .arg(rtl)
+        .output()
+        .expect("verilator runs");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rsnn_16_32_10.nir")
 }
@@ -555,17 +569,7 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
         v["solver"]["naive_adders"].as_u64().unwrap(),
     );
     assert!(adders > 0 && adders < naive, "{adders} vs {naive}");
-    let rtl = dir.path().join("cmvm.v");
-    let lint = Command::new("verilator")
-        .args(["--lint-only", "-Wall"])
-        .arg(&rtl)
-        .output()
-        .expect("verilator runs");
-    assert!(
-        lint.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    lints_clean(&dir.path().join("cmvm.v"));
     // One multi-bit input (a multiple-constant graph); this set takes an exact right shift,
     // (a + b) >> r, written as a slice: lint-clean and accepted by Yosys too.
     std::fs::write(
@@ -591,16 +595,7 @@ fn cmvm_writes_a_block_and_rejects_bad_matrices() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["solver"]["form"], "multiple constants");
     let mcm = dir.path().join("mcm.v");
-    let lint = Command::new("verilator")
-        .args(["--lint-only", "-Wall"])
-        .arg(&mcm)
-        .output()
-        .expect("verilator runs");
-    assert!(
-        lint.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    lints_clean(&mcm);
     spikeforge::synth::check("mcm", &[mcm]).unwrap();
     for (text, want) in [
         (r#"{"weights": [[1, 2], [3]]}"#, "row 1 has 1 entries"),
