@@ -94,15 +94,10 @@ fn table(
                     Some(&LayerArch::Unit(v)) => v,
                     _ => super::ramp::Variant::Parallel,
                 };
-                let most = super::threshold_units(g, id, mt, v)
-                    .map(|us| {
-                        us.iter()
-                            .map(super::ThresholdUnit::max_cycles)
-                            .max()
-                            .unwrap_or(0)
-                    })
+                let c = super::threshold_units(g, id, mt, v)
+                    .map(|(units, _)| super::unit_stage_cycles(&units))
                     .unwrap_or(u64::MAX / 8);
-                vec![(LayerArch::Unit(v), most + 2)]
+                vec![(LayerArch::Unit(v), c)]
             }
             (_, Some(&a)) => {
                 let syns: Vec<NodeId> = g.node(id).inputs.iter().map(|p| p.node).collect();

@@ -523,24 +523,7 @@ pub(super) fn plan(
         true => {
             let masks = syns
                 .iter()
-                .map(|sy| {
-                    let n = sy.n_in;
-                    (0..sy.idx_bits)
-                        .map(|b| {
-                            // Hex digits from the top: digit d covers inputs 4d .. 4d + 3.
-                            let digits: String = (0..n.div_ceil(4))
-                                .rev()
-                                .map(|d| {
-                                    let v = (0..4)
-                                        .filter(|&i| 4 * d + i < n && ((4 * d + i) >> b) & 1 == 1)
-                                        .fold(0u32, |acc, i| acc | 1 << i);
-                                    char::from_digit(v, 16).expect("a hex digit")
-                                })
-                                .collect();
-                            format!("{n}'h{digits}")
-                        })
-                        .collect()
-                })
+                .map(|sy| bit_masks(sy.n_in, sy.idx_bits, &|i| i))
                 .collect();
             Some(EventCtx { masks })
         }
@@ -675,6 +658,26 @@ pub fn shape(g: &Graph, syn_ids: &[NodeId], reuse: Option<usize>) -> Result<Fold
     })
 }
 
+/// Per bit `b` of a field of the `n` inputs of a spike bus, the constant selecting the inputs
+/// whose `field(i)` has bit `b` set: OR-ing a one-hot input against it gives that bit.
+fn bit_masks(n: usize, bits: u32, field: &dyn Fn(usize) -> usize) -> Vec<String> {
+    (0..bits)
+        .map(|b| {
+            // Hex digits from the top: digit d covers inputs 4d .. 4d + 3.
+            let digits: String = (0..n.div_ceil(4))
+                .rev()
+                .map(|d| {
+                    let v = (0..4)
+                        .filter(|&i| 4 * d + i < n && (field(4 * d + i) >> b) & 1 == 1)
+                        .fold(0u32, |acc, i| acc | 1 << i);
+                    char::from_digit(v, 16).expect("a hex digit")
+                })
+                .collect();
+            format!("{n}'h{digits}")
+        })
+        .collect()
+}
+
 /// True when every weight layer is dense (an ungrouped 1x1 convolution of a 1x1 image): an
 /// event core then walks inputs, not kernel taps.
 fn all_dense(convs: &[Conv<i64>], positions: usize) -> bool {
@@ -739,22 +742,7 @@ fn scatter_plan(
             None => (i / (h * w), (i / w) % h, i % w),
         }
     };
-    let masks = |bits: u32, f: &dyn Fn(usize) -> usize| -> Vec<String> {
-        (0..bits)
-            .map(|b| {
-                let digits: String = (0..n_in.div_ceil(4))
-                    .rev()
-                    .map(|d| {
-                        let v = (0..4)
-                            .filter(|&i| 4 * d + i < n_in && (f(4 * d + i) >> b) & 1 == 1)
-                            .fold(0u32, |acc, i| acc | 1 << i);
-                        char::from_digit(v, 16).expect("a hex digit")
-                    })
-                    .collect();
-                format!("{n_in}'h{digits}")
-            })
-            .collect()
-    };
+    let masks = |bits: u32, f: &dyn Fn(usize) -> usize| bit_masks(n_in, bits, f);
     let (c_bits, y_bits, x_bits) = (count_bits(cin), count_bits(h), count_bits(w));
     let (ky_bits, kx_bits) = (count_bits(kh), count_bits(kw));
     let pos_bits = count_bits(positions);

@@ -438,27 +438,26 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
             }
         }
     }
-    // Pipeline registers of each weight layer: those of the one layer reading it.
+    // Pipeline registers of each weight layer: those of the layers reading it, which agree.
     let mut pipe: Vec<Option<u32>> = vec![None; g.nodes.len()];
-    for id in g.ids() {
-        for p in &g.node(id).inputs {
-            if matches!(g.node(p.node).op, Op::Dense(_) | Op::IntConv(_)) {
-                let want = pipelined(id);
-                let readers: Vec<NodeId> = g
-                    .ids()
-                    .filter(|&r| g.node(r).inputs.iter().any(|q| q.node == p.node))
-                    .collect();
-                if readers.iter().any(|&r| pipelined(r) != want) {
-                    return Err(BackendError {
-                        node: g.node(p.node).name.clone(),
-                        message: "layers reading this weight layer differ in pipelining; give \
-                                  them the same parallel:N"
-                            .into(),
-                    });
-                }
-                pipe[p.node.index()] = want;
-            }
+    for w in g
+        .ids()
+        .filter(|&w| matches!(g.node(w).op, Op::Dense(_) | Op::IntConv(_)))
+    {
+        let mut readers = g
+            .ids()
+            .filter(|&r| g.node(r).inputs.iter().any(|q| q.node == w))
+            .map(pipelined);
+        let first = readers.next().flatten();
+        if readers.any(|r| r != first) {
+            return Err(BackendError {
+                node: g.node(w).name.clone(),
+                message: "layers reading this weight layer differ in pipelining; give them the \
+                          same parallel:N"
+                    .into(),
+            });
         }
+        pipe[w.index()] = first;
     }
     let mut block_latency = vec![0u32; g.nodes.len()];
     // The folded layers run one after another: each starts when the previous is done.
@@ -780,7 +779,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     LayerArch::Unit(v) => v,
                     _ => ramp::Variant::Parallel,
                 };
-                let units = threshold_units(g, id, mt, variant).map_err(err)?;
+                let (units, unit_of) = threshold_units(g, id, mt, variant).map_err(err)?;
                 let src = port_sig(&node.inputs[0], &sig);
                 let ib = g.node(node.inputs[0].node).ty.elem_bits().unwrap_or(1);
                 let ob = node.ty.elem_bits().unwrap_or(1);
@@ -801,35 +800,29 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 lines.push(format!("always @(posedge clk) {go} <= ~rst & {start};"));
                 lines.push(format!("wire [{w}-1:0] {s} {public};"));
                 lines.push(format!("wire [{n}-1:0] {dones};"));
-                // Rows with distinct thresholds share a unit module.
-                let mut modules: Vec<Option<String>> = Vec::new();
-                for (c, u) in units.iter().enumerate() {
-                    modules.push(match u {
-                        ThresholdUnit::Constant(_) => None,
+                // One module per distinct threshold row; rows with no threshold in the input's
+                // range are constants.
+                let impls: Vec<Result<String, i64>> = units
+                    .iter()
+                    .map(|u| match u {
+                        ThresholdUnit::Constant(v) => Err(*v),
                         ThresholdUnit::Unit(unit) => {
-                            let m = namer.fresh(&format!("{top}_{s}_unit{c}"));
-                            let text = unit.verilog.replace(&unit.module, &m);
-                            files.push((format!("{m}.v"), text));
-                            Some(m)
+                            let m = namer.fresh(&format!("{top}_{s}_unit"));
+                            files.push((format!("{m}.v"), unit.verilog.replace(&unit.module, &m)));
+                            Ok(m)
                         }
-                        ThresholdUnit::Same(_) => None,
-                    });
-                }
+                    })
+                    .collect();
                 for e in 0..n {
-                    let c = e / per.max(1);
-                    let (row, module) = match &units[c] {
-                        ThresholdUnit::Same(r) => (*r, &modules[*r]),
-                        _ => (c, &modules[c]),
-                    };
-                    match (&units[row], module) {
-                        (ThresholdUnit::Constant(v), _) => {
+                    match &impls[unit_of[e / per.max(1)]] {
+                        Err(v) => {
                             lines.push(format!(
                                 "assign {s}[{}+:{ob}] = {ob}'d{v};",
                                 e * ob as usize
                             ));
                             lines.push(format!("assign {dones}[{e}] = 1'b1;"));
                         }
-                        (_, Some(m)) => {
+                        Ok(m) => {
                             let inst = namer.fresh(&format!("u_{s}_{e}"));
                             lines.push(format!(
                                 "{m} {inst} (.clk(clk), .rst(rst), .start({go}), .x({src}[{}+:{ib}]), .done({dones}[{e}]), .y({s}[{}+:{ob}]));",
@@ -837,16 +830,11 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                                 e * ob as usize
                             ));
                         }
-                        _ => unreachable!("a shared row points at a unit or a constant"),
                     }
                 }
                 lines.push(format!("wire {unused} = &{dones};"));
                 // Every unit is done within the slowest one's bound: the stage waits that out.
-                let most = units
-                    .iter()
-                    .map(ThresholdUnit::max_cycles)
-                    .max()
-                    .unwrap_or(0);
+                let most = unit_stage_cycles(&units) - 2;
                 if most == 0 {
                     lines.push(format!("always @(posedge clk) {done} <= ~rst & {go};"));
                 } else {
@@ -861,8 +849,12 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     ));
                 }
                 start = done;
-                cycles += most + 2;
-                layer_cycles.push((node.name.clone(), LayerArch::Unit(variant), most + 2));
+                cycles += unit_stage_cycles(&units);
+                layer_cycles.push((
+                    node.name.clone(),
+                    LayerArch::Unit(variant),
+                    unit_stage_cycles(&units),
+                ));
             }
             other => {
                 return Err(err(format!(
@@ -1018,24 +1010,25 @@ pub fn weight_rows(op: &Op) -> (Vec<Vec<(usize, i64)>>, Vec<i64>) {
     }
 }
 
-/// Weight layer `op` as a row-major matrix of `cols` columns: (weights, rows).
-pub fn weight_matrix(op: &Op, cols: usize) -> (Vec<i64>, usize) {
-    let (rows, _) = weight_rows(op);
+/// Sparse weight `rows` ([`weight_rows`]) as a row-major matrix of `cols` columns.
+pub fn weight_matrix(rows: &[Vec<(usize, i64)>], cols: usize) -> Vec<i64> {
     let mut w = vec![0i64; rows.len() * cols];
     for (r, row) in rows.iter().enumerate() {
         for &(c, v) in row {
             w[r * cols + c] = v;
         }
     }
-    (w, rows.len())
+    w
 }
 
 /// The adder graph the optimiser builds for weight layer `syn` of `g` (spike inputs).
 pub fn syn_adder_graph(g: &Graph, syn: NodeId) -> Option<crate::opt::adder::AdderGraph> {
     let node = g.node(syn);
     let cols = node.inputs.first().map(|p| g.node(p.node).ty.len())?;
-    let (w, rows) = weight_matrix(&node.op, cols);
-    (rows > 0 && cols > 0).then(|| cmvm::solve(&w, rows, &vec![Interval::new(0, 1); cols]).0)
+    let (rows, _) = weight_rows(&node.op);
+    let w = weight_matrix(&rows, cols);
+    (!rows.is_empty() && cols > 0)
+        .then(|| cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]).0)
 }
 
 /// Cycles of a `parallel:levels` stage for neuron layer `id`: the deepest weight block's
@@ -1053,32 +1046,34 @@ pub fn pipelined_stage_cycles(g: &Graph, id: NodeId, levels: u32) -> u64 {
     2 + wait as u64
 }
 
-/// One channel's ramp-family unit of a multi-threshold activation.
+/// A ramp-family unit of a multi-threshold activation, for one distinct threshold row.
 pub enum ThresholdUnit {
     /// Every input gives this count (no threshold inside the input range).
     Constant(i64),
     Unit(ramp::RampUnit),
-    /// The same thresholds as an earlier channel: use its unit.
-    Same(usize),
 }
 
-impl ThresholdUnit {
-    /// Most cycles from `start` to `done`.
-    pub fn max_cycles(&self) -> u64 {
-        match self {
+/// Cycles of a multi-threshold stage: the slowest unit's bound, plus start and hand-over.
+pub fn unit_stage_cycles(units: &[ThresholdUnit]) -> u64 {
+    let most = units
+        .iter()
+        .map(|u| match u {
             ThresholdUnit::Unit(u) => u.max_cycles,
-            _ => 0,
-        }
-    }
+            ThresholdUnit::Constant(_) => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    most + 2
 }
 
-/// Per channel of multi-threshold node `id`, its unit as `variant`.
+/// The units of multi-threshold node `id` as `variant`: one per distinct threshold row, and per
+/// channel the index of its unit.
 pub fn threshold_units(
     g: &Graph,
     id: NodeId,
     mt: &crate::ir::MultiThreshold,
     variant: ramp::Variant,
-) -> Result<Vec<ThresholdUnit>, String> {
+) -> Result<(Vec<ThresholdUnit>, Vec<usize>), String> {
     use crate::quant::table::{Fixed, Table};
     let node = g.node(id);
     let in_ty = &g.node(node.inputs[0].node).ty;
@@ -1093,23 +1088,27 @@ pub fn threshold_units(
         signed: true,
     };
     let (channels, k) = mt.thresholds.dims2();
-    let rows: Vec<&[i64]> = (0..channels)
-        .map(|c| &mt.thresholds.data[c * k..(c + 1) * k])
-        .collect();
-    (0..channels)
-        .map(|c| {
-            if let Some(r) = (0..c).find(|&r| rows[r] == rows[c]) {
-                return Ok(ThresholdUnit::Same(r));
-            }
-            let t = Table::staircase(rows[c], input, output);
-            if t.thresholds.is_empty() {
-                return Ok(ThresholdUnit::Constant(t.base));
-            }
-            ramp::unit(&t, variant, "sf_unit")
-                .map(ThresholdUnit::Unit)
-                .map_err(|e| format!("channel {c}: {e}"))
-        })
-        .collect()
+    let mut rows: Vec<&[i64]> = Vec::new();
+    let mut units = Vec::new();
+    let mut unit_of = Vec::with_capacity(channels);
+    for c in 0..channels {
+        let row = &mt.thresholds.data[c * k..(c + 1) * k];
+        if let Some(u) = rows.iter().position(|&r| r == row) {
+            unit_of.push(u);
+            continue;
+        }
+        let t = Table::staircase(row, input, output);
+        units.push(if t.thresholds.is_empty() {
+            ThresholdUnit::Constant(t.base)
+        } else {
+            ThresholdUnit::Unit(
+                ramp::unit(&t, variant, "sf_unit").map_err(|e| format!("channel {c}: {e}"))?,
+            )
+        });
+        unit_of.push(rows.len());
+        rows.push(row);
+    }
+    Ok((units, unit_of))
 }
 
 fn dense_module(
@@ -1122,8 +1121,8 @@ fn dense_module(
 ) -> (String, BlockStats) {
     let (rows, bias) = weight_rows(op);
     let nz: usize = rows.iter().map(Vec::len).sum();
-    let (w, n_rows) = weight_matrix(op, cols);
-    let (g, st) = cmvm::solve(&w, n_rows, &vec![Interval::new(0, 1); cols]);
+    let w = weight_matrix(&rows, cols);
+    let (g, st) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
     let sizes = format!(
         "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
         rows.len()
