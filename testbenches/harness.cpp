@@ -1,14 +1,20 @@
-// Spikeforge generic Verilator harness: drives any Spikeforge top level through its stream
-// ports. Every design has the same ports, so one harness serves all; the per-design header
-// sf_trace.h names the internal node buses to record (SF_TRACES) and SF_IN_BITS/SF_OUT_BITS.
+// Spikeforge generic Verilator harness: drives Spikeforge top levels through their stream
+// ports. Every design has the same ports, so one harness serves all. Several designs may be
+// simulated in one build (a "batch": the property test runs hundreds of random designs and one
+// Verilator build each would take most of the CI budget): a generated wrapper, sf_batch,
+// instantiates each design k as u<k> with its ports renamed d<k>_<port>, and the generated
+// header sf_trace.h lists the lanes:
+//   SF_LANES(X): X(k, in_bits, out_bits, sample_at_output, cycles_per_step, traces) per design,
+//   traces(P):   P(internal bus, bits) per traced node of that design.
 //
-// Usage: sim STIMULUS TRACE SEED BACKPRESSURE
+// Usage: sim SEED BACKPRESSURE STIMULUS_0 TRACE_0 [STIMULUS_1 TRACE_1 ...]
 //   STIMULUS: "steps N" then N lines "<last> <hex input beat>".
 //   TRACE (written): per timestep "T <hex> <hex> ..." (one per traced bus), and per accepted
 //   output beat "O <last> <hex> <latency>", the latency in cycles from the input beat's
 //   acceptance to the output beat's tvalid, or "-" when the beat was accepted behind an output
 //   that downstream was stalling (it waited in the skid buffer, not in the schedule).
 // With BACKPRESSURE=1, tvalid and tready toggle pseudo-randomly to exercise the handshake.
+// All lanes share the clock and reset; each has its own stimulus, trace and random stream.
 #include "Vdut.h"
 #include "Vdut___024root.h"
 #include "verilated.h"
@@ -60,111 +66,184 @@ struct Beat {
     std::vector<uint32_t> data;
 };
 
-int main(int argc, char** argv) {
-    if (argc < 5) {
-        fprintf(stderr, "usage: %s STIMULUS TRACE SEED BACKPRESSURE\n", argv[0]);
-        return 2;
-    }
-    FILE* in = fopen(argv[1], "r");
-    FILE* out = fopen(argv[2], "w");
-    if (!in || !out) {
-        fprintf(stderr, "cannot open stimulus or trace file\n");
-        return 2;
-    }
-    uint64_t rng = strtoull(argv[3], nullptr, 10) * 2862933555777941757ull + 3037000493ull;
-    const bool bp = atoi(argv[4]) != 0;
-    long steps = 0;
-    if (fscanf(in, "steps %ld", &steps) != 1 || steps < 0) {
-        fprintf(stderr, "bad stimulus header\n");
-        return 2;
-    }
+// One design's stream driver. The port members are bound by reference, so one class serves
+// every port width Verilator chooses.
+struct Lane {
+    virtual ~Lane() {}
     std::vector<Beat> beats;
-    static char buf[1 << 16];
-    for (long i = 0; i < steps; ++i) {
-        int last = 0;
-        if (fscanf(in, "%d %65535s", &last, buf) != 2) {
-            fprintf(stderr, "bad stimulus line %ld\n", i + 2);
-            return 2;
-        }
-        beats.push_back(Beat{last != 0, parse_hex(buf)});
-    }
-    fclose(in);
-
-    VerilatedContext ctx;
-    Vdut dut(&ctx);
-    auto rand_bit = [&]() {
+    FILE* out = nullptr;
+    uint64_t rng = 0;
+    size_t sent = 0, received = 0;
+    std::vector<uint64_t> accepted_at;  // cycle each beat was accepted
+    std::vector<bool> unstalled;        // accepted while the output was not stalled
+    bool was_valid = false, offer = false;
+    uint64_t latency = 0, limit = 0;
+    bool done() const { return received >= beats.size(); }
+    bool rand_bit() {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         return ((rng >> 33) % 5) != 0;  // 80% high
-    };
-    dut.clk = 0;
-    dut.rst = 1;
-    dut.s_axis_tvalid = 0;
-    dut.m_axis_tready = 0;
-    for (int i = 0; i < 4; ++i) {
-        dut.clk = !dut.clk;
-        dut.eval();
     }
-    dut.rst = 0;
-    size_t sent = 0, received = 0;
-    // Latency of each beat: cycles from its acceptance to its output becoming valid.
-    std::vector<uint64_t> accepted_at;
-    std::vector<bool> unstalled;
-    bool was_valid = false;
-    uint64_t latency = 0;
-    // Folded designs take SF_CYCLES_PER_STEP cycles a step; stalls at most double that.
-    const uint64_t limit = 64 + (8ull + 2ull * SF_CYCLES_PER_STEP) * (uint64_t)beats.size();
-    for (uint64_t cycle = 0; received < beats.size() && cycle < limit; ++cycle) {
-        dut.clk = 0;
-        const bool offer = sent < beats.size() && (!bp || rand_bit());
-        dut.s_axis_tvalid = offer;
+    virtual void idle() = 0;
+    virtual void drive(bool bp) = 0;
+    virtual void observe(uint64_t cycle) = 0;
+};
+
+template <typename In, typename Out, typename Traces> struct LaneOf : Lane {
+    In& tdata;
+    CData &tvalid, &tlast, &tready, &mvalid, &mlast, &mready;
+    Out& mdata;
+    int out_bits;
+    bool sample_at_output;
+    Traces traces;  // writes " <hex>" per traced bus
+    LaneOf(In& td, CData& tv, CData& tl, CData& tr, Out& md, CData& mv, CData& ml, CData& mr,
+           int ob, bool at_out, Traces t)
+        : tdata(td), tvalid(tv), tlast(tl), tready(tr), mvalid(mv), mlast(ml), mready(mr),
+          mdata(md), out_bits(ob), sample_at_output(at_out), traces(t) {}
+    void idle() override {
+        tvalid = 0;
+        mready = 0;
+    }
+    void drive(bool bp) override {
+        offer = sent < beats.size() && (!bp || rand_bit());
+        tvalid = offer;
         if (sent < beats.size()) {
-            set_words(dut.s_axis_tdata, beats[sent].data);
-            dut.s_axis_tlast = beats[sent].last;
+            set_words(tdata, beats[sent].data);
+            tlast = beats[sent].last;
         } else {
-            dut.s_axis_tlast = 0;
+            tlast = 0;
         }
-        dut.m_axis_tready = !bp || rand_bit();
-        dut.eval();
-        if (dut.m_axis_tvalid && !was_valid && received < accepted_at.size())
+        mready = !bp || rand_bit();
+    }
+    void observe(uint64_t cycle) override {
+        if (mvalid && !was_valid && received < accepted_at.size())
             latency = cycle - accepted_at[received];
-        was_valid = dut.m_axis_tvalid;
-#define SF_PUT(expr, bits) fputc(' ', out); put_hex(out, dut.rootp->expr, bits);
-        if (dut.m_axis_tvalid && dut.m_axis_tready) {
-            fprintf(out, "O %d ", (int)dut.m_axis_tlast);
-            put_hex(out, dut.m_axis_tdata, SF_OUT_BITS);
+        was_valid = mvalid;
+        if (mvalid && mready) {
+            fprintf(out, "O %d ", (int)mlast);
+            put_hex(out, mdata, out_bits);
             if (unstalled[received])
                 fprintf(out, " %llu\n", (unsigned long long)latency);
             else
                 fputs(" -\n", out);
             was_valid = false;
             ++received;
-#if SF_SAMPLE_AT_OUTPUT
             // Folded: node registers hold the step's values until the next step starts.
-            fputc('T', out);
-            SF_TRACES(SF_PUT)
-            fputc('\n', out);
-#endif
+            if (sample_at_output) {
+                fputc('T', out);
+                traces(out);
+                fputc('\n', out);
+            }
         }
-        if (offer && dut.s_axis_tready) {
-#if !SF_SAMPLE_AT_OUTPUT
+        if (offer && tready) {
             // Parallel: node values are combinational in the cycle the input is accepted.
-            fputc('T', out);
-            SF_TRACES(SF_PUT)
-            fputc('\n', out);
-#endif
+            if (!sample_at_output) {
+                fputc('T', out);
+                traces(out);
+                fputc('\n', out);
+            }
             accepted_at.push_back(cycle);
-            unstalled.push_back(!dut.m_axis_tvalid || dut.m_axis_tready);
+            unstalled.push_back(!mvalid || mready);
             ++sent;
         }
+    }
+};
+
+template <typename In, typename Out, typename Traces>
+static Lane* make_lane(In& td, CData& tv, CData& tl, CData& tr, Out& md, CData& mv, CData& ml,
+                       CData& mr, int ob, bool at_out, Traces t) {
+    return new LaneOf<In, Out, Traces>(td, tv, tl, tr, md, mv, ml, mr, ob, at_out, t);
+}
+
+static bool read_stimulus(const char* path, std::vector<Beat>& beats) {
+    FILE* in = fopen(path, "r");
+    if (!in) return false;
+    long steps = 0;
+    bool ok = fscanf(in, "steps %ld", &steps) == 1 && steps >= 0;
+    static char buf[1 << 16];
+    for (long i = 0; ok && i < steps; ++i) {
+        int last = 0;
+        ok = fscanf(in, "%d %65535s", &last, buf) == 2;
+        if (ok) beats.push_back(Beat{last != 0, parse_hex(buf)});
+    }
+    fclose(in);
+    return ok;
+}
+
+int main(int argc, char** argv) {
+    VerilatedContext ctx;
+    Vdut dut(&ctx);
+    std::vector<Lane*> lanes;
+    std::vector<uint64_t> cycles_per_step;
+#define SF_PUT(expr, bits) fputc(' ', f); put_hex(f, dut.rootp->expr, bits);
+#define SF_LANE(k, in_bits, out_bits, at_out, cps, traces)                                    \
+    lanes.push_back(make_lane(dut.d##k##_s_axis_tdata, dut.d##k##_s_axis_tvalid,              \
+                              dut.d##k##_s_axis_tlast, dut.d##k##_s_axis_tready,              \
+                              dut.d##k##_m_axis_tdata, dut.d##k##_m_axis_tvalid,              \
+                              dut.d##k##_m_axis_tlast, dut.d##k##_m_axis_tready, out_bits,    \
+                              at_out, [&dut](FILE* f) { traces(SF_PUT) }));                   \
+    cycles_per_step.push_back(cps);
+    SF_LANES(SF_LANE)
+#undef SF_LANE
 #undef SF_PUT
+    const int n = (int)lanes.size();
+    if (argc != 3 + 2 * n) {
+        fprintf(stderr, "usage: %s SEED BACKPRESSURE then STIMULUS TRACE for each of %d designs\n",
+                argv[0], n);
+        return 2;
+    }
+    const uint64_t seed = strtoull(argv[1], nullptr, 10);
+    const bool bp = atoi(argv[2]) != 0;
+    for (int k = 0; k < n; ++k) {
+        Lane& L = *lanes[k];
+        if (!read_stimulus(argv[3 + 2 * k], L.beats)) {
+            fprintf(stderr, "design %d: cannot read stimulus %s\n", k, argv[3 + 2 * k]);
+            return 2;
+        }
+        L.out = fopen(argv[4 + 2 * k], "w");
+        if (!L.out) {
+            fprintf(stderr, "design %d: cannot write trace %s\n", k, argv[4 + 2 * k]);
+            return 2;
+        }
+        L.rng = (seed + (uint64_t)k) * 2862933555777941757ull + 3037000493ull;
+        // Folded designs take cycles_per_step cycles a step; stalls at most double that.
+        L.limit = 64 + (8ull + 2ull * cycles_per_step[k]) * (uint64_t)L.beats.size();
+    }
+    dut.clk = 0;
+    dut.rst = 1;
+    for (Lane* L : lanes) L->idle();
+    for (int i = 0; i < 4; ++i) {
+        dut.clk = !dut.clk;
+        dut.eval();
+    }
+    dut.rst = 0;
+    for (uint64_t cycle = 0;; ++cycle) {
+        bool running = false;
+        for (Lane* L : lanes) {
+            const bool on = !L->done() && cycle < L->limit;
+            running |= on;
+            if (on)
+                L->drive(bp);
+            else
+                L->idle();
+        }
+        if (!running) break;
+        dut.clk = 0;
+        dut.eval();
+        for (Lane* L : lanes)
+            if (!L->done() && cycle < L->limit) L->observe(cycle);
         dut.clk = 1;
         dut.eval();
     }
     dut.final();
-    fclose(out);
-    if (received != beats.size()) {
-        fprintf(stderr, "timeout: %zu of %zu output beats\n", received, beats.size());
-        return 3;
+    int status = 0;
+    for (int k = 0; k < n; ++k) {
+        fclose(lanes[k]->out);
+        if (!lanes[k]->done()) {
+            fprintf(stderr, "design %d: timeout: %zu of %zu output beats\n", k,
+                    lanes[k]->received, lanes[k]->beats.size());
+            status = 3;
+        }
+        delete lanes[k];
     }
-    return 0;
+    return status;
 }

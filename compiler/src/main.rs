@@ -23,6 +23,10 @@ struct Cli {
     /// this many seconds, with an error saying so.
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<u64>,
+    /// Threads for the optimiser (default: the machine's cores, at most 8). Outputs are the
+    /// same for any count.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: Option<u64>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -273,9 +277,21 @@ struct SimArgs {
 struct SynthArgs {
     #[command(flatten)]
     common: Common,
-    /// Target device name or target .json file.
+    /// Target device name or target .json file (`spikeforge targets` lists them).
     #[arg(long, default_value = "xc7a35t")]
     target: String,
+    /// Keep multiplications out of DSP blocks.
+    #[arg(long)]
+    no_dsp: bool,
+    /// Place and route with nextpnr (iCE40, ECP5) and report fmax, latency and throughput.
+    #[arg(long)]
+    pnr: bool,
+    /// Clock to place and route for, MHz (default: the target's).
+    #[arg(long, value_name = "MHZ", requires = "pnr")]
+    pnr_clock: Option<f64>,
+    /// Map to this standard-cell library (Liberty file) and report its area (--target asic).
+    #[arg(long, value_name = "FILE")]
+    liberty: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -398,6 +414,9 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     spikeforge::tool::set_timeout(cli.timeout.map(std::time::Duration::from_secs));
+    if let Some(n) = cli.threads {
+        spikeforge::opt::set_threads(n as usize);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -460,7 +479,15 @@ fn check_out_dir(dir: &Path, force: bool) -> Result<(), String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(()); // absent: created fresh
     };
-    let ours = ["report.json", "rtl", "ir", "cosim", "synth", "sim"];
+    let ours = [
+        "report.json",
+        "timing.json",
+        "rtl",
+        "ir",
+        "cosim",
+        "synth",
+        "sim",
+    ];
     let foreign: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
@@ -580,10 +607,7 @@ fn ramp(a: &RampArgs) -> Result<(), String> {
         "max_rounding_lsb": table.max_rounding_lsb,
         "units": reports,
     });
-    write(
-        &a.out.join("report.json"),
-        &serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?,
-    )?;
+    write_report(&a.out, None, &report)?;
     if a.json {
         println!("{report}");
     } else {
@@ -767,6 +791,8 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         "optimiser": compiled.design.blocks.iter().map(|(n, b)| json!({"node": n, "block": b})).collect::<Vec<_>>(),
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
     });
+    // The folder describes its RTL even when a later step (cosim, synth) fails.
+    save(&dir, &report)?;
     Ok((compiled, dir, rtl, report, dt))
 }
 
@@ -787,29 +813,91 @@ fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
     }
 }
 
-/// Writes report.json, keeping the sections (sim, cosim, synth) that earlier commands wrote
-/// there for the same model and options.
-fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
-    let path = dir.join("report.json");
-    let mut merged = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .filter(|old| old["model"] == report["model"] && old["options"] == report["options"])
-        .unwrap_or_else(|| json!({}));
-    if let (Some(m), Some(r)) = (merged.as_object_mut(), report.as_object()) {
-        for (k, v) in r {
-            m.insert(k.clone(), v.clone());
+/// Moves every wall-clock field (`seconds`, `*_seconds`) of `v` into a value of the same
+/// shape, so what remains is the same for the same inputs on every run.
+fn split_timing(v: &mut Value) -> Option<Value> {
+    match v {
+        Value::Object(m) => {
+            let mut t = serde_json::Map::new();
+            let keys: Vec<String> = m.keys().cloned().collect();
+            for k in keys {
+                if k == "seconds" || k.ends_with("_seconds") {
+                    if let Some(x) = m.remove(&k) {
+                        t.insert(k, x);
+                    }
+                } else if let Some(sub) = m.get_mut(&k).and_then(split_timing) {
+                    t.insert(k, sub);
+                }
+            }
+            (!t.is_empty()).then_some(Value::Object(t))
+        }
+        Value::Array(a) => {
+            let parts: Vec<Value> = a
+                .iter_mut()
+                .map(|x| split_timing(x).unwrap_or(Value::Null))
+                .collect();
+            parts
+                .iter()
+                .any(|p| !p.is_null())
+                .then_some(Value::Array(parts))
+        }
+        _ => None,
+    }
+}
+
+/// report.json (byte-identical for the same inputs and options) and timing.json (the
+/// wall-clock times, in the same layout), each section of `fresh` replacing the one of the
+/// same name in `kept` (the sections earlier commands wrote, or nothing).
+fn write_report(dir: &Path, kept: Option<(Value, Value)>, fresh: &Value) -> Result<(), String> {
+    let (mut report, mut timing) = kept.unwrap_or_else(|| (json!({}), json!({})));
+    if let Some(sections) = fresh.as_object() {
+        for (k, v) in sections {
+            let mut v = v.clone();
+            let t = split_timing(&mut v);
+            report[k.as_str()] = v;
+            match t {
+                Some(t) => timing[k.as_str()] = t,
+                None => {
+                    timing.as_object_mut().map(|m| m.remove(k));
+                }
+            }
         }
     }
-    let text = serde_json::to_string_pretty(&merged).map_err(|e| e.to_string())?;
-    write(&dir.join("report.json"), &text)?;
+    let text = |v: &Value| serde_json::to_string_pretty(v).map_err(|e| e.to_string());
+    write(&dir.join("report.json"), &text(&report)?)?;
+    write(&dir.join("timing.json"), &text(&timing)?)
+}
+
+/// Writes report.json and timing.json, keeping the sections (sim, cosim, synth) that earlier
+/// commands wrote there for the same model and options, then prints the summary (or the
+/// report, with `json_out`).
+fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
+    save(dir, report)?;
     if json_out {
-        println!("{text}");
+        // Scripts get everything, the times included.
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).map_err(|e| e.to_string())?
+        );
     } else {
         println!("{summary}");
         println!("report: {}", dir.join("report.json").display());
     }
     Ok(())
+}
+
+/// The writing half of [`finish`].
+fn save(dir: &Path, report: &Value) -> Result<(), String> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .filter(Value::is_object)
+    };
+    let kept = read("report.json")
+        .filter(|old| old["model"] == report["model"] && old["options"] == report["options"])
+        .map(|old| (old, read("timing.json").unwrap_or_else(|| json!({}))));
+    write_report(dir, kept, report)
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -839,11 +927,38 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Ramp(a) => ramp(&a),
         Cmd::Targets => {
+            println!(
+                "{:<10} {:<6} {:>9} {:>9} {:>14} {:>5}  {:<8} description",
+                "name", "family", "LUT", "FF", "BRAM", "DSP", "timing"
+            );
             for n in synth::target::names() {
                 let t = synth::target::load(n)?;
+                let bram = match (t.bram36, t.bram_18k, t.bram_4k) {
+                    (0, 0, 0) => "-".to_string(),
+                    (b, 0, 0) => format!("{b} x 36Kb"),
+                    (0, b, 0) => format!("{b} x 18Kb"),
+                    (_, _, b) => format!("{b} x 4Kb"),
+                };
+                let lut = if t.is_asic() {
+                    "-".to_string()
+                } else {
+                    format!("{}x{}", t.luts, t.lut_inputs)
+                };
+                let ff = if t.is_asic() {
+                    "-".to_string()
+                } else {
+                    t.ffs.to_string()
+                };
+                let timing = if t.pnr.is_some() {
+                    "nextpnr"
+                } else if t.is_asic() {
+                    "area"
+                } else {
+                    "depth"
+                };
                 println!(
-                    "{:<10} {:>7} LUT{} {:>7} FF {:>4} BRAM36 {:>4} DSP  {}",
-                    t.name, t.luts, t.lut_inputs, t.ffs, t.bram36, t.dsps, t.description
+                    "{:<10} {:<6} {:>9} {:>9} {:>14} {:>5}  {:<8} {}",
+                    t.name, t.family, lut, ff, bram, t.dsps, timing, t.description
                 );
             }
             Ok(())
@@ -998,22 +1113,115 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Cmd::Synth(a) => {
             let target = synth::target::load(&a.target)?;
+            if a.pnr_clock.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+                return Err("--pnr-clock must be a positive number of MHz".into());
+            }
             let (compiled, dir, rtl, mut report, _) = compile(&a.common)?;
-            let r = synth::synth(&compiled.design.top, &rtl, &target, &dir.join("synth"))
+            let d = &compiled.design;
+            let opt = synth::SynthOptions {
+                no_dsp: a.no_dsp,
+                liberty: a.liberty.clone(),
+                pnr: a.pnr,
+                clock_mhz: a.pnr_clock,
+                stream_bits: Some((d.in_bits, d.out_bits)),
+            };
+            let r = synth::synth_with(&d.top, &rtl, &target, &dir.join("synth"), &opt)
                 .map_err(|e| e.to_string())?;
-            let summary = format!(
-                "synth ({}, {}): {} LUT, {} FF, {} CARRY, {} BRAM36, {} DSP ({:.1}% of LUTs){}",
-                r.target,
-                r.yosys_version,
-                r.lut,
-                r.ff,
-                r.carry,
-                r.bram36,
-                r.dsp,
-                r.utilisation.get("lut").copied().unwrap_or(0.0),
-                if r.fits { "" } else { " -- DOES NOT FIT" }
-            );
+            let mut summary = match &r.asic {
+                Some(x) => format!(
+                    "synth ({}, {}): {} cells{}{}",
+                    r.target,
+                    r.yosys_version,
+                    x.cells,
+                    match (x.transistors, x.nand2_equivalents) {
+                        (Some(t), Some(n)) =>
+                            format!(", {t} transistors = {n:.0} NAND2 equivalents"),
+                        _ => String::new(),
+                    },
+                    x.liberty_area.map_or(String::new(), |area| format!(
+                        ", area {area:.1} in {}'s units",
+                        x.liberty.as_deref().unwrap_or("the library")
+                    ))
+                ),
+                None => format!(
+                    "synth ({}, {}): {} LUT, {} FF, {} CARRY, {} BRAM, {} DSP ({:.1}% of LUTs), logic depth {}",
+                    r.target,
+                    r.yosys_version,
+                    r.lut,
+                    r.ff,
+                    r.carry,
+                    r.bram36 + (r.bram_4k + r.bram_18k) as f64,
+                    r.dsp,
+                    r.utilisation.get("lut").copied().unwrap_or(0.0),
+                    r.logic_depth.map_or("-".to_string(), |n| n.to_string()),
+                ),
+            };
             report["synth"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            // Timing: measured where an open placer exists, otherwise said to be unmeasured.
+            let cycles = d.cycles_per_step as f64;
+            match &r.pnr {
+                Some(p) => {
+                    let latency_ns = cycles * 1e3 / p.fmax_mhz;
+                    let steps_per_second = p.fmax_mhz * 1e6 / cycles.max(1.0);
+                    report["synth"]["timing"] = json!({
+                        "fmax_mhz": p.fmax_mhz,
+                        "cycles_per_step": d.cycles_per_step,
+                        "latency_ns": latency_ns,
+                        "steps_per_second": steps_per_second,
+                    });
+                    summary.push_str(&format!(
+                        "\nplace and route ({}): fmax {:.1} MHz ({} the {:.1} MHz asked); {} cycle(s) a timestep = {:.1} ns, {:.0} timesteps/s",
+                        p.tool,
+                        p.fmax_mhz,
+                        if p.meets_target { "meets" } else { "MISSES" },
+                        p.target_mhz,
+                        d.cycles_per_step,
+                        latency_ns,
+                        steps_per_second
+                    ));
+                }
+                None => {
+                    report["synth"]["timing"] = json!({
+                        "fmax_mhz": null,
+                        "cycles_per_step": d.cycles_per_step,
+                        "note": if target.pnr.is_some() {
+                            "not placed and routed (pass --pnr for fmax)".to_string()
+                        } else {
+                            format!("no open place and route for {}: fmax not measured; logic depth is the proxy", target.family)
+                        },
+                    });
+                }
+            }
+            let fitted = spikeforge::estimate::FITTED_WITH_YOSYS;
+            if !target.is_asic() && !r.yosys_version.contains(&format!("Yosys {fitted} ")) {
+                eprintln!(
+                    "warning: {} is not Yosys {fitted}, which the LUT estimate was fitted with; estimates may drift from these counts",
+                    r.yosys_version
+                );
+            }
+            if !r.fits {
+                finish(&dir, &report, a.common.json, &summary)?;
+                let (what, need, has) = &r.overflow[0];
+                let what = match what.as_str() {
+                    "lut" => "LUTs",
+                    "ff" => "flip-flops",
+                    "dsp" => "DSP blocks",
+                    "bram36" => "36Kb block RAMs",
+                    "bram_18k" => "18Kb block RAMs",
+                    "bram_4k" => "4Kb block RAMs",
+                    other => other,
+                };
+                return Err(format!(
+                    "{}: the design does not fit {}: it needs {need} {what}, the device has {has}{}",
+                    a.common.model.display(),
+                    r.target,
+                    if r.overflow.len() > 1 {
+                        format!(" (and more {})", r.overflow[1..].iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", "))
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             finish(&dir, &report, a.common.json, &summary)
         }
     }

@@ -309,3 +309,209 @@ pub fn inject_redundancy(g: &mut Graph, seed: u64, count: usize) -> Vec<(String,
     }
     added
 }
+
+/// A random spiking CNN: Input `[c, h, w]` (or 1-D, `h = 1`) -> Conv (random kernel, stride,
+/// padding, dilation, groups) -> neuron -> optional sum or average pool -> Affine -> neuron ->
+/// Output.
+pub fn random_conv_snn(seed: u64) -> Graph {
+    use crate::ir::{Conv, Pool};
+    let dt = 1e-4;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = Graph::new(format!("conv{seed}"));
+    let one_d = rng.random_bool(0.4);
+    let c = rng.random_range(1..=3usize);
+    let h = if one_d {
+        1
+    } else {
+        rng.random_range(2..=6usize)
+    };
+    let w = rng.random_range(3..=8usize);
+    let input = g.add(
+        "input",
+        Op::Input,
+        vec![],
+        Type::spike(c * h * w).with_shape(vec![c, h, w]),
+    );
+    let groups = if c > 1 && rng.random_bool(0.3) { c } else { 1 };
+    let co = groups * rng.random_range(1..=3usize);
+    let kh = if one_d {
+        1
+    } else {
+        rng.random_range(1..=3usize)
+    };
+    let kw = rng.random_range(1..=3usize).min(w);
+    let dim = |rng: &mut ChaCha8Rng, one: bool| -> (usize, usize, usize) {
+        if one {
+            (1, 0, 1)
+        } else {
+            (
+                rng.random_range(1..=2),
+                rng.random_range(0..=1),
+                rng.random_range(1..=2),
+            )
+        }
+    };
+    let (sh, ph, dh) = dim(&mut rng, one_d);
+    let (sw, pw, dw) = dim(&mut rng, false);
+    let sparsity = rng.random_range(0.0..0.5);
+    let weight = random_weights(&mut rng, co, c / groups * kh * kw, sparsity);
+    let mut conv = Conv {
+        weight: Tensor::new(vec![co, c / groups, kh, kw], weight.data),
+        bias: (0..co).map(|_| rng.random_range(-0.3..0.3)).collect(),
+        in_shape: vec![c, h, w],
+        stride: vec![sh, sw],
+        padding: vec![ph, pw],
+        dilation: vec![dh, dw],
+        groups,
+    };
+    // Shrink the dilation until the kernel fits the (padded) input.
+    while conv.out_shape().is_none() && (conv.dilation[0] > 1 || conv.dilation[1] > 1) {
+        conv.dilation = vec![1, 1];
+    }
+    let Some(out) = conv.out_shape() else {
+        return random_snn(seed, &RandomSnn::default());
+    };
+    let n = out.iter().product();
+    let cv = g.add(
+        "conv0",
+        Op::Conv(conv),
+        vec![Port::now(input)],
+        Type::real(0).with_shape(out.to_vec()),
+    );
+    let kinds = [
+        NeuronKind::If,
+        NeuronKind::Lif,
+        NeuronKind::CubaLif,
+        NeuronKind::Threshold,
+    ];
+    let kind = kinds[rng.random_range(0..kinds.len())];
+    // One parameter set per channel, as a convolution's neurons have (NIR broadcasts them).
+    let mut nr = random_neuron(&mut rng, kind, co, dt);
+    let positions = n / co;
+    for v in [
+        &mut nr.tau_syn,
+        &mut nr.tau_mem,
+        &mut nr.r,
+        &mut nr.v_leak,
+        &mut nr.v_threshold,
+        &mut nr.v_reset,
+        &mut nr.w_in,
+    ] {
+        *v = v
+            .iter()
+            .flat_map(|&x| std::iter::repeat_n(x, positions))
+            .collect();
+    }
+    let mut prev = g.add(
+        "lif0",
+        Op::Neuron(nr),
+        vec![Port::now(cv)],
+        Type::spike(n).with_shape(out.to_vec()),
+    );
+    let mut width = n;
+    if out[2] >= 2 && rng.random_bool(0.5) {
+        let k = if out[1] >= 2 { 2 } else { 1 };
+        let pool = Pool {
+            kernel: vec![k, 2],
+            stride: vec![k, 2],
+            padding: vec![0, 0],
+            in_shape: out.to_vec(),
+            average: rng.random_bool(0.5),
+        };
+        if let Some(po) = pool.out_shape() {
+            width = po.iter().product();
+            prev = g.add(
+                "pool0",
+                Op::Pool(pool),
+                vec![Port::now(prev)],
+                Type::real(0).with_shape(po.to_vec()),
+            );
+        }
+    }
+    let n_out = rng.random_range(1..=8usize);
+    let fc = g.add(
+        "fc1",
+        Op::Affine {
+            weight: random_weights(&mut rng, n_out, width, sparsity),
+            bias: (0..n_out).map(|_| rng.random_range(-0.3..0.3)).collect(),
+        },
+        vec![Port::now(prev)],
+        Type::real(n_out),
+    );
+    let kind = [
+        NeuronKind::If,
+        NeuronKind::Lif,
+        NeuronKind::Li,
+        NeuronKind::CubaLif,
+    ][rng.random_range(0..4)];
+    let nr = random_neuron(&mut rng, kind, n_out, dt);
+    let ty = if kind.spikes() {
+        Type::spike(n_out)
+    } else {
+        Type::real(n_out)
+    };
+    let last = g.add("lif1", Op::Neuron(nr), vec![Port::now(fc)], ty.clone());
+    g.add("output", Op::Output, vec![Port::now(last)], ty);
+    g
+}
+
+/// A random integer-stage graph around multi-threshold activations: Input -> Dense ->
+/// MultiThreshold (1 to 15 thresholds per channel, shared or per channel) -> Output, and
+/// sometimes a second Dense -> MultiThreshold on the same spikes.
+pub fn random_multi_threshold(seed: u64) -> Graph {
+    use crate::ir::{signed_width, IntDense, MultiThreshold};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = Graph::new(format!("mt{seed}"));
+    let n_in = rng.random_range(1..=12usize);
+    let input = g.add("input", Op::Input, vec![], Type::spike(n_in));
+    let heads = rng.random_range(1..=2usize);
+    for h in 0..heads {
+        let n = rng.random_range(1..=8usize);
+        let wmax = rng.random_range(1..=40i64);
+        let weight: Vec<i64> = (0..n * n_in)
+            .map(|_| rng.random_range(-wmax..=wmax))
+            .collect();
+        let bias: Vec<i64> = (0..n).map(|_| rng.random_range(-wmax..=wmax)).collect();
+        // The output width covers every reachable sum.
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for r in 0..n {
+            let row = &weight[r * n_in..(r + 1) * n_in];
+            let neg: i64 = row.iter().filter(|&&x| x < 0).sum();
+            let pos: i64 = row.iter().filter(|&&x| x > 0).sum();
+            lo = lo.min((bias[r] + neg) as i128);
+            hi = hi.max((bias[r] + pos) as i128);
+        }
+        let width = signed_width(lo, hi);
+        let fc = g.add(
+            format!("fc{h}"),
+            Op::Dense(IntDense {
+                weight: Tensor::new(vec![n, n_in], weight),
+                bias,
+                scale: vec![1.0; n],
+            }),
+            vec![Port::now(input)],
+            Type::fix(width, n),
+        );
+        let channels = if rng.random_bool(0.5) { 1 } else { n };
+        let k = rng.random_range(1..=15usize);
+        let mut thresholds = Vec::with_capacity(channels * k);
+        for _ in 0..channels {
+            let mut row: Vec<i64> = (0..k)
+                .map(|_| rng.random_range(lo as i64 - 2..=hi as i64 + 2))
+                .collect();
+            row.sort_unstable();
+            thresholds.extend(row);
+        }
+        let out_ty = Type::fix(signed_width(0, k as i128), n);
+        let mt = g.add(
+            format!("mt{h}"),
+            Op::MultiThreshold(MultiThreshold {
+                thresholds: Tensor::new(vec![channels, k], thresholds),
+            }),
+            vec![Port::now(fc)],
+            out_ty.clone(),
+        );
+        g.add(format!("out{h}"), Op::Output, vec![Port::now(mt)], out_ty);
+    }
+    g
+}

@@ -10,8 +10,30 @@ use std::time::{Duration, Instant};
 pub enum ToolError {
     #[error("cannot run {tool}: {message} (install it, e.g. `apt-get install -y {tool}`)")]
     Missing { tool: String, message: String },
-    #[error("{what} failed:\n{log}")]
-    Failed { what: String, log: String },
+    #[error("the design does not fit {device}: it needs {need} {what}, the device has {has}")]
+    DoesNotFit {
+        device: String,
+        what: String,
+        need: u64,
+        has: u64,
+    },
+    #[error("{tool} not found on PATH: {install}")]
+    NotInstalled { tool: String, install: String },
+    #[error("{what} failed{}:\n{log}", log_path.as_ref().map_or(String::new(), |p| format!(" (full log: {})", p.display())))]
+    Failed {
+        what: String,
+        /// The last lines of the tool's output.
+        log: String,
+        /// Where the whole output was saved, when the tool ran in a folder of ours.
+        log_path: Option<std::path::PathBuf>,
+    },
+    #[error("{tool} {found} is too old: Spikeforge needs {need} or newer ({why}; install a newer {tool})")]
+    TooOld {
+        tool: String,
+        found: String,
+        need: String,
+        why: String,
+    },
     #[error("{what} did not finish within {seconds} s and was stopped (raise --timeout)")]
     Timeout { what: String, seconds: u64 },
     #[error("{0}")]
@@ -29,6 +51,7 @@ pub fn set_timeout(limit: Option<Duration>) {
 /// Runs `cmd` under the process-wide limit ([`set_timeout`]); on failure returns the last 40
 /// lines of its output.
 pub fn run(cmd: &mut Command, what: &str) -> Result<String, ToolError> {
+    check_version(&cmd.get_program().to_string_lossy())?;
     let limit = match TIMEOUT_SECONDS.load(Ordering::Relaxed) {
         0 => None,
         s => Some(Duration::from_secs(s)),
@@ -106,17 +129,115 @@ pub fn run_within(
     );
     if !status.success() {
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        // The whole output beside the tool's files, named after the step.
+        let log_path = cmd.get_current_dir().and_then(|d| {
+            let name: String = what
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let p = d.join(format!("{name}.log"));
+            std::fs::write(&p, &log).ok().map(|_| p)
+        });
         return Err(ToolError::Failed {
             what: what.to_string(),
             log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            log_path,
         });
     }
     Ok(log)
 }
 
+/// The oldest versions Spikeforge works with, and why: (tool, version flag, minimum, reason).
+const MINIMUM: [(&str, &str, (u32, u32), &str); 2] = [
+    (
+        "verilator",
+        "--version",
+        (4, 210),
+        "the cosim harness reads signals through the model's `rootp`",
+    ),
+    (
+        "yosys",
+        "-V",
+        (0, 10),
+        "the flows use `synth_xilinx -family` and `check -assert`",
+    ),
+];
+
+/// The `major.minor` of a version line such as `Verilator 5.006 2023-01-22` or
+/// `Yosys 0.23 (git sha1 ...)`.
+pub fn parse_version(line: &str) -> Option<(u32, u32)> {
+    let word = line.split_whitespace().nth(1)?;
+    let mut parts = word.trim_start_matches('v').split(['.', '+', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Errs when `program` is Verilator or Yosys older than Spikeforge needs. Each tool is asked
+/// once per process; a version line that cannot be read is let through (the run itself will
+/// say what is wrong).
+fn check_version(program: &str) -> Result<(), ToolError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    /// Per program: its `major.minor`, if its banner could be read.
+    type Versions = HashMap<String, Option<(u32, u32)>>;
+    static SEEN: OnceLock<Mutex<Versions>> = OnceLock::new();
+    let base = std::path::Path::new(program)
+        .file_name()
+        .map_or(program.to_string(), |f| f.to_string_lossy().to_string());
+    let Some(&(tool, flag, need, why)) = MINIMUM.iter().find(|m| m.0 == base) else {
+        return Ok(());
+    };
+    let found = {
+        let mut seen = SEEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *seen.entry(program.to_string()).or_insert_with(|| {
+            let out = Command::new(program)
+                .arg(flag)
+                .stdin(Stdio::null())
+                .output();
+            out.ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.lines().next().and_then(parse_version))
+        })
+    };
+    match found {
+        Some(v) if v < need => Err(ToolError::TooOld {
+            tool: tool.to_string(),
+            found: format!("{}.{:03}", v.0, v.1),
+            need: format!("{}.{:03}", need.0, need.1),
+            why: why.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_from_the_tools_banners() {
+        assert_eq!(
+            parse_version("Verilator 5.006 2023-01-22 rev (Debian 5.006-3)"),
+            Some((5, 6))
+        );
+        assert_eq!(parse_version("Verilator 4.038 2020-07-11"), Some((4, 38)));
+        assert_eq!(
+            parse_version("Yosys 0.23 (git sha1 7ce5011c24b)"),
+            Some((0, 23))
+        );
+        assert_eq!(
+            parse_version("Yosys 0.9+4081 (git sha1 862e84eb)"),
+            Some((0, 9))
+        );
+        assert_eq!(parse_version("garbage"), None);
+        // 4.038 < 4.210: minor versions compare as numbers, not decimals.
+        assert!(parse_version("Verilator 4.038").unwrap() < (4, 210));
+        assert!(parse_version("Verilator 5.006").unwrap() > (4, 210));
+    }
 
     #[test]
     fn a_tool_over_its_limit_is_stopped_with_a_clear_error() {

@@ -787,3 +787,97 @@ fn output_folders_are_not_clobbered_and_rtl_is_replaced_whole() {
     assert!(!now.iter().any(|f| f.ends_with("_folded.v")), "{now:?}");
     assert!(now.iter().all(|f| !f.starts_with('.')), "{now:?}");
 }
+
+/// Runs `spikeforge` with `bin` first on PATH (fake tools) and the rest of PATH kept only when
+/// `keep_path`.
+fn spikeforge_with_path(args: &[&str], cwd: &Path, bin: &Path, keep_path: bool) -> (i32, String) {
+    let path = if keep_path {
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    } else {
+        bin.display().to_string()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_spikeforge"))
+        .args(args)
+        .current_dir(cwd)
+        .env("PATH", path)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn fake_tool(dir: &Path, name: &str, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Verilator or Yosys missing, too old or failing: one actionable line each (what to install,
+/// which version is needed, where the whole log is).
+#[test]
+fn missing_old_and_failing_tools_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = example();
+    let ex = ex.to_str().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Missing: an empty PATH.
+    let (code, err) = spikeforge_with_path(&["cosim", ex, "-o", "a"], dir.path(), &bin, false);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot run verilator") && err.contains("apt-get install -y verilator"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Too old: Ubuntu 22.04's Verilator.
+    fake_tool(&bin, "verilator", "echo 'Verilator 4.038 2020-07-11'");
+    fake_tool(&bin, "yosys", "echo 'Yosys 0.9 (git sha1 1979e0b)'");
+    let (code, err) = spikeforge_with_path(&["cosim", ex, "-o", "b"], dir.path(), &bin, true);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("verilator 4.038 is too old") && err.contains("4.210 or newer"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let (code, err) = spikeforge_with_path(
+        &["synth", ex, "-o", "c", "--target", "xc7a35t"],
+        dir.path(),
+        &bin,
+        true,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("yosys 0.009 is too old"), "{err}");
+    // Failing: a Yosys that reports a version and then fails; the error names the full log.
+    fake_tool(
+        &bin,
+        "yosys",
+        "if [ \"$1\" = -V ]; then echo 'Yosys 0.23'; exit 0; fi\necho 'ERROR: out of cheese' >&2\nexit 1",
+    );
+    let (code, err) = spikeforge_with_path(
+        &["synth", ex, "-o", "d", "--target", "xc7a35t"],
+        dir.path(),
+        &bin,
+        true,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("out of cheese") && err.contains("full log: "),
+        "{err}"
+    );
+    let log = err
+        .split("full log: ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap();
+    assert!(std::fs::read_to_string(dir.path().join(log))
+        .or_else(|_| std::fs::read_to_string(log))
+        .unwrap()
+        .contains("out of cheese"));
+}

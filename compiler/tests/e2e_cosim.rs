@@ -83,48 +83,7 @@ fn strided_dilated_conv1d_cosims_bit_exact() {
     model_cosim(&example("conv1d_snn_4x16.nir"));
 }
 
-/// Random dense SNNs (sizes up to 64, random weights, thresholds, leaks, resets, comparisons,
-/// weight and state widths, recurrence). State caps as low as 10 bits force saturation.
-fn random_batch(seeds: std::ops::Range<u64>) {
-    for seed in seeds {
-        let g = random_snn(seed, &RandomSnn::default());
-        ir::verify::verify(&g).unwrap();
-        let opt = QuantOptions {
-            weight_bits: 2 + (seed % 9) as u32,
-            frac_bits: [8, 12, 16][(seed % 3) as usize],
-            max_state_bits: [10, 14, 32][(seed / 3 % 3) as usize],
-            ..QuantOptions::default()
-        };
-        let c = flow::compile(g, &opt).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        let dir = tempfile::tempdir().unwrap();
-        verify_design(&c, 2, 40, seed, dir.path());
-    }
-}
-
-#[test]
-fn random_snns_0_to_10() {
-    random_batch(0..10);
-}
-
-#[test]
-fn random_snns_10_to_20() {
-    random_batch(10..20);
-}
-
-#[test]
-fn random_snns_20_to_30() {
-    random_batch(20..30);
-}
-
-#[test]
-fn random_snns_30_to_40() {
-    random_batch(30..40);
-}
-
-#[test]
-fn random_snns_40_to_50() {
-    random_batch(40..50);
-}
+// Random graphs of every operator, layout and stimulus: tests/property.rs.
 
 /// The folded architecture on every bundled and shared model: same golden model, RTL that
 /// walks kernels tap by tap, weights in ROM, state in RAM.
@@ -210,36 +169,6 @@ fn nmnist_cnn_folds_and_cosims_bit_exact() {
     assert_eq!(r.steps, 20);
     assert_eq!(r.max_latency_cycles, c.design.cycles_per_step);
     assert_eq!(r.mismatches, 0, "first mismatch: {:?}", r.first_mismatch);
-}
-
-/// Saturation must actually be exercised by the random suite, or it proves nothing.
-#[test]
-fn random_suite_covers_saturation_recurrence_and_every_neuron_kind() {
-    let (mut sat, mut rec, mut delays) = (0, 0, 0);
-    let mut kinds = std::collections::BTreeSet::new();
-    for seed in 0..50u64 {
-        let g = random_snn(seed, &RandomSnn::default());
-        let opt = QuantOptions {
-            weight_bits: 2 + (seed % 9) as u32,
-            frac_bits: [8, 12, 16][(seed % 3) as usize],
-            max_state_bits: [10, 14, 32][(seed / 3 % 3) as usize],
-            ..QuantOptions::default()
-        };
-        let c = flow::compile(g, &opt).unwrap();
-        for n in &c.int.nodes {
-            if let ir::Op::IntNeuron(nr) = &n.op {
-                sat += nr.saturate as usize;
-                kinds.insert(nr.kind.keyword());
-            }
-            rec += n.inputs.iter().filter(|p| p.delayed).count();
-            delays += matches!(&n.op, ir::Op::IntDelay { steps } if steps.iter().any(|&s| s > 1))
-                as usize;
-        }
-    }
-    assert!(sat >= 3, "only {sat} saturating layers");
-    assert!(rec >= 5, "only {rec} recurrent edges");
-    assert_eq!(kinds.len(), 7, "{kinds:?}");
-    assert!(delays >= 3, "only {delays} delay layers");
 }
 
 /// Yosys maps the real models to the xc7a35t and counts LUTs and FFs.

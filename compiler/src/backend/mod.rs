@@ -79,6 +79,8 @@ struct DelayV {
     bits: usize,
     w: u32,
     elems: Vec<DelayElem>,
+    /// False when every delay is zero: the line is wires and ignores its control inputs.
+    delayed: bool,
 }
 
 struct Param {
@@ -758,6 +760,7 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     bits: w,
                     w: ew,
                     elems,
+                    delayed: steps.iter().any(|&d| d > 0),
                 });
                 files.push((format!("{module}.v"), text));
                 let x = port_sig(&node.inputs[0], &sig);

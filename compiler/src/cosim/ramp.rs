@@ -85,6 +85,7 @@ pub fn verify(u: &RampUnit, t: &Table, dir: &Path) -> Result<RampCheck, ToolErro
         .ok_or_else(|| ToolError::Failed {
             what: "ramp unit simulation".into(),
             log: log.clone(),
+            log_path: None,
         })?;
     let mut it = res
         .split_whitespace()

@@ -34,6 +34,10 @@ mod coef {
 /// the designs it was fitted to.
 pub const MARGIN: f64 = 0.10;
 
+/// The Yosys version the coefficients were fitted with (`tests/estimate.rs` measures them);
+/// `synth` warns when it runs another.
+pub const FITTED_WITH_YOSYS: &str = "0.23";
+
 /// Estimated LUTs of the top level's own logic (stream control).
 pub fn top_luts() -> f64 {
     coef::TOP

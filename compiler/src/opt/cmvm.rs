@@ -379,21 +379,24 @@ fn solve_shifted(w: &[i64], rows: usize, inputs: &[Interval]) -> (AdderGraph, St
             stages.extend(ties.iter().map(|&t| (f, t)));
         }
     }
-    // The forms are independent: solve them on two threads.
-    let half = stages.len().div_ceil(2);
+    // The forms are independent: solve them on the configured threads, in contiguous chunks
+    // joined in order, so the result never depends on how many threads ran.
+    let chunk = stages.len().div_ceil(super::threads()).max(1);
     let mut found: Vec<(AdderGraph, Stats)> = std::thread::scope(|sc| {
-        let (a, b) = stages.split_at(half);
-        let other = sc.spawn(move || {
-            b.iter()
-                .map(|&st| solve_with(w, rows, inputs, st))
-                .collect::<Vec<_>>()
-        });
-        let mut mine: Vec<_> = a
-            .iter()
-            .map(|&st| solve_with(w, rows, inputs, st))
+        let handles: Vec<_> = stages
+            .chunks(chunk)
+            .map(|part| {
+                sc.spawn(move || {
+                    part.iter()
+                        .map(|&st| solve_with(w, rows, inputs, st))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        mine.extend(other.join().expect("solver thread"));
-        mine
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("solver thread"))
+            .collect()
     });
     // The cheapest, the first on ties (deterministic).
     let best = (0..found.len())

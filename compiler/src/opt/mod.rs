@@ -25,6 +25,22 @@ pub const MAX_MATRIX_ENTRIES: usize = 1 << 22;
 #[error("{0}")]
 pub struct MatrixError(pub String);
 
+/// Threads the optimiser may use (0: not set, use the machine's cores, at most 8).
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets the optimiser's thread count (at least 1). Results do not depend on it.
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The optimiser's thread count.
+pub fn threads() -> usize {
+    match THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+        n => n,
+    }
+}
+
 /// A standalone hardwired-weight block for `y = W x` (`w` row-major, one row per output):
 /// spike inputs when `input_bits` is 1, signed `input_bits`-bit inputs otherwise. Outputs are
 /// as wide as the widest row needs.
