@@ -18,7 +18,7 @@ from mdsection import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "fuzz"
-TARGETS = ["nir_reader", "sfir_parser", "graph_flow"]
+TARGETS = ["nir_reader", "onnx_reader", "sfir_parser", "graph_flow"]
 BEGIN, END = "<!-- fuzz-bench:begin -->", "<!-- fuzz-bench:end -->"
 
 
@@ -26,10 +26,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
+    ap.add_argument("--only", default="", help="comma-separated targets; the others' rows are kept")
     a = ap.parse_args()
+    run_now = [t for t in a.only.split(",") if t] or TARGETS
+    # Rows of targets not run this time, from the existing section.
+    kept = {}
+    if a.md.exists():
+        text = a.md.read_text()
+        if BEGIN in text and END in text:
+            for line in text[text.index(BEGIN):text.index(END)].splitlines():
+                cells = [c.strip() for c in line.split("|")]
+                if len(cells) > 2 and cells[1] in TARGETS and cells[1] not in run_now:
+                    kept[cells[1]] = line
     subprocess.run(["cargo", "+nightly", "fuzz", "build", "-O"], cwd=FUZZ, check=True)
     procs = {}
-    for t in TARGETS:
+    for t in run_now:
         work = FUZZ / "corpus-run" / t
         work.mkdir(parents=True, exist_ok=True)
         cmd = ["cargo", "+nightly", "fuzz", "run", "-O", t, str(work), str(FUZZ / "corpus" / t),
@@ -53,7 +64,9 @@ def main():
         "",
         f"Command: `make fuzz` (`tools/fuzz_bench.py --seconds {a.seconds}`): every cargo-fuzz target "
         "(libFuzzer, nightly, `-O`) for that long, all at once on this machine's cores, seeded "
-        "from `fuzz/corpus/`. `nir_reader`: any bytes as a NIR file, then quantisation. "
+        "from `fuzz/corpus/` (`--only T1,T2` reruns some and keeps the other rows). "
+        "`nir_reader`: any bytes as a NIR file, then quantisation. `onnx_reader`: any bytes as "
+        "an ONNX model, then verification and quantisation. "
         "`sfir_parser`: any text as `.sfir`; an accepted graph must print and parse back equal. "
         "`graph_flow`: random valid SNNs through quantisation, pruning and the golden model; "
         "pruning must not change any output.",
@@ -61,8 +74,11 @@ def main():
         "| target | seconds | executions | executions/s | coverage (edges / features / corpus) | crashes |",
         "|---|---|---|---|---|---|",
     ]
-    for t, secs, runs, rate, cov, crash in rows:
-        lines.append(f"| {t} | {secs} | {runs} | {rate} | {cov[0]} / {cov[1]} / {cov[2]} | {crash} |")
+    fresh = {t: f"| {t} | {secs} | {runs} | {rate} | {cov[0]} / {cov[1]} / {cov[2]} | {crash} |"
+             for t, secs, runs, rate, cov, crash in rows}
+    for t in TARGETS:
+        if t in fresh or t in kept:
+            lines.append(fresh.get(t) or kept[t])
     write_section(a.md, BEGIN, END, "\n".join(lines) + "\n")
     return 1 if any(r[5] != "none" for r in rows) else 0
 

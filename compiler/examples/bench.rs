@@ -24,6 +24,8 @@ const KEPT: [(&str, &str); 3] = [
 
 /// Markers around the MLP section, so `--only mlp` can refresh it alone.
 const MLP_MARKS: (&str, &str) = ("<!-- mlp-bench:begin -->", "<!-- mlp-bench:end -->");
+/// Markers around the targets section (`--only targets`).
+const TARGET_MARKS: (&str, &str) = ("<!-- targets-bench:begin -->", "<!-- targets-bench:end -->");
 
 /// Yosys on a compiled design for a built-in target.
 fn synthesise(
@@ -40,20 +42,25 @@ fn main() {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "BENCHMARKS.md".into());
-    // `-- FILE --only mlp`: refresh only the MLP section of an existing FILE.
+    // `-- FILE --only mlp|targets`: refresh one section of an existing FILE.
     if std::env::args().nth(2).as_deref() == Some("--only") {
         let only = std::env::args().nth(3).unwrap_or_default();
-        assert_eq!(only, "mlp", "--only takes: mlp");
         let tmp = tempfile::tempdir().expect("tempdir");
-        let section = mlp_section(tmp.path());
-        let old = std::fs::read_to_string(&out).expect("an existing benchmarks file");
-        let (begin, end) = MLP_MARKS;
-        let (Some(a), Some(b)) = (old.find(begin), old.find(end)) else {
-            panic!("{out} has no {begin} .. {end} section");
+        let (section, (begin, end)) = match only.as_str() {
+            "mlp" => (mlp_section(tmp.path()), MLP_MARKS),
+            "targets" => (targets_section(tmp.path()), TARGET_MARKS),
+            _ => panic!("--only takes mlp or targets"),
         };
-        let new = format!("{}{}{}", &old[..a], section.trim(), &old[b + end.len()..]);
+        let old = std::fs::read_to_string(&out).expect("an existing benchmarks file");
+        let new = match (old.find(begin), old.find(end)) {
+            (Some(a), Some(b)) => {
+                format!("{}{}{}", &old[..a], section.trim(), &old[b + end.len()..])
+            }
+            // A section new to the file goes at its end.
+            _ => format!("{}\n{}\n", old.trim_end(), section.trim()),
+        };
         std::fs::write(&out, new).expect("write");
-        eprintln!("wrote the MLP section of {out}");
+        eprintln!("wrote the {only} section of {out}");
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -306,6 +313,8 @@ fn main() {
     eprintln!("bench: ramp units done");
     // 6. Every strategy and the automatic choice on a 784-128-10 LIF MLP (MNIST-sized).
     md.push_str(&mlp_section(tmp.path()));
+    // 7. Every target on the bundled examples; fmax from nextpnr; ASIC area.
+    md.push_str(&targets_section(tmp.path()));
     // The Python benchmarks own the sections between their markers; keep them.
     if let Ok(old) = std::fs::read_to_string(&out) {
         for (begin, end) in KEPT {
@@ -453,5 +462,142 @@ fn mlp_section(tmp: &Path) -> String {
         }
     }
     let _ = writeln!(md, "{end}");
+    md
+}
+
+/// Every built-in target on the bundled examples (Yosys), fmax from nextpnr for iCE40 and ECP5,
+/// and the ASIC target's gate-level area.
+fn targets_section(tmp: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let examples = [
+        "tiny_rsnn.sfir",
+        "multispike.sfir",
+        "conv1d_snn_4x16.nir",
+        "rsnn_16_32_10.nir",
+        "conv_snn_2x8x8.nir",
+    ];
+    let mut md = String::new();
+    let (begin, end) = TARGET_MARKS;
+    let _ = writeln!(
+        md,
+        "\n{begin}\n## Targets: every device, fmax from nextpnr, ASIC area\n\n\
+         Each bundled example compiled with default options (`--arch auto`) and synthesised for \
+         every built-in target, as `spikeforge synth EXAMPLE --target T` does. LUT includes \
+         LUT RAM; depth is the longest path through LUT, carry and wide-mux cells (Yosys `ltp` \
+         with the rest deleted). `nmnist_cnn_2x34x34.nir` is left out (its parallel build takes \
+         Yosys minutes per target). Refreshed alone by \
+         `cargo run --release --example bench -- BENCHMARKS.md --only targets`.\n"
+    );
+    let names = synth::target::names();
+    let _ = writeln!(md, "| example | cycles/step | {} |", names.join(" | "));
+    let _ = writeln!(md, "|---|---|{}", "---|".repeat(names.len()));
+    let mut fitting: Vec<(&str, Vec<&str>)> = Vec::new();
+    for ex in examples {
+        let g = flow::load(&root.join(ex)).expect("example loads");
+        let c = flow::compile_opts(g, &flow::Options::default()).expect("compiles");
+        let dir = tmp.join(format!("targets-{ex}"));
+        let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
+        let mut cells = Vec::new();
+        let mut fits = Vec::new();
+        for t in &names {
+            let target = synth::target::load(t).expect("target");
+            let r = synth::synth(&c.design.top, &rtl, &target, &dir.join(t))
+                .unwrap_or_else(|e| panic!("{ex} on {t}: {e}"));
+            cells.push(match &r.asic {
+                Some(a) => format!("{:.0} NAND2 eq.", a.nand2_equivalents.unwrap_or(f64::NAN)),
+                None if r.fits => {
+                    fits.push(*t);
+                    format!(
+                        "{} LUT, {} FF, {} BRAM, {} DSP, depth {}",
+                        r.lut + r.lutram,
+                        r.ff,
+                        r.bram36 + (r.bram_4k + r.bram_18k) as f64,
+                        r.dsp,
+                        r.logic_depth.map_or("-".into(), |d| d.to_string())
+                    )
+                }
+                None => format!(
+                    "does not fit ({})",
+                    r.overflow
+                        .iter()
+                        .map(|(w, n, h)| format!("{w} {n}/{h}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            eprintln!("bench: {ex} on {t}");
+        }
+        let _ = writeln!(
+            md,
+            "| `{ex}` | {} | {} |",
+            c.design.cycles_per_step,
+            cells.join(" | ")
+        );
+        fitting.push((ex, fits));
+    }
+    let _ = writeln!(
+        md,
+        "\n### fmax (nextpnr) and ASIC area\n\n\
+         `spikeforge synth EXAMPLE --target ice40up5k --pnr` (nextpnr-ice40 from Debian, UP5K \
+         SG48, 24 MHz asked) and `--target lfe5u85f --pnr` (YoWASP nextpnr-ecp5, LFE5U-85F \
+         CABGA381, speed 6, 100 MHz asked), seed 1, the core inside a wrapper that shifts its \
+         beats in and out one bit at a time (nine pins; every core path stays register to \
+         register). Latency = cycles per timestep / fmax. ASIC: `--target asic` (Yosys \
+         generic gates, `abc -g cmos2`; NAND2 equivalents = transistors / 4). No open \
+         place and route exists for the Xilinx parts: their timing is the logic depth above.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| example | cycles/step | iCE40 UP5K fmax | latency | ECP5-85F fmax | latency | ASIC transistors | NAND2 eq. |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for (ex, fits) in &fitting {
+        let g = flow::load(&root.join(ex)).expect("example loads");
+        let c = flow::compile_opts(g, &flow::Options::default()).expect("compiles");
+        let dir = tmp.join(format!("pnr-{ex}"));
+        let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
+        let opt = synth::SynthOptions {
+            pnr: true,
+            stream_bits: Some((c.design.in_bits, c.design.out_bits)),
+            ..synth::SynthOptions::default()
+        };
+        let cycles = c.design.cycles_per_step as f64;
+        let mut row = vec![format!("`{ex}`"), c.design.cycles_per_step.to_string()];
+        for t in ["ice40up5k", "lfe5u85f"] {
+            if !fits.contains(&t) {
+                row.push("does not fit".into());
+                row.push("-".into());
+                continue;
+            }
+            let target = synth::target::load(t).expect("target");
+            let r = synth::synth_with(&c.design.top, &rtl, &target, &dir.join(t), &opt);
+            match r.as_ref().ok().and_then(|r| r.pnr.as_ref()) {
+                Some(p) => {
+                    row.push(format!("{:.1} MHz", p.fmax_mhz));
+                    row.push(format!("{:.0} ns", cycles * 1e3 / p.fmax_mhz));
+                }
+                None => {
+                    // Yosys's cells fit, nextpnr's packing did not (or it failed): say so.
+                    let why = r.err().map_or("-".to_string(), |e| {
+                        e.to_string().lines().next().unwrap_or_default().to_string()
+                    });
+                    row.push(why);
+                    row.push("-".into());
+                }
+            }
+            eprintln!("bench: {ex} placed for {t}");
+        }
+        let asic = synth::target::load("asic").expect("asic");
+        let a = synth::synth(&c.design.top, &rtl, &asic, &dir.join("asic"))
+            .unwrap_or_else(|e| panic!("{ex} asic: {e}"));
+        let area = a.asic.expect("asic area");
+        row.push(area.transistors.map_or("-".into(), |t| t.to_string()));
+        row.push(
+            area.nand2_equivalents
+                .map_or("-".into(), |n| format!("{n:.0}")),
+        );
+        let _ = writeln!(md, "| {} |", row.join(" | "));
+    }
+    let _ = writeln!(md, "\n{end}");
     md
 }

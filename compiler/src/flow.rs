@@ -42,6 +42,7 @@ pub fn load(path: &Path) -> Result<Graph, FlowError> {
                 .map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;
             ir::text::parse(&text).map_err(|e| FlowError::Input(format!("{shown}:{e}")))?
         }
+        "onnx" => crate::frontend::onnx::load(path).map_err(|e| FlowError::Input(e.to_string()))?,
         _ => crate::frontend::nir::load(path).map_err(|e| FlowError::Input(e.to_string()))?,
     };
     ir::verify::verify(&g).map_err(|e| FlowError::Input(format!("{shown}: {e}")))?;

@@ -337,7 +337,11 @@ struct Model {
 /// framework the file's metadata names.
 fn load_model(c: &Common) -> Result<Model, String> {
     let shown = c.model.display();
-    let (mut graph, defaulted, meta) = if c.model.extension().is_some_and(|e| e == "sfir") {
+    let (mut graph, defaulted, meta) = if c
+        .model
+        .extension()
+        .is_some_and(|e| e == "sfir" || e == "onnx")
+    {
         (
             flow::load(&c.model).map_err(|e| e.to_string())?,
             vec![],

@@ -1,5 +1,5 @@
 //! Hostile inputs: truncated, damaged and lying files, absurd sizes, bad numbers, cycles and
-//! unknown ops, in NIR and `.sfir`. Each one gets exit code 1 and one `error:` line naming the
+//! unknown ops, in NIR, `.sfir` and ONNX. Each one gets exit code 1 and one `error:` line naming the
 //! file, within 1 second and under a 100 MB address-space limit (no panic, hang or huge
 //! allocation).
 
@@ -208,7 +208,74 @@ fn cases() -> Vec<(String, Vec<u8>)> {
         "binary.sfir".into(),
         (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect(),
     ));
+    c.extend(onnx_cases());
     c
+}
+
+/// ONNX: the committed spike MLP (written by the official `onnx` package), damaged.
+fn onnx_cases() -> Vec<(String, Vec<u8>)> {
+    use prost::Message;
+    use spikeforge::frontend::onnx::proto::{ModelProto, NodeProto, StringStringEntryProto};
+    let good = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/spike_mlp.onnx"),
+    )
+    .unwrap();
+    let edit = |f: &dyn Fn(&mut ModelProto)| {
+        let mut m = ModelProto::decode(&good[..]).unwrap();
+        f(&mut m);
+        m.encode_to_vec()
+    };
+    vec![
+        ("empty.onnx".into(), vec![]),
+        (
+            "noise.onnx".into(),
+            (0..2048u32).map(|i| (i * 7919 % 253) as u8).collect(),
+        ),
+        ("cut50.onnx".into(), good[..good.len() / 2].to_vec()),
+        (
+            // A 1 GiB tensor declared in a file of a few kilobytes.
+            "gigabyte.onnx".into(),
+            edit(&|m| {
+                let t = &mut m.graph.as_mut().unwrap().initializer[0];
+                t.dims = vec![1 << 15, 1 << 15];
+            }),
+        ),
+        (
+            "nan_weight.onnx".into(),
+            edit(&|m| {
+                let t = &mut m.graph.as_mut().unwrap().initializer[0];
+                t.raw_data[0..4].copy_from_slice(&f32::NAN.to_le_bytes());
+            }),
+        ),
+        (
+            "external_data.onnx".into(),
+            edit(&|m| {
+                m.graph.as_mut().unwrap().initializer[0].external_data.push(
+                    StringStringEntryProto {
+                        key: "location".into(),
+                        value: "/etc/shadow".into(),
+                    },
+                )
+            }),
+        ),
+        (
+            "opset9.onnx".into(),
+            edit(&|m| m.opset_import[0].version = 9),
+        ),
+        (
+            "unsupported_ops.onnx".into(),
+            edit(&|m| {
+                let g = m.graph.as_mut().unwrap();
+                g.node[1].op_type = "Softsign".into();
+                g.node.push(NodeProto {
+                    op_type: "Loop".into(),
+                    name: "loop".into(),
+                    output: vec!["z".into()],
+                    ..Default::default()
+                });
+            }),
+        ),
+    ]
 }
 
 fn linear_with(v: f64) -> N {

@@ -1,0 +1,555 @@
+//! ONNX frontend: reads an ONNX model (opset 13 and later), checks it against hostile-input
+//! limits before allocating, and lowers the operators Spikeforge compiles to the float IR.
+//!
+//! Lowered now: spike-driven linear layers and threshold neurons, as exported from PyTorch —
+//! `Gemm`, `MatMul` (+ `Add` of a constant bias, `Mul`/`Div` by constants), `Greater` /
+//! `GreaterOrEqual` against a constant followed by `Cast` (a stateless threshold neuron), and
+//! the shape-only `Identity`, `Flatten`, `Reshape`, `Squeeze`, `Unsqueeze`. Graph inputs are
+//! spike vectors (0/1 per element). Every node the compiler cannot take is listed in one error.
+
+pub mod proto;
+
+use crate::ir::{Compare, FloatNeuron, Graph, NeuronKind, NodeId, Op, Port, Tensor, Type};
+use proto::{attribute_type, data_type, NodeProto, TensorProto};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Why an ONNX file could not be read; every message names the file, and the node where there
+/// is one.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct OnnxError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Largest file read into memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 31;
+/// Largest element count of one tensor (initializer or value).
+pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 26;
+/// Largest element count summed over all initializers.
+pub const MAX_TOTAL_ELEMENTS: u64 = 1 << 27;
+/// Most nodes in a graph.
+pub const MAX_NODES: usize = 1 << 20;
+/// Oldest default-domain opset read.
+pub const MIN_OPSET: i64 = 13;
+
+/// Operators lowered to the IR.
+const LOWERED: [&str; 13] = [
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Mul",
+    "Div",
+    "Greater",
+    "GreaterOrEqual",
+    "Cast",
+    "Identity",
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "Unsqueeze",
+];
+
+/// Reads and lowers an ONNX file.
+pub fn load(path: &Path) -> Result<Graph, OnnxError> {
+    let shown = path.display().to_string();
+    let err = |m: String| OnnxError {
+        path: shown.clone(),
+        message: m,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| err(e.to_string()))?
+        .len();
+    if len > MAX_FILE_BYTES {
+        return Err(err(format!(
+            "file is {len} bytes, larger than the {MAX_FILE_BYTES}-byte limit"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    load_bytes(&shown, &bytes)
+}
+
+/// Reads and lowers an ONNX model from memory; `name` names it in errors.
+pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Graph, OnnxError> {
+    lower(bytes).map_err(|message| OnnxError {
+        path: name.to_string(),
+        message,
+    })
+}
+
+/// A value while lowering: a constant (initializer or folded) or an IR node's output.
+#[derive(Clone, Debug)]
+enum Value {
+    Const { dims: Vec<usize>, data: Vec<f64> },
+    Node { id: NodeId, shape: Vec<usize> },
+}
+
+/// The element count of `dims`, within the limit.
+fn element_count(dims: &[usize]) -> Option<u64> {
+    dims.iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
+}
+
+/// An initializer's values as f64, every size and number checked before allocating.
+fn tensor_values(t: &TensorProto) -> Result<(Vec<usize>, Vec<f64>), String> {
+    let what = format!("initializer '{}'", t.name);
+    if !t.external_data.is_empty() || t.data_location == 1 {
+        return Err(format!(
+            "{what}: data in an external file is not read (save the model with its weights inside)"
+        ));
+    }
+    let dims: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("{what}: negative dimension {d}")))
+        .collect::<Result<_, _>>()?;
+    let n = element_count(&dims).ok_or_else(|| {
+        format!("{what}: shape {dims:?} exceeds the {MAX_TENSOR_ELEMENTS}-element limit")
+    })? as usize;
+    let width = match t.data_type {
+        data_type::FLOAT | data_type::INT32 | data_type::UINT32 => 4,
+        data_type::DOUBLE | data_type::INT64 | data_type::UINT64 => 8,
+        data_type::INT16 | data_type::UINT16 => 2,
+        data_type::INT8 | data_type::UINT8 | data_type::BOOL => 1,
+        other => {
+            return Err(format!(
+                "{what}: {} values are not supported (use float, double or integers)",
+                data_type::name(other)
+            ))
+        }
+    };
+    let values: Vec<f64> = if !t.raw_data.is_empty() {
+        if t.raw_data.len() != n * width {
+            return Err(format!(
+                "{what}: shape {dims:?} needs {} bytes of {}, raw_data has {}",
+                n * width,
+                data_type::name(t.data_type),
+                t.raw_data.len()
+            ));
+        }
+        t.raw_data
+            .chunks_exact(width)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b[..width].copy_from_slice(c);
+                match t.data_type {
+                    data_type::FLOAT => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+                    data_type::DOUBLE => f64::from_le_bytes(b),
+                    data_type::INT8 => b[0] as i8 as f64,
+                    data_type::UINT8 | data_type::BOOL => b[0] as f64,
+                    data_type::INT16 => i16::from_le_bytes([b[0], b[1]]) as f64,
+                    data_type::UINT16 => u16::from_le_bytes([b[0], b[1]]) as f64,
+                    data_type::INT32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+                    data_type::UINT32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+                    data_type::INT64 => i64::from_le_bytes(b) as f64,
+                    _ => u64::from_le_bytes(b) as f64,
+                }
+            })
+            .collect()
+    } else {
+        let typed: Vec<f64> = match t.data_type {
+            data_type::FLOAT => t.float_data.iter().map(|&x| x as f64).collect(),
+            data_type::DOUBLE => t.double_data.clone(),
+            data_type::INT64 => t.int64_data.iter().map(|&x| x as f64).collect(),
+            data_type::UINT32 | data_type::UINT64 => {
+                t.uint64_data.iter().map(|&x| x as f64).collect()
+            }
+            // int8/16/32, uint8/16 and bool live in int32_data.
+            _ => t.int32_data.iter().map(|&x| x as f64).collect(),
+        };
+        if typed.len() != n {
+            return Err(format!(
+                "{what}: shape {dims:?} has {n} elements, the tensor stores {}",
+                typed.len()
+            ));
+        }
+        typed
+    };
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "{what}: element {i} is {} (not a number)",
+            values[i]
+        ));
+    }
+    Ok((dims, values))
+}
+
+fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a proto::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
+    attr(node, name)
+        .filter(|a| a.r#type == attribute_type::INT)
+        .map_or(default, |a| a.i)
+}
+
+fn attr_float(node: &NodeProto, name: &str, default: f64) -> f64 {
+    attr(node, name)
+        .filter(|a| a.r#type == attribute_type::FLOAT)
+        .map_or(default, |a| a.f as f64)
+}
+
+/// A node's name for messages: its name, else its op and first output.
+fn node_label(n: &NodeProto) -> String {
+    if n.name.is_empty() {
+        format!(
+            "{} -> '{}'",
+            n.op_type,
+            n.output.first().map_or("", String::as_str)
+        )
+    } else {
+        format!("'{}' ({})", n.name, n.op_type)
+    }
+}
+
+fn lower(bytes: &[u8]) -> Result<Graph, String> {
+    let model =
+        proto::decode(bytes).map_err(|e| format!("not a readable ONNX model (protobuf: {e})"))?;
+    let graph = model.graph.as_ref().ok_or("the model has no graph")?;
+    let opset = model
+        .opset_import
+        .iter()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .max()
+        .ok_or("the model declares no ai.onnx opset")?;
+    if opset < MIN_OPSET {
+        return Err(format!(
+            "opset {opset} is older than {MIN_OPSET}; re-export with opset_version={MIN_OPSET} or later"
+        ));
+    }
+    if graph.node.len() > MAX_NODES {
+        return Err(format!(
+            "{} nodes, more than the {MAX_NODES} limit",
+            graph.node.len()
+        ));
+    }
+    // Every node the compiler cannot take, listed at once.
+    let unsupported: Vec<String> = graph
+        .node
+        .iter()
+        .filter(|n| {
+            !(n.domain.is_empty() || n.domain == "ai.onnx")
+                || !LOWERED.contains(&n.op_type.as_str())
+        })
+        .map(|n| {
+            if n.domain.is_empty() || n.domain == "ai.onnx" {
+                node_label(n)
+            } else {
+                format!("{} in domain {}", node_label(n), n.domain)
+            }
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "{} node(s) with operators Spikeforge does not compile: {}",
+            unsupported.len(),
+            unsupported.join(", ")
+        ));
+    }
+    let mut values: HashMap<String, Value> = HashMap::new();
+    let mut total = 0u64;
+    for t in &graph.initializer {
+        let (dims, data) = tensor_values(t)?;
+        total += data.len() as u64;
+        if total > MAX_TOTAL_ELEMENTS {
+            return Err(format!(
+                "initializers hold more than {MAX_TOTAL_ELEMENTS} elements in all"
+            ));
+        }
+        values.insert(t.name.clone(), Value::Const { dims, data });
+    }
+    let name = if graph.name.is_empty() {
+        "onnx".to_string()
+    } else {
+        graph.name.clone()
+    };
+    let mut g = Graph::new(name);
+    for input in &graph.input {
+        if values.contains_key(&input.name) {
+            continue; // an initializer listed as an input (IR version < 4)
+        }
+        let what = format!("input '{}'", input.name);
+        let tensor = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.tensor_type.as_ref())
+            .ok_or_else(|| format!("{what}: not a tensor"))?;
+        let dims = tensor.shape.as_ref().map_or(&[][..], |s| &s.dim[..]);
+        let mut shape = Vec::new();
+        for (k, d) in dims.iter().enumerate() {
+            match (d.dim_value, k) {
+                (Some(v), _) if v > 0 => shape.push(v as usize),
+                // A symbolic or zero leading dimension is the batch: one sample at a time.
+                (_, 0) => {}
+                _ => {
+                    return Err(format!(
+                        "{what}: dimension {k} has no size; export with fixed input shapes"
+                    ))
+                }
+            }
+        }
+        // A leading batch of one carries no layout.
+        if shape.len() > 1 && shape[0] == 1 {
+            shape.remove(0);
+        }
+        let n = element_count(&shape).ok_or_else(|| {
+            format!("{what}: shape {shape:?} exceeds the {MAX_TENSOR_ELEMENTS}-element limit")
+        })? as usize;
+        let id = g.add(input.name.clone(), Op::Input, vec![], Type::spike(n));
+        values.insert(input.name.clone(), Value::Node { id, shape });
+    }
+    // How many nodes and outputs read each value: a constant folds into the layer that
+    // computed its operand only when nothing else reads that layer.
+    let mut readers: HashMap<&str, usize> = HashMap::new();
+    for name in graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter())
+        .chain(graph.output.iter().map(|o| &o.name))
+    {
+        *readers.entry(name.as_str()).or_default() += 1;
+    }
+    for node in &graph.node {
+        lower_node(&mut g, &mut values, &readers, node)
+            .map_err(|m| format!("node {}: {m}", node_label(node)))?;
+    }
+    for out in &graph.output {
+        match values.get(&out.name) {
+            Some(Value::Node { id, .. }) => {
+                let ty = g.node(*id).ty.clone();
+                g.add(
+                    format!("{}_out", out.name),
+                    Op::Output,
+                    vec![Port::now(*id)],
+                    ty,
+                );
+            }
+            Some(Value::Const { .. }) => {
+                return Err(format!("output '{}' is a constant", out.name))
+            }
+            None => return Err(format!("output '{}': no node computes it", out.name)),
+        }
+    }
+    if !g.nodes.iter().any(|n| matches!(n.op, Op::Output)) {
+        return Err("the graph has no outputs".into());
+    }
+    Ok(g)
+}
+
+/// The operand `i` of `node`.
+fn operand<'a>(
+    values: &'a HashMap<String, Value>,
+    node: &NodeProto,
+    i: usize,
+) -> Result<&'a Value, String> {
+    let name = node
+        .input
+        .get(i)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| format!("input {i} is missing"))?;
+    values
+        .get(name)
+        .ok_or_else(|| format!("reads '{name}', which nothing before it computes"))
+}
+
+fn lower_node(
+    g: &mut Graph,
+    values: &mut HashMap<String, Value>,
+    readers: &HashMap<&str, usize>,
+    node: &NodeProto,
+) -> Result<(), String> {
+    let out = node
+        .output
+        .first()
+        .filter(|s| !s.is_empty())
+        .ok_or("no output")?
+        .clone();
+    let name = if node.name.is_empty() {
+        out.clone()
+    } else {
+        node.name.clone()
+    };
+    let op = node.op_type.as_str();
+    let result = match op {
+        "Identity" | "Cast" | "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => {
+            // The IR is flat: shape changes are bookkeeping, casts of spikes keep 0/1.
+            match operand(values, node, 0)?.clone() {
+                Value::Node { id, shape } => {
+                    let n: usize = shape.iter().product();
+                    let shape = match op {
+                        "Flatten" | "Reshape" => vec![n],
+                        _ => shape,
+                    };
+                    Value::Node { id, shape }
+                }
+                c => c,
+            }
+        }
+        "Gemm" | "MatMul" => {
+            let Value::Node { id: x, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the first operand must be computed, not a constant".into());
+            };
+            let Value::Const { dims, data } = operand(values, node, 1)? else {
+                return Err("the weight must be a constant initializer".into());
+            };
+            let [a, b] = dims[..] else {
+                return Err(format!("weight of shape {dims:?}; expected a matrix"));
+            };
+            let n_in: usize = shape.iter().product();
+            let trans_b = op == "Gemm" && attr_int(node, "transB", 0) != 0;
+            if op == "Gemm" && attr_int(node, "transA", 0) != 0 {
+                return Err("transA is not supported".into());
+            }
+            let (rows, cols) = if trans_b { (a, b) } else { (b, a) };
+            if cols != n_in {
+                return Err(format!(
+                    "weight {dims:?} does not take the {n_in} inputs it is given"
+                ));
+            }
+            let alpha = if op == "Gemm" {
+                attr_float(node, "alpha", 1.0)
+            } else {
+                1.0
+            };
+            // The IR's weight is [out, in].
+            let mut w = vec![0.0; rows * cols];
+            for r in 0..rows {
+                for c in 0..cols {
+                    w[r * cols + c] = alpha
+                        * if trans_b {
+                            data[r * cols + c]
+                        } else {
+                            data[c * rows + r]
+                        };
+                }
+            }
+            let weight = Tensor::new(vec![rows, cols], w);
+            let bias = match (op, node.input.get(2).filter(|s| !s.is_empty())) {
+                ("Gemm", Some(_)) => {
+                    let Value::Const { data, .. } = operand(values, node, 2)? else {
+                        return Err("the bias must be a constant initializer".into());
+                    };
+                    let beta = attr_float(node, "beta", 1.0);
+                    Some(
+                        broadcast(data, rows)?
+                            .into_iter()
+                            .map(|v| beta * v)
+                            .collect(),
+                    )
+                }
+                _ => None,
+            };
+            let op = match bias {
+                Some(bias) => Op::Affine { weight, bias },
+                None => Op::Linear { weight },
+            };
+            let id = g.add(name, op, vec![Port::now(x)], Type::real(rows));
+            Value::Node {
+                id,
+                shape: vec![rows],
+            }
+        }
+        "Add" | "Mul" | "Div" => {
+            let (a, b) = (operand(values, node, 0)?, operand(values, node, 1)?);
+            let (id, shape, c) = match (a, b) {
+                (Value::Node { id, shape }, Value::Const { data, .. }) => {
+                    (*id, shape.clone(), data)
+                }
+                (Value::Const { data, .. }, Value::Node { id, shape }) if op != "Div" => {
+                    (*id, shape.clone(), data)
+                }
+                _ => {
+                    return Err(format!(
+                        "{op} is lowered between a linear layer's output and a constant only"
+                    ))
+                }
+            };
+            let n: usize = shape.iter().product();
+            let c = broadcast(c, n)?;
+            let read = node
+                .input
+                .iter()
+                .find(|i| matches!(values.get(*i), Some(Value::Node { .. })))
+                .map_or(0, |i| readers.get(i.as_str()).copied().unwrap_or(0));
+            if read > 1 {
+                return Err(format!(
+                    "{op} folds into the layer before it, but {read} nodes read that layer"
+                ));
+            }
+            if op == "Div" && c.contains(&0.0) {
+                return Err("division by zero".into());
+            }
+            // Folded into the linear layer that computed the operand.
+            let target = &mut g.nodes[id.index()];
+            let (weight, bias) = match &mut target.op {
+                Op::Linear { weight } => {
+                    let w = std::mem::replace(weight, Tensor::new(vec![0, 0], vec![]));
+                    (w, vec![0.0; n])
+                }
+                Op::Affine { weight, bias } => (
+                    std::mem::replace(weight, Tensor::new(vec![0, 0], vec![])),
+                    std::mem::take(bias),
+                ),
+                _ => {
+                    return Err(format!(
+                        "{op} is lowered after Gemm or MatMul only (its operand comes from {})",
+                        target.op.keyword()
+                    ))
+                }
+            };
+            let (mut weight, mut bias) = (weight, bias);
+            let cols = weight.shape.get(1).copied().unwrap_or(0);
+            for r in 0..n {
+                match op {
+                    "Add" => bias[r] += c[r],
+                    _ => {
+                        let k = if op == "Mul" { c[r] } else { 1.0 / c[r] };
+                        bias[r] *= k;
+                        for v in &mut weight.data[r * cols..(r + 1) * cols] {
+                            *v *= k;
+                        }
+                    }
+                }
+            }
+            target.op = Op::Affine { weight, bias };
+            Value::Node { id, shape }
+        }
+        "Greater" | "GreaterOrEqual" => {
+            let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the first operand must be computed".into());
+            };
+            let Value::Const { data, .. } = operand(values, node, 1)? else {
+                return Err("the threshold must be a constant".into());
+            };
+            let n: usize = shape.iter().product();
+            let mut nr = FloatNeuron::neutral(NeuronKind::Threshold, n);
+            nr.v_threshold = broadcast(data, n)?;
+            nr.compare = if op == "Greater" {
+                Compare::Gt
+            } else {
+                Compare::Ge
+            };
+            let id = g.add(name, Op::Neuron(nr), vec![Port::now(id)], Type::spike(n));
+            Value::Node { id, shape }
+        }
+        _ => return Err(format!("{op} is not lowered")),
+    };
+    values.insert(out, result);
+    Ok(())
+}
+
+/// `data` as `n` values: one shared, or one each.
+fn broadcast(data: &[f64], n: usize) -> Result<Vec<f64>, String> {
+    match data.len() {
+        1 => Ok(vec![data[0]; n]),
+        m if m == n => Ok(data.to_vec()),
+        m => Err(format!("a constant of {m} values for {n} elements")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+use super::proto::*;
+use super::*;
+use prost::Message;
+
+fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: format!("{op}_{output}"),
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::INT,
+        i,
+        ..Default::default()
+    }
+}
+
+fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: data_type::FLOAT,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            dim_value: (d >= 0).then_some(d),
+                            dim_param: (d < 0).then(|| "N".to_string()),
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    }
+}
+
+fn model(nodes: Vec<NodeProto>, init: Vec<TensorProto>, opset: i64) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        producer_name: "spikeforge-test".into(),
+        graph: Some(GraphProto {
+            name: "net".into(),
+            node: nodes,
+            initializer: init,
+            input: vec![value("x", &[-1, 3])],
+            output: vec![value("y", &[-1, 2])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// x (3 spikes) -> Gemm(W [2x3], transB, bias) -> GreaterOrEqual 0.5 -> Cast -> y.
+fn spike_layer() -> Vec<u8> {
+    let mut gemm = node("Gemm", &["x", "W", "b"], "h");
+    gemm.attribute.push(int_attr("transB", 1));
+    model(
+        vec![
+            gemm,
+            node("GreaterOrEqual", &["h", "th"], "s"),
+            node("Cast", &["s"], "y"),
+        ],
+        vec![
+            tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 0.0, 3.0]),
+            tensor("b", &[2], &[0.1, -0.1]),
+            tensor("th", &[], &[0.5]),
+        ],
+        17,
+    )
+}
+
+#[test]
+fn a_spike_layer_lowers_to_affine_and_threshold() {
+    let g = load_bytes("m.onnx", &spike_layer()).unwrap();
+    crate::ir::verify::verify(&g).unwrap();
+    let affine = g.find("Gemm_h").unwrap();
+    let Op::Affine { weight, bias } = &g.node(affine).op else {
+        panic!("{:?}", g.node(affine).op)
+    };
+    assert_eq!(weight.shape, vec![2, 3]);
+    assert_eq!(weight.data, vec![1.0, -2.0, 0.5, 0.25, 0.0, 3.0]);
+    assert_eq!(bias, &vec![0.1f32 as f64, -0.1f32 as f64]);
+    let th = g.find("GreaterOrEqual_s").unwrap();
+    let Op::Neuron(nr) = &g.node(th).op else {
+        panic!()
+    };
+    assert_eq!(nr.kind, NeuronKind::Threshold);
+    assert_eq!(nr.compare, Compare::Ge);
+    assert_eq!(nr.v_threshold, vec![0.5, 0.5]);
+}
+
+/// MatMul stores [in, out]; Add and Mul by constants fold into the layer.
+#[test]
+fn matmul_add_mul_fold_into_one_affine_layer() {
+    let bytes = model(
+        vec![
+            node("MatMul", &["x", "W"], "m"),
+            node("Add", &["m", "b"], "a"),
+            node("Mul", &["a", "k"], "h"),
+            node("Greater", &["h", "th"], "s"),
+            node("Cast", &["s"], "y"),
+        ],
+        vec![
+            tensor("W", &[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+            tensor("b", &[2], &[1.0, -1.0]),
+            tensor("k", &[], &[2.0]),
+            tensor("th", &[2], &[0.0, 1.0]),
+        ],
+        13,
+    );
+    let g = load_bytes("m.onnx", &bytes).unwrap();
+    let Op::Affine { weight, bias } = &g.node(g.find("MatMul_m").unwrap()).op else {
+        panic!()
+    };
+    // Row r of the IR weight is column r of the ONNX matrix, times 2.
+    assert_eq!(weight.data, vec![2.0, 6.0, 10.0, 4.0, 8.0, 12.0]);
+    assert_eq!(bias, &vec![2.0, -2.0]);
+}
+
+#[test]
+fn every_unsupported_node_is_listed_at_once() {
+    let mut custom = node("MultiThreshold", &["x", "t"], "q");
+    custom.domain = "qonnx.custom_op.general".into();
+    let bytes = model(
+        vec![
+            node("LSTM", &["x"], "a"),
+            node("Relu", &["a"], "b"),
+            custom,
+            node("Cast", &["b"], "y"),
+        ],
+        vec![],
+        17,
+    );
+    let e = load_bytes("m.onnx", &bytes).unwrap_err().to_string();
+    assert!(e.starts_with("m.onnx: 3 node(s)"), "{e}");
+    for want in [
+        "'LSTM_a' (LSTM)",
+        "'Relu_b' (Relu)",
+        "in domain qonnx.custom_op.general",
+    ] {
+        assert!(e.contains(want), "{want}: {e}");
+    }
+}
+
+#[test]
+fn hostile_models_get_clear_errors() {
+    let base = spike_layer();
+    let with = |f: &dyn Fn(&mut ModelProto)| {
+        let mut m = ModelProto::decode(&base[..]).unwrap();
+        f(&mut m);
+        m.encode_to_vec()
+    };
+    fn init(m: &mut ModelProto) -> &mut TensorProto {
+        &mut m.graph.as_mut().unwrap().initializer[0]
+    }
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "no graph"),
+        (b"not a model at all".to_vec(), "not a readable ONNX model"),
+        (base[..base.len() / 2].to_vec(), "not a readable ONNX model"),
+        (
+            with(&|m| m.opset_import[0].version = 9),
+            "opset 9 is older than 13",
+        ),
+        (
+            with(&|m| m.opset_import.clear()),
+            "declares no ai.onnx opset",
+        ),
+        (
+            with(&|m| init(m).dims = vec![1 << 20, 1 << 20]),
+            "exceeds the 67108864-element limit",
+        ),
+        (with(&|m| init(m).dims = vec![-2, 3]), "negative dimension"),
+        (
+            with(&|m| init(m).dims = vec![4, 3]),
+            "has 12 elements, the tensor stores 6",
+        ),
+        (
+            with(&|m| {
+                let t = init(m);
+                t.float_data.clear();
+                t.raw_data = vec![0; 5];
+            }),
+            "needs 24 bytes of float, raw_data has 5",
+        ),
+        (
+            with(&|m| init(m).float_data[1] = f32::NAN),
+            "element 1 is NaN",
+        ),
+        (
+            with(&|m| init(m).float_data[2] = f32::INFINITY),
+            "element 2 is inf",
+        ),
+        (
+            with(&|m| {
+                init(m).external_data.push(StringStringEntryProto {
+                    key: "location".into(),
+                    value: "../../etc/passwd".into(),
+                })
+            }),
+            "external file is not read",
+        ),
+        (
+            with(&|m| init(m).data_type = 8),
+            "string values are not supported",
+        ),
+        (
+            with(&|m| m.graph.as_mut().unwrap().node[1].input[0] = "nowhere".into()),
+            "reads 'nowhere', which nothing before it computes",
+        ),
+        (
+            with(&|m| m.graph.as_mut().unwrap().output[0].name = "lost".into()),
+            "output 'lost': no node computes it",
+        ),
+        (
+            with(&|m| m.graph.as_mut().unwrap().input[0] = value("x", &[-1, 0, 3])),
+            "dimension 1 has no size",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let e = load_bytes("h.onnx", &bytes).unwrap_err().to_string();
+        assert!(e.starts_with("h.onnx: ") && e.contains(want), "{want}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+/// Subgraphs nested deeper than the decoder's recursion limit are refused, not a stack overflow.
+#[test]
+fn deep_nesting_is_refused() {
+    let mut g = GraphProto::default();
+    for _ in 0..200 {
+        g = GraphProto {
+            node: vec![NodeProto {
+                op_type: "If".into(),
+                attribute: vec![AttributeProto {
+                    name: "then_branch".into(),
+                    r#type: attribute_type::GRAPH,
+                    g: Some(g),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+    }
+    let bytes = ModelProto {
+        graph: Some(g),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let e = load_bytes("deep.onnx", &bytes).unwrap_err().to_string();
+    assert!(e.contains("not a readable ONNX model"), "{e}");
+}
