@@ -803,8 +803,8 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
     let n = flow::input_len(g);
     if a.stimulus == "random" {
-        Ok(stimulus::random(
-            n,
+        Ok(stimulus::random_for(
+            g,
             a.samples.max(1),
             a.steps.max(1),
             a.rate,

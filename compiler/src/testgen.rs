@@ -515,3 +515,82 @@ pub fn random_multi_threshold(seed: u64) -> Graph {
     }
     g
 }
+
+/// A random integer MLP, as a quantised ANN compiles: Input (signed integers of 2 to 8 bits)
+/// -> (Dense -> MultiThreshold, a quantised ReLU of 1 to 4 output bits)+ -> Dense -> Output.
+pub fn random_int_mlp(seed: u64) -> Graph {
+    use crate::ir::{signed_range, signed_width, IntDense, MultiThreshold};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = Graph::new(format!("imlp{seed}"));
+    let n_in = rng.random_range(1..=16usize);
+    let in_bits = rng.random_range(2..=8u32);
+    let mut prev = g.add("input", Op::Input, vec![], Type::fix(in_bits, n_in));
+    let (mut width, mut x_lo, mut x_hi) = {
+        let (lo, hi) = signed_range(in_bits);
+        (n_in, lo as i128, hi as i128)
+    };
+    let hidden = rng.random_range(0..=2usize);
+    for l in 0..=hidden {
+        let last = l == hidden;
+        let n = rng.random_range(1..=if last { 8 } else { 24 });
+        let wmax = (1i64 << rng.random_range(1..=5u32)) - 1;
+        let weight: Vec<i64> = (0..n * width)
+            .map(|_| {
+                if rng.random_bool(0.2) {
+                    0
+                } else {
+                    rng.random_range(-wmax..=wmax)
+                }
+            })
+            .collect();
+        let bias: Vec<i64> = (0..n).map(|_| rng.random_range(-wmax..=wmax)).collect();
+        let (mut lo, mut hi) = (0i128, 0i128);
+        for r in 0..n {
+            let (mut a, mut b) = (bias[r] as i128, bias[r] as i128);
+            for &w in &weight[r * width..(r + 1) * width] {
+                let (p, q) = (w as i128 * x_lo, w as i128 * x_hi);
+                a += p.min(q);
+                b += p.max(q);
+            }
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        let fc = g.add(
+            format!("fc{l}"),
+            Op::Dense(IntDense {
+                weight: Tensor::new(vec![n, width], weight),
+                bias,
+                scale: vec![1.0; n],
+            }),
+            vec![Port::now(prev)],
+            Type::fix(signed_width(lo, hi), n),
+        );
+        prev = fc;
+        if !last {
+            // A quantised ReLU: 2^k - 1 ascending positive thresholds, per channel or shared.
+            let k = (1usize << rng.random_range(1..=4u32)) - 1;
+            let channels = if rng.random_bool(0.5) { 1 } else { n };
+            let span = hi.max(1) as i64;
+            let mut thresholds = Vec::with_capacity(channels * k);
+            for _ in 0..channels {
+                let step = rng.random_range(1..=(span / k as i64).max(1));
+                let start = rng.random_range(1..=step);
+                thresholds.extend((0..k as i64).map(|i| start + i * step));
+            }
+            let ty = Type::fix(signed_width(0, k as i128), n);
+            prev = g.add(
+                format!("relu{l}"),
+                Op::MultiThreshold(MultiThreshold {
+                    thresholds: Tensor::new(vec![channels, k], thresholds),
+                }),
+                vec![Port::now(fc)],
+                ty,
+            );
+            (x_lo, x_hi) = (0, k as i128);
+        }
+        width = n;
+    }
+    let ty = g.node(prev).ty.clone();
+    g.add("output", Op::Output, vec![Port::now(prev)], ty);
+    g
+}

@@ -27,7 +27,7 @@ fn verify_design(c: &Compiled, samples: usize, steps: usize, seed: u64, dir: &Pa
     let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("write rtl");
     cosim::lint(&c.design, &rtl).unwrap_or_else(|e| panic!("lint: {e}"));
     synth::check(&c.design.top, &rtl).unwrap_or_else(|e| panic!("yosys: {e}"));
-    let stim = stimulus::random(flow::input_len(&c.int), samples, steps, 0.3, seed);
+    let stim = stimulus::random_for(&c.int, samples, steps, 0.3, seed);
     let r =
         flow::cosim(c, &stim, &dir.join("cosim"), seed).unwrap_or_else(|e| panic!("cosim: {e}"));
     assert_eq!(r.steps, samples * steps);
@@ -73,6 +73,12 @@ fn bundled_example_cosims_bit_exact() {
 /// Conv 3x3 (padding 1) -> IF -> SumPool -> Conv 'same' -> IF -> AvgPool -> Flatten -> Affine
 /// -> IF, written by the `nir` package: pooling and convolution compose into unrolled
 /// spike-input layers.
+/// A quantised ANN: integer inputs, dense layers on integers, quantised ReLUs.
+#[test]
+fn integer_mlp_example_cosims_bit_exact() {
+    model_cosim(&example("int_mlp_16_64_32_32_5.sfir"));
+}
+
 #[test]
 fn spiking_cnn_cosims_bit_exact() {
     model_cosim(&example("conv_snn_2x8x8.nir"));

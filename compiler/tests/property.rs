@@ -19,7 +19,9 @@ use spikeforge::golden::{self, Stimulus};
 use spikeforge::ir::{self, Graph, Op};
 use spikeforge::quant::QuantOptions;
 use spikeforge::synth;
-use spikeforge::testgen::{random_conv_snn, random_multi_threshold, random_snn, RandomSnn};
+use spikeforge::testgen::{
+    random_conv_snn, random_int_mlp, random_multi_threshold, random_snn, RandomSnn,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -38,6 +40,10 @@ enum Family {
         seed: u64,
     },
     MultiThreshold {
+        seed: u64,
+    },
+    /// A quantised ANN: integer inputs, dense layers on integers, quantised ReLUs.
+    IntMlp {
         seed: u64,
     },
 }
@@ -80,6 +86,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         ),
         2 => any::<u64>().prop_map(|seed| Family::Conv { seed }),
         2 => any::<u64>().prop_map(|seed| Family::MultiThreshold { seed }),
+        2 => any::<u64>().prop_map(|seed| Family::IntMlp { seed }),
     ];
     let layout = prop_oneof![
         Just(Layout::Parallel),
@@ -134,6 +141,7 @@ fn graph(spec: &Spec, tag: usize) -> Graph {
         ),
         Family::Conv { seed } => random_conv_snn(seed),
         Family::MultiThreshold { seed } => random_multi_threshold(seed),
+        Family::IntMlp { seed } => random_int_mlp(seed),
     };
     g.name = format!("p{tag}_{}", g.name);
     g
@@ -213,23 +221,44 @@ fn compile(spec: &Spec, tag: usize) -> Compiled {
     }
 }
 
-fn stimulus_of(spec: &Spec, n_in: usize, seed: u64) -> Stimulus {
+/// The stimulus a spec asks for. Extremes drive every input to the top of its range (a spike,
+/// or an integer's largest value) and, alternating, to the bottom (no spike, the most
+/// negative integer): the largest and smallest sums the widths must hold.
+fn stimulus_of(spec: &Spec, g: &Graph, seed: u64) -> Stimulus {
     let steps = spec.steps;
-    match spec.drive {
-        Drive::Rate(p) => stimulus::random(n_in, 2, steps, p as f64 / 100.0, seed),
-        Drive::All => stimulus::random(n_in, 2, steps, 1.0, seed),
-        Drive::Silent => stimulus::random(n_in, 2, steps, 0.0, seed),
-        Drive::Alternate => {
-            let mut s = stimulus::random(n_in, 2, steps, 1.0, seed);
-            for sample in &mut s.samples {
-                for (t, beat) in sample.iter_mut().enumerate() {
-                    if t % 2 == 1 {
-                        beat.iter_mut().for_each(|v| *v = 0);
-                    }
-                }
+    let ranges: Vec<(i64, i64)> = cosim::input_widths(g)
+        .iter()
+        .map(|&w| {
+            if w == 1
+                && g.inputs()
+                    .iter()
+                    .all(|&i| g.node(i).ty.elem == ir::Elem::Spike)
+            {
+                (0, 1)
+            } else {
+                ir::signed_range(w)
             }
-            s
-        }
+        })
+        .collect();
+    let fixed = |pick: &dyn Fn(usize) -> bool| Stimulus {
+        samples: (0..2)
+            .map(|_| {
+                (0..steps)
+                    .map(|t| {
+                        ranges
+                            .iter()
+                            .map(|&(lo, hi)| if pick(t) { hi } else { lo })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    match spec.drive {
+        Drive::Rate(p) => stimulus::random_for(g, 2, steps, p as f64 / 100.0, seed),
+        Drive::All => fixed(&|_| true),
+        Drive::Silent => stimulus::random_for(g, 2, steps, 0.0, seed),
+        Drive::Alternate => fixed(&|t| t % 2 == 0),
     }
 }
 
@@ -242,6 +271,7 @@ struct Coverage {
     convolutions: usize,
     pools: usize,
     multi_thresholds: usize,
+    integer_dense: usize,
     neuron_kinds: std::collections::BTreeSet<&'static str>,
     architectures: std::collections::BTreeSet<String>,
 }
@@ -264,6 +294,13 @@ impl Coverage {
                 }
                 Op::IntConv(_) => self.convolutions += 1,
                 Op::MultiThreshold(_) => self.multi_thresholds += 1,
+                Op::Dense(_) => {
+                    self.integer_dense += n
+                        .inputs
+                        .iter()
+                        .any(|p| matches!(c.int.node(p.node).ty.elem, ir::Elem::Fix { .. }))
+                        as usize
+                }
                 _ => {}
             }
             self.recurrent_edges += n.inputs.iter().filter(|p| p.delayed).count();
@@ -296,7 +333,7 @@ fn run_batch(specs: &[Spec], dir: &Path, seed: u64, cov: &mut Coverage) -> Vec<O
         .iter()
         .zip(&compiled)
         .enumerate()
-        .map(|(k, (s, c))| stimulus_of(s, flow::input_len(&c.int), seed + k as u64))
+        .map(|(k, (s, c))| stimulus_of(s, &c.int, seed + k as u64))
         .collect();
     let goldens: Vec<golden::Trace> = compiled
         .iter()
@@ -397,7 +434,7 @@ fn shrink(tree: &mut impl ValueTree<Value = Spec>, mut why: String, dir: &Path) 
 fn random_graphs_match_the_golden_model_in_verilator() {
     let mut runner = runner();
     let strategy = spec();
-    let mut families = [0usize; 3];
+    let mut families = [0usize; 4];
     let mut extreme = 0;
     let mut total = 0;
     let mut cov = Coverage::default();
@@ -411,6 +448,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
                 Family::Dense { .. } => 0,
                 Family::Conv { .. } => 1,
                 Family::MultiThreshold { .. } => 2,
+                Family::IntMlp { .. } => 3,
             }] += 1;
             extreme += !matches!(s.drive, Drive::Rate(_)) as usize;
         }
@@ -436,6 +474,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
     assert!(c.delay_layers >= 5, "{c:?}");
     assert!(c.convolutions >= 10 && c.pools >= 5, "{c:?}");
     assert!(c.multi_thresholds >= 10, "{c:?}");
+    assert!(c.integer_dense >= 10, "{c:?}");
     assert_eq!(c.neuron_kinds.len(), 7, "{c:?}");
     // Every core and every multi-threshold unit.
     for a in [

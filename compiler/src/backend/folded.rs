@@ -216,6 +216,20 @@ struct Geometry {
 }
 
 fn geometry(g: &Graph, syn_ids: &[NodeId], reuse: Option<usize>) -> Result<Geometry, String> {
+    // A folded core adds a weight per input spike; integer inputs need a multiplier per tap.
+    for &id in syn_ids {
+        if let Some(p) = g.node(id).inputs.first() {
+            let src = g.node(p.node);
+            if !matches!(src.ty.elem, crate::ir::Elem::Spike) {
+                return Err(format!(
+                    "weight layer '{}' reads integers from '{}' ({}); folded and event-driven cores read spikes, so make its layer parallel",
+                    g.node(id).name,
+                    src.name,
+                    src.ty
+                ));
+            }
+        }
+    }
     let convs: Vec<Conv<i64>> = syn_ids
         .iter()
         .map(|&id| {

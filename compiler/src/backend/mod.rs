@@ -8,7 +8,9 @@ pub mod hardwired;
 pub mod names;
 pub mod ramp;
 
-use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset};
+use crate::ir::{
+    signed_range, signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, Type,
+};
 use crate::opt::cmvm;
 use crate::quant::interval::Interval;
 use askama::Template;
@@ -528,9 +530,9 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let module = namer.fresh(&format!("{top}_{s}_dense"));
                 let inst = namer.fresh(&format!("u_{s}"));
                 let ab = node.ty.elem_bits().unwrap_or(2);
-                let cols = g.node(node.inputs[0].node).ty.len();
+                let source = &g.node(node.inputs[0].node).ty;
                 let (text, stats) =
-                    dense_module(&module, &node.name, &node.op, cols, ab, pipe[id.index()]);
+                    dense_module(&module, &node.name, &node.op, source, ab, pipe[id.index()]);
                 files.push((format!("{module}.v"), text));
                 let clk = if stats.latency > 0 { ".clk(clk), " } else { "" };
                 block_latency[id.index()] = stats.latency;
@@ -1027,11 +1029,11 @@ pub fn weight_matrix(rows: &[Vec<(usize, i64)>], cols: usize) -> Vec<i64> {
 /// The adder graph the optimiser builds for weight layer `syn` of `g` (spike inputs).
 pub fn syn_adder_graph(g: &Graph, syn: NodeId) -> Option<crate::opt::adder::AdderGraph> {
     let node = g.node(syn);
-    let cols = node.inputs.first().map(|p| g.node(p.node).ty.len())?;
+    let source = &g.node(node.inputs.first()?.node).ty;
+    let cols = source.len();
     let (rows, _) = weight_rows(&node.op);
     let w = weight_matrix(&rows, cols);
-    (!rows.is_empty() && cols > 0)
-        .then(|| cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]).0)
+    (!rows.is_empty() && cols > 0).then(|| cmvm::solve(&w, rows.len(), &input_bus(source).0).0)
 }
 
 /// Cycles of a `parallel:levels` stage for neuron layer `id`: the deepest weight block's
@@ -1114,20 +1116,42 @@ pub fn threshold_units(
     Ok((units, unit_of))
 }
 
+/// How a weight layer reads its source of type `source`: one range per input and the bus
+/// layout (spikes, or signed integers of the type's width).
+pub fn input_bus(source: &Type) -> (Vec<Interval>, InputBus) {
+    let n = source.len();
+    match source.elem {
+        Elem::Fix { width, .. } => {
+            let (lo, hi) = signed_range(width);
+            (
+                vec![Interval::new(lo as i128, hi as i128); n],
+                InputBus::Signed { bits: width },
+            )
+        }
+        _ => (vec![Interval::new(0, 1); n], InputBus::Spikes),
+    }
+}
+
 fn dense_module(
     module: &str,
     name: &str,
     op: &Op,
-    cols: usize,
+    source: &Type,
     ab: u32,
     pipeline: Option<u32>,
 ) -> (String, BlockStats) {
+    let cols = source.len();
     let (rows, bias) = weight_rows(op);
     let nz: usize = rows.iter().map(Vec::len).sum();
     let w = weight_matrix(&rows, cols);
-    let (g, st) = cmvm::solve(&w, rows.len(), &vec![Interval::new(0, 1); cols]);
+    let (ranges, bus) = input_bus(source);
+    let (g, st) = cmvm::solve(&w, rows.len(), &ranges);
     let sizes = format!(
-        "{cols} spike inputs -> {} outputs, {nz} nonzero weights",
+        "{cols} {} inputs -> {} outputs, {nz} nonzero weights",
+        match bus {
+            InputBus::Spikes => "spike".to_string(),
+            InputBus::Signed { bits } => format!("{bits}-bit integer"),
+        },
         rows.len()
     );
     let header = match op {
@@ -1146,16 +1170,7 @@ fn dense_module(
         ),
         _ => sizes,
     };
-    hardwired::module(
-        module,
-        &header,
-        &g,
-        st,
-        &bias,
-        InputBus::Spikes,
-        ab,
-        pipeline,
-    )
+    hardwired::module(module, &header, &g, st, &bias, bus, ab, pipeline)
 }
 
 /// The Verilog of a neuron layer: parallel (one register per neuron), or folded over the

@@ -193,15 +193,30 @@ fn decode(bits: &[bool], t: &TraceSignal) -> Vec<i64> {
         .collect()
 }
 
-/// Writes the stimulus file the harness reads.
-pub fn write_stimulus(stim: &Stimulus, in_bits: usize, path: &Path) -> Result<(), ToolError> {
+/// Bits of each input element of `g`, in beat order (spikes 1, integers their width).
+pub fn input_widths(g: &Graph) -> Vec<u32> {
+    g.inputs()
+        .iter()
+        .flat_map(|&i| {
+            let ty = &g.node(i).ty;
+            std::iter::repeat_n(ty.elem_bits().unwrap_or(1), ty.len())
+        })
+        .collect()
+}
+
+/// Writes the stimulus file the harness reads: each beat's elements packed at their widths
+/// (two's complement), element 0 in the low bits.
+pub fn write_stimulus(stim: &Stimulus, widths: &[u32], path: &Path) -> Result<(), ToolError> {
+    let total: usize = widths.iter().map(|&w| w as usize).sum();
     let mut s = String::new();
     let _ = writeln!(s, "steps {}", stim.steps());
     for sample in &stim.samples {
         for (i, beat) in sample.iter().enumerate() {
-            let bits: Vec<bool> = (0..in_bits)
-                .map(|k| beat.get(k).is_some_and(|&v| v != 0))
-                .collect();
+            let mut bits = Vec::with_capacity(total.max(1));
+            for (k, &w) in widths.iter().enumerate() {
+                let v = beat.get(k).copied().unwrap_or(0);
+                bits.extend((0..w).map(|b| (v >> b.min(63)) & 1 == 1));
+            }
             let _ = writeln!(s, "{} {}", (i + 1 == sample.len()) as u8, hex(&bits));
         }
     }
@@ -368,7 +383,7 @@ pub fn run_batch(cases: &[Case], dir: &Path, seed: u64) -> Result<Vec<CosimRepor
     let mut cmd = Command::new(&sim);
     cmd.arg(seed.to_string()).arg("1");
     for (k, c) in cases.iter().enumerate() {
-        write_stimulus(c.stimulus, c.design.in_bits, &files(k, "stimulus"))?;
+        write_stimulus(c.stimulus, &input_widths(c.graph), &files(k, "stimulus"))?;
         cmd.arg(files(k, "stimulus")).arg(files(k, "trace"));
     }
     run_tool(&mut cmd, "simulation")?;

@@ -4,6 +4,7 @@
 //! first); a blank line ends a sample. `#` starts a comment (a comment-only line is skipped).
 
 use crate::golden::Stimulus;
+use crate::ir::{signed_range, Elem, Graph};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,6 +18,46 @@ pub fn random(in_len: usize, samples: usize, steps: usize, p: f64, seed: u64) ->
                     .map(|_| {
                         (0..in_len)
                             .map(|_| rng.random_bool(p.clamp(0.0, 1.0)) as i64)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Random stimulus for `g`'s inputs: a spike input spikes with probability `p`; an integer
+/// input is nonzero with probability `p`, then uniform over its type (extremes included).
+pub fn random_for(g: &Graph, samples: usize, steps: usize, p: f64, seed: u64) -> Stimulus {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ranges: Vec<(i64, i64)> = g
+        .inputs()
+        .iter()
+        .flat_map(|&i| {
+            let ty = &g.node(i).ty;
+            let r = match ty.elem {
+                Elem::Fix { width, .. } => signed_range(width),
+                _ => (1, 1),
+            };
+            std::iter::repeat_n(r, ty.len())
+        })
+        .collect();
+    Stimulus {
+        samples: (0..samples)
+            .map(|_| {
+                (0..steps)
+                    .map(|_| {
+                        ranges
+                            .iter()
+                            .map(|&(lo, hi)| {
+                                let on = rng.random_bool(p.clamp(0.0, 1.0));
+                                // Spikes draw once, as `random` does: same stream, same trains.
+                                match (on, lo == hi) {
+                                    (false, _) => 0,
+                                    (true, true) => lo,
+                                    (true, false) => rng.random_range(lo..=hi),
+                                }
+                            })
                             .collect()
                     })
                     .collect()

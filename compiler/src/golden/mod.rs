@@ -129,12 +129,13 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                     Op::Dense(d) => {
                         let x = sum(&cur);
                         let (rows, cols) = d.weight.dims2();
-                        // Only inputs that spiked contribute: visit those columns alone.
+                        // Only nonzero inputs contribute (spikes: the weight itself; integers:
+                        // weight times value): visit those columns alone.
                         let active: Vec<usize> = (0..cols).filter(|&i| x[i] != 0).collect();
                         (0..rows)
                             .map(|r| {
                                 let row = &d.weight.data[r * cols..(r + 1) * cols];
-                                d.bias[r] + active.iter().map(|&i| row[i]).sum::<i64>()
+                                d.bias[r] + active.iter().map(|&i| row[i] * x[i]).sum::<i64>()
                             })
                             .collect()
                     }

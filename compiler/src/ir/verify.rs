@@ -158,8 +158,9 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
     match &node.op {
         Op::Input => {
             arity(0)?;
-            if matches!(node.ty.elem, Elem::Fix { .. }) && g.is_integer() {
-                return Err("integer designs take spike inputs in this version".into());
+            // Spikes, or integers (the activations of a quantised ANN).
+            if matches!(node.ty.elem, Elem::Fix { frac, .. } if frac != 0) && g.is_integer() {
+                return Err("integer designs take spike or integer (fix<w,0>) inputs".into());
             }
         }
         Op::Output => {
@@ -308,8 +309,13 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             // One spike source: the hardware reads a single spike per weight column.
             arity(1)?;
             let in_ty = input_type(g, id)?.unwrap_or_else(|| node.ty.clone());
-            if in_ty.elem != Elem::Spike {
-                return Err(format!("dense layers take spike inputs, got {}", in_ty));
+            // Spikes (each column's weight added when its input spiked) or integers (the
+            // weighted sum of the values).
+            if !matches!(in_ty.elem, Elem::Spike | Elem::Fix { frac: 0, .. }) {
+                return Err(format!(
+                    "dense layers take spike or integer (fix<w,0>) inputs, got {}",
+                    in_ty
+                ));
             }
             let (rows, cols) = d.weight.dims2();
             if d.weight.shape.len() != 2 || rows != n || cols != in_ty.len() || d.bias.len() != n {

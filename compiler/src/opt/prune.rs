@@ -337,6 +337,14 @@ fn input_ranges(g: &Graph, n: NodeId, silent: &[Vec<bool>]) -> Option<Vec<Interv
                     _ => None,
                 };
                 let (rows, cols) = d.weight.dims2();
+                // Each column's input range: a spike is 0 or 1, an integer spans its type.
+                let (x_lo, x_hi) = match src.inputs.first().map(|q| &g.node(q.node).ty.elem) {
+                    Some(crate::ir::Elem::Fix { width, .. }) => {
+                        let (lo, hi) = crate::ir::signed_range(*width);
+                        (lo as i128, hi as i128)
+                    }
+                    _ => (0, 1),
+                };
                 (0..rows)
                     .map(|r| {
                         let mut iv = Interval::point(d.bias[r] as i128);
@@ -345,7 +353,8 @@ fn input_ranges(g: &Graph, n: NodeId, silent: &[Vec<bool>]) -> Option<Vec<Interv
                             if quiet.is_some_and(|q| q[c]) {
                                 continue;
                             }
-                            iv = Interval::new(iv.lo + w.min(0), iv.hi + w.max(0));
+                            let (a, b) = (w * x_lo, w * x_hi);
+                            iv = Interval::new(iv.lo + a.min(b), iv.hi + a.max(b));
                         }
                         iv
                     })
