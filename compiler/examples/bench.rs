@@ -474,7 +474,6 @@ fn targets_section(tmp: &Path) -> String {
         "multispike.sfir",
         "conv1d_snn_4x16.nir",
         "rsnn_16_32_10.nir",
-        "conv_snn_2x8x8.nir",
     ];
     let mut md = String::new();
     let (begin, end) = TARGET_MARKS;
@@ -484,8 +483,8 @@ fn targets_section(tmp: &Path) -> String {
          Each bundled example compiled with default options (`--arch auto`) and synthesised for \
          every built-in target, as `spikeforge synth EXAMPLE --target T` does. LUT includes \
          LUT RAM; depth is the longest path through LUT, carry and wide-mux cells (Yosys `ltp` \
-         with the rest deleted). `nmnist_cnn_2x34x34.nir` is left out (its parallel build takes \
-         Yosys minutes per target). Refreshed alone by \
+         with the rest deleted). `conv_snn_2x8x8.nir` and `nmnist_cnn_2x34x34.nir` are left out \
+         (their parallel builds take Yosys over six minutes and 4 GB per target). Refreshed alone by \
          `cargo run --release --example bench -- BENCHMARKS.md --only targets`.\n"
     );
     let names = synth::target::names();

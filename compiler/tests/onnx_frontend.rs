@@ -69,3 +69,83 @@ fn the_onnx_spike_mlp_compiles_and_cosims_bit_exact() {
     assert_eq!(r.mismatches, 0, "{:?}", r.first_mismatch);
     assert_eq!(r.steps, 128);
 }
+
+/// QONNX `Quant` in every rounding mode, bit-exact against the `qonnx` package's own execution
+/// (`tools/qonnx_fixtures.py`): the integer graph's outputs, mapped back by their scales, equal
+/// qonnx's float32 outputs exactly.
+#[test]
+fn qonnx_models_match_qonnx_execution_in_every_rounding_mode() {
+    let mut checked = 0;
+    for name in [
+        "qmlp_round",
+        "qmlp_ceil",
+        "qmlp_floor",
+        "qmlp_up",
+        "qmlp_down",
+        "qmlp_half_up",
+        "qmlp_half_down",
+        "jet_mlp",
+    ] {
+        let bytes = std::fs::read(fixture(&format!("{name}.onnx"))).unwrap();
+        let lowered = spikeforge::frontend::onnx::load_lowered(name, &bytes).unwrap();
+        let g = &lowered.graph;
+        spikeforge::ir::verify::verify(g).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(g.is_integer(), "{name}");
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("{name}.expected.json"))).unwrap(),
+        )
+        .unwrap();
+        let ints = |v: &serde_json::Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect()
+        };
+        let inputs: Vec<Vec<i64>> = expected["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(ints)
+            .collect();
+        let stim = Stimulus {
+            samples: vec![inputs],
+        };
+        let trace = golden::run(g, &stim).unwrap();
+        let out = g
+            .ids()
+            .find(|&i| matches!(g.node(i).op, Op::Output))
+            .unwrap();
+        let (_, scale, shift) = &lowered.outputs[0];
+        for (t, want) in expected["outputs"].as_array().unwrap().iter().enumerate() {
+            let q = &trace.values[out.index()][t];
+            let got: Vec<f32> = q
+                .iter()
+                .enumerate()
+                .map(|(e, &v)| (scale[e] * v as f64 + shift[e]) as f32)
+                .collect();
+            let want: Vec<f32> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(got, want, "{name}, vector {t}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8 * 16);
+}
+
+/// The jet-tagging QONNX MLP compiles to RTL that matches the golden model.
+#[test]
+fn qonnx_jet_mlp_compiles_and_cosims_bit_exact() {
+    let g = flow::load(&fixture("jet_mlp.onnx")).unwrap();
+    let c = flow::compile(g, &Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rtl = cosim::write_rtl(&c.design, &dir.path().join("rtl")).unwrap();
+    cosim::lint(&c.design, &rtl).unwrap();
+    let stim = stimulus::random_for(&c.int, 1, 48, 0.8, 5);
+    let r = flow::cosim(&c, &stim, &dir.path().join("cosim"), 5).unwrap();
+    assert_eq!(r.mismatches, 0, "{:?}", r.first_mismatch);
+}

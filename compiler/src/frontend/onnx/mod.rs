@@ -8,6 +8,7 @@
 //! spike vectors (0/1 per element). Every node the compiler cannot take is listed in one error.
 
 pub mod proto;
+pub mod quantised;
 
 use crate::ir::{Compare, FloatNeuron, Graph, NeuronKind, NodeId, Op, Port, Tensor, Type};
 use proto::{attribute_type, data_type, NodeProto, TensorProto};
@@ -72,6 +73,12 @@ pub fn load(path: &Path) -> Result<Graph, OnnxError> {
 
 /// Reads and lowers an ONNX model from memory; `name` names it in errors.
 pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Graph, OnnxError> {
+    load_lowered(name, bytes).map(|l| l.graph)
+}
+
+/// [`load_bytes`], with how each output's integers map back to the model's values (for
+/// quantised graphs; empty for spike graphs, whose outputs are spikes).
+pub fn load_lowered(name: &str, bytes: &[u8]) -> Result<quantised::Lowered, OnnxError> {
     lower(bytes).map_err(|message| OnnxError {
         path: name.to_string(),
         message,
@@ -205,7 +212,39 @@ fn node_label(n: &NodeProto) -> String {
     }
 }
 
-fn lower(bytes: &[u8]) -> Result<Graph, String> {
+/// A graph input's shape without its batch dimension, within the element limit.
+fn input_shape(input: &proto::ValueInfoProto) -> Result<Vec<usize>, String> {
+    let what = format!("input '{}'", input.name);
+    let tensor = input
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .ok_or_else(|| format!("{what}: not a tensor"))?;
+    let dims = tensor.shape.as_ref().map_or(&[][..], |s| &s.dim[..]);
+    let mut shape = Vec::new();
+    for (k, d) in dims.iter().enumerate() {
+        match (d.dim_value, k) {
+            (Some(v), _) if v > 0 => shape.push(v as usize),
+            // A symbolic or zero leading dimension is the batch: one sample at a time.
+            (_, 0) => {}
+            _ => {
+                return Err(format!(
+                    "{what}: dimension {k} has no size; export with fixed input shapes"
+                ))
+            }
+        }
+    }
+    // A leading batch of one carries no layout.
+    if shape.len() > 1 && shape[0] == 1 {
+        shape.remove(0);
+    }
+    element_count(&shape).ok_or_else(|| {
+        format!("{what}: shape {shape:?} exceeds the {MAX_TENSOR_ELEMENTS}-element limit")
+    })?;
+    Ok(shape)
+}
+
+fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
     let model =
         proto::decode(bytes).map_err(|e| format!("not a readable ONNX model (protobuf: {e})"))?;
     let graph = model.graph.as_ref().ok_or("the model has no graph")?;
@@ -227,13 +266,19 @@ fn lower(bytes: &[u8]) -> Result<Graph, String> {
             graph.node.len()
         ));
     }
+    // Graphs with quantisers are quantised ANNs (QONNX, FINN): lowered to integer IR.
+    let quantised = graph.node.iter().any(quantised::is_quantiser);
     // Every node the compiler cannot take, listed at once.
     let unsupported: Vec<String> = graph
         .node
         .iter()
         .filter(|n| {
-            !(n.domain.is_empty() || n.domain == "ai.onnx")
-                || !LOWERED.contains(&n.op_type.as_str())
+            if quantised {
+                !quantised::lowers(n)
+            } else {
+                !(n.domain.is_empty() || n.domain == "ai.onnx")
+                    || !LOWERED.contains(&n.op_type.as_str())
+            }
         })
         .map(|n| {
             if n.domain.is_empty() || n.domain == "ai.onnx" {
@@ -245,8 +290,13 @@ fn lower(bytes: &[u8]) -> Result<Graph, String> {
         .collect();
     if !unsupported.is_empty() {
         return Err(format!(
-            "{} node(s) with operators Spikeforge does not compile: {}",
+            "{} node(s) with operators Spikeforge does not compile{}: {}",
             unsupported.len(),
+            if quantised {
+                " in a quantised graph"
+            } else {
+                ""
+            },
             unsupported.join(", ")
         ));
     }
@@ -267,38 +317,23 @@ fn lower(bytes: &[u8]) -> Result<Graph, String> {
     } else {
         graph.name.clone()
     };
+    if quantised {
+        let consts = values
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Const { dims, data } => Some((k, (dims, data))),
+                Value::Node { .. } => None,
+            })
+            .collect();
+        return quantised::lower(graph, name, consts);
+    }
     let mut g = Graph::new(name);
     for input in &graph.input {
         if values.contains_key(&input.name) {
             continue; // an initializer listed as an input (IR version < 4)
         }
-        let what = format!("input '{}'", input.name);
-        let tensor = input
-            .r#type
-            .as_ref()
-            .and_then(|t| t.tensor_type.as_ref())
-            .ok_or_else(|| format!("{what}: not a tensor"))?;
-        let dims = tensor.shape.as_ref().map_or(&[][..], |s| &s.dim[..]);
-        let mut shape = Vec::new();
-        for (k, d) in dims.iter().enumerate() {
-            match (d.dim_value, k) {
-                (Some(v), _) if v > 0 => shape.push(v as usize),
-                // A symbolic or zero leading dimension is the batch: one sample at a time.
-                (_, 0) => {}
-                _ => {
-                    return Err(format!(
-                        "{what}: dimension {k} has no size; export with fixed input shapes"
-                    ))
-                }
-            }
-        }
-        // A leading batch of one carries no layout.
-        if shape.len() > 1 && shape[0] == 1 {
-            shape.remove(0);
-        }
-        let n = element_count(&shape).ok_or_else(|| {
-            format!("{what}: shape {shape:?} exceeds the {MAX_TENSOR_ELEMENTS}-element limit")
-        })? as usize;
+        let shape = input_shape(input)?;
+        let n: usize = shape.iter().product();
         let id = g.add(input.name.clone(), Op::Input, vec![], Type::spike(n));
         values.insert(input.name.clone(), Value::Node { id, shape });
     }
@@ -337,7 +372,10 @@ fn lower(bytes: &[u8]) -> Result<Graph, String> {
     if !g.nodes.iter().any(|n| matches!(n.op, Op::Output)) {
         return Err("the graph has no outputs".into());
     }
-    Ok(g)
+    Ok(quantised::Lowered {
+        graph: g,
+        outputs: Vec::new(),
+    })
 }
 
 /// The operand `i` of `node`.

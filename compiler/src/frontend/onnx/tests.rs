@@ -141,8 +141,8 @@ fn matmul_add_mul_fold_into_one_affine_layer() {
 
 #[test]
 fn every_unsupported_node_is_listed_at_once() {
-    let mut custom = node("MultiThreshold", &["x", "t"], "q");
-    custom.domain = "qonnx.custom_op.general".into();
+    let mut custom = node("XnorPopcountMatMul", &["x", "t"], "q");
+    custom.domain = "finn.custom_op.fpgadataflow".into();
     let bytes = model(
         vec![
             node("LSTM", &["x"], "a"),
@@ -158,7 +158,7 @@ fn every_unsupported_node_is_listed_at_once() {
     for want in [
         "'LSTM_a' (LSTM)",
         "'Relu_b' (Relu)",
-        "in domain qonnx.custom_op.general",
+        "in domain finn.custom_op.fpgadataflow",
     ] {
         assert!(e.contains(want), "{want}: {e}");
     }

@@ -1,0 +1,706 @@
+//! Quantised ONNX graphs (QONNX `Quant`, FINN `MultiThreshold`) lowered to the integer IR.
+//!
+//! Every integer tensor is tracked as `real = scale * q + shift` per element, `q` the IR's
+//! integer. An input `Quant` makes the model's integer input; a `Quant` of a constant gives
+//! integer weights; `MatMul`/`Gemm` on them is a dense layer on integers (exact); `Add` of a
+//! constant moves the shift; a `Quant` of a computed value (after an optional `Relu`) is a
+//! monotone function of the integer, so it becomes a multi-threshold unit whose thresholds are
+//! found by evaluating QONNX's own formula — in float32, step by step as qonnx's numpy
+//! execution does — at the integers around each step. With power-of-two scales (the usual for
+//! hardware-targeted Brevitas models) that evaluation is exact and the result is bit-exact
+//! against qonnx; `tests/onnx_frontend.rs` checks every rounding mode on qonnx's own outputs.
+
+use super::proto::{attribute_type, GraphProto, NodeProto};
+use super::{attr_int, input_shape, node_label};
+use crate::ir::{
+    signed_range, signed_width, Graph, IntDense, MultiThreshold, NodeId, Op, Port, Tensor, Type,
+};
+use std::collections::HashMap;
+
+const CUSTOM_DOMAINS: [&str; 3] = ["qonnx.custom_op.general", "finn.custom_op.general", "finn"];
+
+fn is_custom(n: &NodeProto, op: &str) -> bool {
+    n.op_type == op && CUSTOM_DOMAINS.contains(&n.domain.as_str())
+}
+
+/// A QONNX or FINN quantiser: the graph is a quantised ANN.
+pub fn is_quantiser(n: &NodeProto) -> bool {
+    is_custom(n, "Quant") || is_custom(n, "IntQuant") || is_custom(n, "MultiThreshold")
+}
+
+/// Whether the quantised lowering takes this node.
+pub fn lowers(n: &NodeProto) -> bool {
+    is_quantiser(n)
+        || ((n.domain.is_empty() || n.domain == "ai.onnx")
+            && [
+                "MatMul",
+                "Gemm",
+                "Add",
+                "Relu",
+                "Identity",
+                "Flatten",
+                "Reshape",
+                "Squeeze",
+                "Unsqueeze",
+            ]
+            .contains(&n.op_type.as_str()))
+}
+
+/// A lowered quantised model: the integer graph and, per output, how its integers map back to
+/// the source model's values (`real = scale * q + shift`, per element).
+pub struct Lowered {
+    pub graph: Graph,
+    pub outputs: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+/// QONNX rounding modes (`resolve_rounding_mode` in qonnx).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rounding {
+    /// Half to even (`ROUND`, `HALF_EVEN`: numpy's `round`).
+    HalfEven,
+    Ceil,
+    Floor,
+    /// Away from zero.
+    Up,
+    /// Toward zero (`DOWN`, `ROUND_TO_ZERO`).
+    Down,
+    HalfUp,
+    HalfDown,
+}
+
+impl Rounding {
+    pub fn parse(s: &str) -> Option<Rounding> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "ROUND" | "HALF_EVEN" => Rounding::HalfEven,
+            "CEIL" => Rounding::Ceil,
+            "FLOOR" => Rounding::Floor,
+            "UP" => Rounding::Up,
+            "DOWN" | "ROUND_TO_ZERO" => Rounding::Down,
+            "HALF_UP" => Rounding::HalfUp,
+            "HALF_DOWN" => Rounding::HalfDown,
+            _ => return None,
+        })
+    }
+
+    /// Rounds a float32 value as numpy does.
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Rounding::HalfEven => v.round_ties_even(),
+            Rounding::Ceil => v.ceil(),
+            Rounding::Floor => v.floor(),
+            Rounding::Up => v.signum() * v.abs().ceil(),
+            Rounding::Down => v.trunc(),
+            Rounding::HalfUp => v.signum() * (v.abs() + 0.5).floor(),
+            Rounding::HalfDown => v.signum() * (v.abs() - 0.5).ceil(),
+        }
+    }
+}
+
+/// A `Quant` node's parameters.
+#[derive(Clone, Debug)]
+pub struct Quantiser {
+    pub scale: Vec<f32>,
+    pub zero: Vec<f32>,
+    pub bits: u32,
+    pub signed: bool,
+    pub narrow: bool,
+    pub rounding: Rounding,
+}
+
+impl Quantiser {
+    pub fn min_int(&self) -> i64 {
+        match (self.signed, self.narrow) {
+            (true, true) => -(1i64 << (self.bits - 1)) + 1,
+            (true, false) => -(1i64 << (self.bits - 1)),
+            _ => 0,
+        }
+    }
+
+    pub fn max_int(&self) -> i64 {
+        match (self.signed, self.narrow) {
+            (false, false) => (1i64 << self.bits) - 1,
+            (false, true) => (1i64 << self.bits) - 2,
+            _ => (1i64 << (self.bits - 1)) - 1,
+        }
+    }
+
+    /// The integer of element `e` for the float32 value `x`, as qonnx's `int_quant`: divide,
+    /// add the zero point, clamp, round (float32 throughout).
+    pub fn integer(&self, e: usize, x: f32) -> i64 {
+        let s = self.scale[e % self.scale.len()];
+        let z = self.zero[e % self.zero.len()];
+        let y = x / s + z;
+        if self.bits == 1 && self.signed {
+            return if y >= 0.0 { 1 } else { -1 };
+        }
+        let y = y.clamp(self.min_int() as f32, self.max_int() as f32);
+        self.rounding.apply(y) as i64
+    }
+}
+
+/// A tensor while lowering.
+#[derive(Clone, Debug)]
+enum QValue {
+    Const {
+        dims: Vec<usize>,
+        data: Vec<f64>,
+    },
+    /// A constant on an integer grid (a quantised weight): `real = (q - zero) * scale`.
+    QConst {
+        dims: Vec<usize>,
+        q: Vec<i64>,
+        scale: Vec<f32>,
+        zero: Vec<f32>,
+    },
+    /// A computed integer tensor: `real = scale * q + shift` per element; `relu` when a Relu
+    /// is pending (`real = max(0, ...)`, to be quantised next).
+    Int {
+        id: NodeId,
+        n: usize,
+        scale: Vec<f64>,
+        shift: Vec<f64>,
+        relu: bool,
+    },
+    /// A graph input not yet quantised.
+    Input {
+        shape: Vec<usize>,
+    },
+}
+
+fn quantiser(node: &NodeProto, values: &HashMap<String, QValue>) -> Result<Quantiser, String> {
+    let konst = |i: usize| -> Result<Vec<f32>, String> {
+        match node.input.get(i).and_then(|n| values.get(n)) {
+            Some(QValue::Const { data, .. }) => Ok(data.iter().map(|&v| v as f32).collect()),
+            _ => Err(format!(
+                "input {i} (scale, zero point, bit width) must be a constant"
+            )),
+        }
+    };
+    let scale = konst(1)?;
+    let zero = konst(2)?;
+    let bits = konst(3)?;
+    let [b] = bits[..] else {
+        return Err("the bit width must be one number".into());
+    };
+    if !(b.fract() == 0.0 && (1.0..=24.0).contains(&b)) {
+        return Err(format!(
+            "bit width {b}: Spikeforge takes whole widths of 1 to 24 bits"
+        ));
+    }
+    if scale.is_empty() || scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+        return Err("scales must be positive numbers".into());
+    }
+    let rounding = match node.attribute.iter().find(|a| a.name == "rounding_mode") {
+        Some(a) if a.r#type == attribute_type::STRING => {
+            let s = String::from_utf8_lossy(&a.s).to_string();
+            Rounding::parse(&s)
+                .ok_or_else(|| format!("rounding mode '{s}' is not one of QONNX's"))?
+        }
+        _ => Rounding::HalfEven,
+    };
+    Ok(Quantiser {
+        scale,
+        zero,
+        bits: b as u32,
+        signed: attr_int(node, "signed", 1) != 0,
+        narrow: attr_int(node, "narrow", 0) != 0,
+        rounding,
+    })
+}
+
+/// The integers `q` in `lo..=hi` at which `f(q)` first reaches each of `min + 1 ..= max`
+/// (`f` non-decreasing): multi-threshold thresholds. A level never reached gets `hi + 1`.
+fn steps(f: &dyn Fn(i64) -> i64, lo: i64, hi: i64, min: i64, max: i64) -> Vec<i64> {
+    (min + 1..=max)
+        .map(|k| {
+            let (mut a, mut b) = (lo, hi + 1);
+            // Invariant: f(b) >= k or b = hi + 1; f(q) < k for q < a.
+            while a < b {
+                let m = a + (b - a) / 2;
+                if f(m) >= k {
+                    b = m;
+                } else {
+                    a = m + 1;
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+pub fn lower(
+    graph: &GraphProto,
+    name: String,
+    consts: HashMap<String, (Vec<usize>, Vec<f64>)>,
+) -> Result<Lowered, String> {
+    let mut values: HashMap<String, QValue> = consts
+        .into_iter()
+        .map(|(k, (dims, data))| (k, QValue::Const { dims, data }))
+        .collect();
+    for input in &graph.input {
+        if !values.contains_key(&input.name) {
+            let shape = input_shape(input)?;
+            values.insert(input.name.clone(), QValue::Input { shape });
+        }
+    }
+    let mut g = Graph::new(name);
+    for node in &graph.node {
+        let v = lower_node(&mut g, &values, node)
+            .map_err(|m| format!("node {}: {m}", node_label(node)))?;
+        if let Some(out) = node.output.first() {
+            values.insert(out.clone(), v);
+        }
+    }
+    let mut outputs = Vec::new();
+    for out in &graph.output {
+        match values.get(&out.name) {
+            Some(QValue::Int {
+                id,
+                scale,
+                shift,
+                relu: false,
+                ..
+            }) => {
+                let ty = g.node(*id).ty.clone();
+                g.add(
+                    format!("{}_out", out.name),
+                    Op::Output,
+                    vec![Port::now(*id)],
+                    ty,
+                );
+                outputs.push((out.name.clone(), scale.clone(), shift.clone()));
+            }
+            Some(QValue::Int { relu: true, .. }) => {
+                return Err(format!(
+                    "output '{}' ends in a Relu; quantise it (Quant) so it is an integer",
+                    out.name
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "output '{}' is not a computed integer tensor",
+                    out.name
+                ))
+            }
+        }
+    }
+    if outputs.is_empty() {
+        return Err("the graph has no outputs".into());
+    }
+    Ok(Lowered { graph: g, outputs })
+}
+
+fn lower_node(
+    g: &mut Graph,
+    values: &HashMap<String, QValue>,
+    node: &NodeProto,
+) -> Result<QValue, String> {
+    let arg = |i: usize| -> Result<&QValue, String> {
+        let n = node
+            .input
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("input {i} is missing"))?;
+        values
+            .get(n)
+            .ok_or_else(|| format!("reads '{n}', which nothing before it computes"))
+    };
+    let name = if node.name.is_empty() {
+        node.output.first().cloned().unwrap_or_default()
+    } else {
+        node.name.clone()
+    };
+    match node.op_type.as_str() {
+        "Identity" | "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => Ok(arg(0)?.clone()),
+        "Quant" | "IntQuant" => {
+            let q = quantiser(node, values)?;
+            match arg(0)? {
+                QValue::Input { shape } => {
+                    // The model's integer input; zero points stay outside the hardware.
+                    let n: usize = shape.iter().product();
+                    let width = q.bits + u32::from(!q.signed);
+                    let id = g.add(
+                        node.input[0].clone(),
+                        Op::Input,
+                        vec![],
+                        Type::fix(width.max(2), n),
+                    );
+                    let scale: Vec<f64> =
+                        (0..n).map(|e| q.scale[e % q.scale.len()] as f64).collect();
+                    let shift: Vec<f64> = (0..n)
+                        .map(|e| -(q.zero[e % q.zero.len()] as f64) * scale[e])
+                        .collect();
+                    Ok(QValue::Int {
+                        id,
+                        n,
+                        scale,
+                        shift,
+                        relu: false,
+                    })
+                }
+                QValue::Const { dims, data } => {
+                    let qv = data
+                        .iter()
+                        .enumerate()
+                        .map(|(e, &x)| q.integer(e, x as f32))
+                        .collect();
+                    Ok(QValue::QConst {
+                        dims: dims.clone(),
+                        q: qv,
+                        scale: q.scale.clone(),
+                        zero: q.zero.clone(),
+                    })
+                }
+                QValue::Int {
+                    id,
+                    n,
+                    scale,
+                    shift,
+                    relu,
+                } => requantise(g, &name, &q, *id, *n, scale, shift, *relu),
+                QValue::QConst { .. } => Err("a quantised constant quantised again".into()),
+            }
+        }
+        "MultiThreshold" => {
+            let QValue::Int {
+                id,
+                n,
+                scale,
+                shift,
+                relu: false,
+            } = arg(0)?
+            else {
+                return Err("the input must be a computed integer tensor".into());
+            };
+            let QValue::Const { dims, data } = arg(1)? else {
+                return Err("the thresholds must be a constant".into());
+            };
+            let [channels, k] = dims[..] else {
+                return Err(format!(
+                    "thresholds of shape {dims:?}; expected [channels, steps]"
+                ));
+            };
+            if channels == 0 || k == 0 || *n % channels != 0 {
+                return Err(format!(
+                    "{channels} threshold rows do not divide {n} elements"
+                ));
+            }
+            // x_real >= t  <=>  q >= ceil((t - shift) / scale) for the integers q.
+            let per = *n / channels;
+            let mut rows = Vec::with_capacity(channels * k);
+            for c in 0..channels {
+                let e = c * per;
+                if (0..per).any(|j| scale[e + j] != scale[e] || shift[e + j] != shift[e]) {
+                    return Err("a threshold row spans elements of different scales".into());
+                }
+                let mut row: Vec<i64> = data[c * k..(c + 1) * k]
+                    .iter()
+                    .map(|&t| ((t - shift[e]) / scale[e]).ceil() as i64)
+                    .collect();
+                if row.windows(2).any(|w| w[0] > w[1]) {
+                    return Err("thresholds must ascend within each row".into());
+                }
+                row.iter_mut()
+                    .for_each(|t| *t = (*t).clamp(-(1 << 40), 1 << 40));
+                rows.extend(row);
+            }
+            let out_scale = super::attr_float(node, "out_scale", 1.0);
+            let out_bias = super::attr_float(node, "out_bias", 0.0);
+            let ty = Type::fix(signed_width(0, k as i128), *n);
+            let id = g.add(
+                name,
+                Op::MultiThreshold(MultiThreshold {
+                    thresholds: Tensor::new(vec![channels, k], rows),
+                }),
+                vec![Port::now(*id)],
+                ty,
+            );
+            Ok(QValue::Int {
+                id,
+                n: *n,
+                scale: vec![out_scale; *n],
+                shift: vec![out_bias; *n],
+                relu: false,
+            })
+        }
+        "MatMul" | "Gemm" => {
+            let QValue::Int {
+                id: x,
+                n: n_in,
+                scale: xs,
+                shift: xb,
+                relu: false,
+            } = arg(0)?
+            else {
+                return Err(
+                    "the first operand must be a quantised integer tensor (a Quant before it)"
+                        .into(),
+                );
+            };
+            if xs.iter().any(|&s| s != xs[0]) {
+                return Err("the input must have one scale for all its elements".into());
+            }
+            let QValue::QConst {
+                dims,
+                q,
+                scale,
+                zero,
+            } = arg(1)?
+            else {
+                return Err(
+                    "the weight must be a quantised constant (Quant of an initializer)".into(),
+                );
+            };
+            if zero.iter().any(|&z| z != 0.0) {
+                return Err("weights must have zero point 0".into());
+            }
+            let [a, b] = dims[..] else {
+                return Err(format!("weight of shape {dims:?}; expected a matrix"));
+            };
+            let trans_b = node.op_type == "Gemm" && attr_int(node, "transB", 0) != 0;
+            let (rows, cols) = if trans_b { (a, b) } else { (b, a) };
+            if cols != *n_in {
+                return Err(format!(
+                    "weight {dims:?} does not take the {n_in} inputs it is given"
+                ));
+            }
+            let at = |r: usize, c: usize| if trans_b { r * cols + c } else { c * rows + r };
+            let mut w = vec![0i64; rows * cols];
+            let mut out_scale = vec![0.0; rows];
+            for r in 0..rows {
+                for c in 0..cols {
+                    w[r * cols + c] = q[at(r, c)];
+                }
+                // Per-tensor or per-output-channel weight scale.
+                let s = match scale.len() {
+                    1 => scale[0],
+                    m if m == rows => scale[r],
+                    m if m == rows * cols => {
+                        if (0..cols).any(|c| scale[at(r, c)] != scale[at(r, 0)]) {
+                            return Err(
+                                "weight scales must be per tensor or per output channel".into()
+                            );
+                        }
+                        scale[at(r, 0)]
+                    }
+                    _ => return Err(format!("{} weight scales for {rows} outputs", scale.len())),
+                };
+                out_scale[r] = xs[0] * s as f64;
+            }
+            // An input offset (a signed activation's count starts at its minimum) passes
+            // through the weights: W (s q + b) = s W q + W b.
+            let offset_through: Vec<f64> = (0..rows)
+                .map(|r| {
+                    (0..cols)
+                        .map(|c| w[r * cols + c] as f64 * (out_scale[r] / xs[0]) * xb[c])
+                        .sum()
+                })
+                .collect();
+            let (lo, hi) = signed_range(g.node(*x).ty.elem_bits().unwrap_or(2));
+            let (mut olo, mut ohi) = (0i128, 0i128);
+            for r in 0..rows {
+                let (mut p, mut m) = (0i128, 0i128);
+                for &wv in &w[r * cols..(r + 1) * cols] {
+                    let (u, v) = (wv as i128 * lo as i128, wv as i128 * hi as i128);
+                    m += u.min(v);
+                    p += u.max(v);
+                }
+                olo = olo.min(m);
+                ohi = ohi.max(p);
+            }
+            let id = g.add(
+                name,
+                Op::Dense(IntDense {
+                    weight: Tensor::new(vec![rows, cols], w),
+                    bias: vec![0; rows],
+                    scale: vec![1.0; rows],
+                }),
+                vec![Port::now(*x)],
+                Type::fix(signed_width(olo, ohi), rows),
+            );
+            let mut shift = offset_through;
+            if node.op_type == "Gemm" && node.input.get(2).is_some_and(|s| !s.is_empty()) {
+                let bias = konst_values(arg(2)?)?;
+                for (r, s) in shift.iter_mut().enumerate() {
+                    *s += bias[if bias.len() == 1 { 0 } else { r }];
+                }
+            }
+            Ok(QValue::Int {
+                id,
+                n: rows,
+                scale: out_scale,
+                shift,
+                relu: false,
+            })
+        }
+        "Add" => {
+            let (a, b) = (arg(0)?, arg(1)?);
+            let (v, c) = match (a, b) {
+                (QValue::Int { .. }, c) => (a, c),
+                (c, QValue::Int { .. }) => (b, c),
+                _ => return Err("Add is lowered between an integer tensor and a constant".into()),
+            };
+            let QValue::Int {
+                id,
+                n,
+                scale,
+                shift,
+                relu: false,
+            } = v
+            else {
+                return Err("Add after a Relu is not lowered".into());
+            };
+            let c = konst_values(c)?;
+            if c.len() != 1 && c.len() != *n {
+                return Err(format!("a constant of {} values for {n} elements", c.len()));
+            }
+            let shift = (0..*n)
+                .map(|e| shift[e] + c[if c.len() == 1 { 0 } else { e }])
+                .collect();
+            Ok(QValue::Int {
+                id: *id,
+                n: *n,
+                scale: scale.clone(),
+                shift,
+                relu: false,
+            })
+        }
+        "Relu" => match arg(0)? {
+            QValue::Int {
+                id,
+                n,
+                scale,
+                shift,
+                ..
+            } => Ok(QValue::Int {
+                id: *id,
+                n: *n,
+                scale: scale.clone(),
+                shift: shift.clone(),
+                relu: true,
+            }),
+            _ => Err("Relu is lowered on computed integer tensors only".into()),
+        },
+        other => Err(format!("{other} is not lowered in a quantised graph")),
+    }
+}
+
+/// A constant's values (a quantised constant dequantised as qonnx does).
+fn konst_values(v: &QValue) -> Result<Vec<f64>, String> {
+    match v {
+        QValue::Const { data, .. } => Ok(data.clone()),
+        QValue::QConst { q, scale, zero, .. } => Ok(q
+            .iter()
+            .enumerate()
+            .map(|(e, &qi)| ((qi as f32 - zero[e % zero.len()]) * scale[e % scale.len()]) as f64)
+            .collect()),
+        _ => Err("expected a constant".into()),
+    }
+}
+
+/// A `Quant` of a computed integer tensor (after an optional Relu) as a multi-threshold unit.
+#[allow(clippy::too_many_arguments)]
+fn requantise(
+    g: &mut Graph,
+    name: &str,
+    q: &Quantiser,
+    src: NodeId,
+    n: usize,
+    scale: &[f64],
+    shift: &[f64],
+    relu: bool,
+) -> Result<QValue, String> {
+    let (lo, hi) = signed_range(g.node(src).ty.elem_bits().unwrap_or(2));
+    let (min, max) = (q.min_int(), q.max_int());
+    if q.bits == 1 && q.signed {
+        return Err("bipolar (1-bit signed) quantisers are not lowered".into());
+    }
+    // Each element's function of its integer, evaluated as qonnx does in float32: the
+    // accumulator (exact), plus the bias, Relu, then int_quant.
+    let level = |e: usize, v: i64| -> i64 {
+        let acc = (scale[e] * v as f64) as f32 + shift[e] as f32;
+        let acc = if relu { acc.max(0.0) } else { acc };
+        q.integer(e, acc)
+    };
+    // The IR's rows are per channel: one row when every element has the same function (same
+    // scale, shift and quantiser), else one per element.
+    let key = |e: usize| {
+        (
+            scale[e].to_bits(),
+            shift[e].to_bits(),
+            q.scale[e % q.scale.len()].to_bits(),
+            q.zero[e % q.zero.len()].to_bits(),
+        )
+    };
+    let per_element = (1..n).any(|e| key(e) != key(0));
+    let rows: Vec<usize> = if per_element {
+        (0..n).collect()
+    } else {
+        vec![0]
+    };
+    let k = (max - min) as usize;
+    let mut thresholds = Vec::with_capacity(rows.len() * k);
+    for &e in &rows {
+        let t = steps(&|v| level(e, v), lo, hi, min, max);
+        if t.windows(2).any(|w| w[0] > w[1]) {
+            return Err("the quantiser is not monotone in its input".into());
+        }
+        thresholds.extend(t);
+    }
+    // Levels already reached at `lo` get threshold `lo`, which every input meets, so the
+    // count is `level - min` over the whole input range.
+    let ty = Type::fix(signed_width(0, k as i128), n);
+    let id = g.add(
+        name.to_string(),
+        Op::MultiThreshold(MultiThreshold {
+            thresholds: Tensor::new(vec![rows.len(), k], thresholds),
+        }),
+        vec![Port::now(src)],
+        ty,
+    );
+    // count = q - min, so real = (q - zero) * s = s * count + s * (min - zero).
+    let s: Vec<f64> = (0..n).map(|e| q.scale[e % q.scale.len()] as f64).collect();
+    let shift = (0..n)
+        .map(|e| s[e] * (min as f64 - q.zero[e % q.zero.len()] as f64))
+        .collect();
+    Ok(QValue::Int {
+        id,
+        n,
+        scale: s,
+        shift,
+        relu: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_modes_follow_numpy() {
+        // numpy's results for these inputs (np.round, np.ceil, ..., qonnx's lambdas).
+        let cases: [(Rounding, [f32; 6]); 7] = [
+            (Rounding::HalfEven, [2.0, -2.0, 2.0, 3.0, -4.0, 2.0]),
+            (Rounding::Ceil, [3.0, -2.0, 3.0, 3.0, -3.0, 2.0]),
+            (Rounding::Floor, [2.0, -3.0, 2.0, 2.0, -4.0, 2.0]),
+            (Rounding::Up, [3.0, -3.0, 3.0, 3.0, -4.0, 2.0]),
+            (Rounding::Down, [2.0, -2.0, 2.0, 2.0, -3.0, 2.0]),
+            (Rounding::HalfUp, [3.0, -3.0, 2.0, 3.0, -4.0, 2.0]),
+            (Rounding::HalfDown, [2.0, -2.0, 2.0, 3.0, -3.0, 2.0]),
+        ];
+        let xs = [2.5f32, -2.5, 2.25, 2.75, -3.5, 2.0];
+        for (mode, want) in cases {
+            let got: Vec<f32> = xs.iter().map(|&x| mode.apply(x)).collect();
+            assert_eq!(got, want, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn steps_find_the_first_integer_of_each_level() {
+        // floor(v / 3) clamped to 0..=3, for v in -5..=20.
+        let f = |v: i64| (v.div_euclid(3)).clamp(0, 3);
+        assert_eq!(steps(&f, -5, 20, 0, 3), vec![3, 6, 9]);
+        // A level beyond the range: hi + 1.
+        assert_eq!(steps(&f, -5, 7, 0, 3), vec![3, 6, 8]);
+    }
+}
