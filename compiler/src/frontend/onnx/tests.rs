@@ -272,3 +272,115 @@ fn deep_nesting_is_refused() {
     let e = load_bytes("deep.onnx", &bytes).unwrap_err().to_string();
     assert!(e.contains("not a readable ONNX model"), "{e}");
 }
+
+/// A QONNX graph: x -> Quant(8) -> MatMul(Quant(W, 4)) -> Relu -> Quant(3, unsigned) -> y,
+/// with one of its constants replaced.
+fn qonnx(edit: &dyn Fn(&mut Vec<TensorProto>, &mut Vec<NodeProto>)) -> Vec<u8> {
+    let quant = |inp: &str, out: &str, tag: &str, signed: i64| NodeProto {
+        op_type: "Quant".into(),
+        domain: "qonnx.custom_op.general".into(),
+        input: vec![
+            inp.into(),
+            format!("{tag}_s"),
+            format!("{tag}_z"),
+            format!("{tag}_b"),
+        ],
+        output: vec![out.into()],
+        name: tag.into(),
+        attribute: vec![int_attr("signed", signed), int_attr("narrow", 0)],
+    };
+    let mut init = vec![
+        tensor("w", &[3, 2], &[0.5, -0.25, 0.125, 1.0, -1.0, 0.75]),
+        tensor("qi_s", &[], &[0.0625]),
+        tensor("qi_z", &[], &[0.0]),
+        tensor("qi_b", &[], &[8.0]),
+        tensor("qw_s", &[], &[0.125]),
+        tensor("qw_z", &[], &[0.0]),
+        tensor("qw_b", &[], &[4.0]),
+        tensor("qa_s", &[], &[0.25]),
+        tensor("qa_z", &[], &[0.0]),
+        tensor("qa_b", &[], &[3.0]),
+    ];
+    let mut nodes = vec![
+        quant("x", "xq", "qi", 1),
+        quant("w", "wq", "qw", 1),
+        node("MatMul", &["xq", "wq"], "m"),
+        node("Relu", &["m"], "r"),
+        quant("r", "y", "qa", 0),
+    ];
+    edit(&mut init, &mut nodes);
+    let mut m = ModelProto::decode(&model(vec![], vec![], 17)[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    g.node = nodes;
+    g.initializer = init;
+    m.encode_to_vec()
+}
+
+#[test]
+fn a_qonnx_layer_lowers_to_integer_dense_and_multi_threshold() {
+    let l = load_lowered("q.onnx", &qonnx(&|_, _| {})).unwrap();
+    let g = &l.graph;
+    crate::ir::verify::verify(g).unwrap();
+    let x = g.find("x").unwrap();
+    assert_eq!(g.node(x).ty, Type::fix(8, 3));
+    let Op::Dense(d) = &g.node(g.find("MatMul_m").unwrap()).op else {
+        panic!()
+    };
+    // W / 0.125, transposed to [out, in]; 1.0 / 0.125 = 8 clamps to the 4-bit maximum 7.
+    assert_eq!(d.weight.data, vec![4, 1, -8, -2, 7, 6]);
+    let Op::MultiThreshold(mt) = &g.node(g.find("qa").unwrap()).op else {
+        panic!()
+    };
+    // level k of round(relu(A / 128) / 0.25) is first reached at A = 32k - 16 (ties to
+    // even: 16 rounds to 0 -> 17 reaches 1; 48 rounds to 2, so level 2 starts at 48).
+    assert_eq!(mt.thresholds.dims2(), (1, 7));
+    assert_eq!(mt.thresholds.data[..2], [17, 48]);
+    assert_eq!(l.outputs[0].1, vec![0.25, 0.25]);
+}
+
+#[test]
+fn hostile_quantisers_get_clear_errors() {
+    let set = |name: &'static str, v: f32| {
+        move |init: &mut Vec<TensorProto>, _: &mut Vec<NodeProto>| {
+            init.iter_mut().find(|t| t.name == name).unwrap().float_data = vec![v];
+        }
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (qonnx(&set("qw_b", 100.0)), "bit width 100"),
+        (qonnx(&set("qw_b", 2.5)), "bit width 2.5"),
+        (qonnx(&set("qa_s", -1.0)), "scales must be positive"),
+        (qonnx(&set("qa_s", 0.0)), "scales must be positive"),
+        (
+            qonnx(&|_, nodes| {
+                nodes[4].attribute.push(AttributeProto {
+                    name: "rounding_mode".into(),
+                    r#type: attribute_type::STRING,
+                    s: b"STOCHASTIC".to_vec(),
+                    ..Default::default()
+                })
+            }),
+            "rounding mode 'STOCHASTIC'",
+        ),
+        (
+            qonnx(&|_, nodes| nodes[0].input[1] = "xq".into()),
+            "must be a constant",
+        ),
+        (
+            qonnx(&|_, nodes| {
+                nodes.push(node("Softmax", &["y"], "z"));
+            }),
+            "in a quantised graph: 'Softmax_z' (Softmax)",
+        ),
+        (
+            qonnx(&|_, nodes| {
+                nodes.truncate(4);
+                nodes[3].output[0] = "y".into();
+            }),
+            "ends in a Relu",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let e = load_bytes("q.onnx", &bytes).unwrap_err().to_string();
+        assert!(e.starts_with("q.onnx: ") && e.contains(want), "{want}: {e}");
+    }
+}
