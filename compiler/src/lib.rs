@@ -29,6 +29,7 @@
 pub mod backend;
 pub mod config;
 pub mod cosim;
+pub mod dataset;
 pub mod estimate;
 pub mod flow;
 pub mod frontend;

@@ -45,16 +45,26 @@ enum Cmd {
     ///
     /// Example: spikeforge cosim model.nir -T 256 --stimulus random
     Cosim(SimArgs),
-    /// Compile, then synthesise with Yosys and report LUT/FF/CARRY/BRAM/DSP.
+    /// Compile, then synthesise with Yosys and report LUT/FF/CARRY/BRAM/DSP, utilisation and
+    /// logic depth; with --pnr, place and route (iCE40, ECP5) for fmax; --target asic for
+    /// gates, transistors and NAND2 equivalents (--liberty for a cell library's area).
     ///
-    /// Example: spikeforge synth model.nir --target xc7a35t
+    /// Example: spikeforge synth model.nir --target ice40up5k --pnr
     Synth(SynthArgs),
     /// Report pitfalls: defaulted fields, a dt that contradicts the exporter's convention,
     /// Euler overshoot, weights and leaks the chosen precision rounds away.
     ///
     /// Example: spikeforge lint model.nir --dt 1e-3
     Lint(Common),
-    /// List the built-in target devices.
+    /// Synthesise a deterministic sweep of random designs with Yosys, one JSON line each:
+    /// ground truth for the resource estimate. Shard with --shard i/K (any scheduler), resume by
+    /// running again, join with `dataset merge`.
+    ///
+    /// Example: spikeforge dataset --target xc7a35t --n 1000 --seed 1 --shard 0/4 -o xc7.0.jsonl
+    Dataset(DatasetArgs),
+    /// List the built-in target devices: capacities and how timing is measured.
+    ///
+    /// Example: spikeforge targets
     Targets,
     /// A constant matrix times a vector as a shift-add Verilog block (what hardwired layers
     /// use). The matrix file is JSON: {"weights": [[w00, w01, ...], ...]}, one row per output.
@@ -292,6 +302,55 @@ struct SynthArgs {
     /// Map to this standard-cell library (Liberty file) and report its area (--target asic).
     #[arg(long, value_name = "FILE")]
     liberty: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DatasetArgs {
+    #[command(subcommand)]
+    sub: Option<DatasetCmd>,
+    /// Target device name or target .json file.
+    #[arg(long, default_value = "xc7a35t")]
+    target: String,
+    /// Designs in the whole sweep.
+    #[arg(long, default_value_t = 100)]
+    n: u64,
+    /// Seed of the sweep: design i depends on (seed, i) alone.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// This run's share: i/K runs the designs i, i + K, i + 2K, ...
+    #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+    shard: (u64, u64),
+    /// The JSON-lines file to write (appended to; ids already in it are skipped).
+    #[arg(short, long, default_value = "dataset.jsonl")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum DatasetCmd {
+    /// Join shard files into one, sorted by id: the file one run writes.
+    ///
+    /// Example: spikeforge dataset merge xc7.0.jsonl xc7.1.jsonl -o xc7.jsonl
+    Merge {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, k) = s.split_once('/').ok_or("expected i/K, e.g. 0/4")?;
+    let (i, k): (u64, u64) = (
+        i.parse()
+            .map_err(|_| format!("'{i}' is not a shard index"))?,
+        k.parse()
+            .map_err(|_| format!("'{k}' is not a shard count"))?,
+    );
+    if k == 0 || i >= k {
+        return Err(format!("shard {i}/{k}: need 0 <= i < K"));
+    }
+    Ok((i, k))
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -904,6 +963,16 @@ fn save(dir: &Path, report: &Value) -> Result<(), String> {
     write_report(dir, kept, report)
 }
 
+/// A fresh private folder for scratch work.
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let d = std::env::temp_dir().join(format!("spikeforge-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
         Cmd::Cmvm(a) => {
@@ -930,6 +999,42 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Ramp(a) => ramp(&a),
+        Cmd::Dataset(a) => match &a.sub {
+            Some(DatasetCmd::Merge { inputs, out }) => {
+                let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+                let n = spikeforge::dataset::merge(&paths, out)?;
+                println!("merged {n} designs into {}", out.display());
+                Ok(())
+            }
+            None => {
+                let target = synth::target::load(&a.target)?;
+                let work = tempfile_dir()?;
+                let mut last = std::time::Instant::now();
+                let ran = spikeforge::dataset::run(
+                    &target,
+                    a.n,
+                    a.seed,
+                    a.shard,
+                    &a.out,
+                    &work,
+                    &mut |k, total| {
+                        if k == total || last.elapsed().as_secs() >= 2 {
+                            eprint!("\rdataset: {k}/{total} designs");
+                            last = std::time::Instant::now();
+                        }
+                    },
+                );
+                let _ = std::fs::remove_dir_all(&work);
+                let ran = ran?;
+                eprintln!();
+                println!(
+                    "dataset: {ran} designs synthesised for {} into {}",
+                    target.name,
+                    a.out.display()
+                );
+                Ok(())
+            }
+        },
         Cmd::Targets => {
             println!(
                 "{:<10} {:<6} {:>9} {:>9} {:>14} {:>5}  {:<8} description",
