@@ -411,6 +411,12 @@ fn can_fire(nr: &IntNeuron, j: usize, x_max: i128) -> bool {
     if fire_min <= 0 {
         return true; // the reset state itself is at the threshold
     }
+    // The membrane never leaves its width (it saturates, or the quantiser sized the width so it
+    // cannot overflow; the golden model rejects a value past it): a threshold above that range
+    // is never reached, however slowly the leak would settle.
+    if fire_min > Interval::of_width(nr.mem_bits).hi {
+        return false;
+    }
     let cap = |v: i128, bits: u32| {
         if nr.saturate {
             v.min(Interval::of_width(bits).hi)
@@ -627,6 +633,26 @@ mod tests {
         let (p, rep) = prune(&g);
         assert_eq!(p.node(p.find("hid").unwrap()).ty.len(), 1);
         assert_eq!(rep.layers[0].silent, 1);
+    }
+
+    /// As the second LIF of the shared `two_lif_neurons.nir`: threshold 2,032,000 on an 18-bit
+    /// membrane (at most 131,071) with a leak too slow for the fixed point to settle within its
+    /// budget. The width alone proves it silent.
+    #[test]
+    fn a_threshold_above_the_membrane_width_is_never_reached() {
+        let g = two_layer(2, vec![5, 5, 5, 5], None, vec![1, 1], {
+            // Leak 1/4096 per step: the membrane creeps towards 40,960 for tens of
+            // thousands of steps.
+            let mut nr = lif(2, 1, 0);
+            nr.mem_bits = 18;
+            nr.saturate = false;
+            nr.threshold = vec![2_032_000, 100];
+            nr
+        });
+        let s = silent_neurons(&g);
+        assert_eq!(s[g.find("hid").unwrap().index()], vec![true, false]);
+        let tr = spikes_of(&g, "hid", &all_on(300));
+        assert!(tr.iter().all(|v| v[0] == 0) && tr.iter().any(|v| v[1] == 1));
     }
 
     #[test]
