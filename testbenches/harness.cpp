@@ -1,7 +1,7 @@
 // Spikeforge generic Verilator harness: drives Spikeforge top levels through their stream
 // ports. Every design has the same ports, so one harness serves all. Several designs may be
 // simulated in one build (a "batch": the property test runs hundreds of random designs and one
-// Verilator build each would take most of the CI budget): a generated wrapper, sf_batch,
+// Verilator build each would take most of the CI budget): a generated wrapper, cosim_batch,
 // instantiates each design k as u<k> with its ports renamed d<k>_<port>, and the generated
 // header sf_trace.h lists the lanes:
 //   SF_LANES(X): X(k, in_bits, out_bits, sample_at_output, cycles_per_step, traces) per design,

@@ -173,6 +173,14 @@ pub fn parse_version(line: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+fn version_text(tool: &str, (major, minor): (u32, u32)) -> String {
+    if tool == "verilator" {
+        format!("{major}.{minor:03}")
+    } else {
+        format!("{major}.{minor}")
+    }
+}
+
 /// Errs when `program` is Verilator or Yosys older than Spikeforge needs. Each tool is asked
 /// once per process; a version line that cannot be read is let through (the run itself will
 /// say what is wrong).
@@ -206,8 +214,9 @@ fn check_version(program: &str) -> Result<(), ToolError> {
     match found {
         Some(v) if v < need => Err(ToolError::TooOld {
             tool: tool.to_string(),
-            found: format!("{}.{:03}", v.0, v.1),
-            need: format!("{}.{:03}", need.0, need.1),
+            // Each tool's own spelling: Verilator 4.038, Yosys 0.9.
+            found: version_text(tool, v),
+            need: version_text(tool, need),
             why: why.to_string(),
         }),
         _ => Ok(()),

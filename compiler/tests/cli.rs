@@ -853,7 +853,10 @@ fn missing_old_and_failing_tools_say_what_to_do() {
         true,
     );
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("yosys 0.009 is too old"), "{err}");
+    assert!(
+        err.contains("yosys 0.9 is too old") && err.contains("0.10 or newer"),
+        "{err}"
+    );
     // Failing: a Yosys that reports a version and then fails; the error names the full log.
     fake_tool(
         &bin,

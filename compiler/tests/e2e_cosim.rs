@@ -70,14 +70,15 @@ fn bundled_example_cosims_bit_exact() {
     model_cosim(&example("rsnn_16_32_10.nir"));
 }
 
-/// Conv 3x3 (padding 1) -> IF -> SumPool -> Conv 'same' -> IF -> AvgPool -> Flatten -> Affine
-/// -> IF, written by the `nir` package: pooling and convolution compose into unrolled
-/// spike-input layers.
 /// A quantised ANN: integer inputs, dense layers on integers, quantised ReLUs.
 #[test]
 fn integer_mlp_example_cosims_bit_exact() {
     model_cosim(&example("int_mlp_16_64_32_32_5.sfir"));
 }
+
+/// Conv 3x3 (padding 1) -> IF -> SumPool -> Conv 'same' -> IF -> AvgPool -> Flatten -> Affine
+/// -> IF, written by the `nir` package: pooling and convolution compose into unrolled
+/// spike-input layers.
 
 #[test]
 fn spiking_cnn_cosims_bit_exact() {

@@ -183,8 +183,8 @@ fn mixed_layers(g: &Graph, seed: u64) -> BTreeMap<String, LayerArch> {
         .collect()
 }
 
-fn compile(spec: &Spec, tag: usize) -> Compiled {
-    let g = graph(spec, tag);
+fn compile(spec: &Spec, g: &Graph) -> Compiled {
+    let g = g.clone();
     ir::verify::verify(&g).unwrap_or_else(|e| panic!("{spec:?}: generated graph invalid: {e}"));
     let quant = QuantOptions {
         weight_bits: spec.weight_bits,
@@ -226,18 +226,17 @@ fn compile(spec: &Spec, tag: usize) -> Compiled {
 /// negative integer): the largest and smallest sums the widths must hold.
 fn stimulus_of(spec: &Spec, g: &Graph, seed: u64) -> Stimulus {
     let steps = spec.steps;
-    let ranges: Vec<(i64, i64)> = cosim::input_widths(g)
+    // Per input element: a spike's range is 0..1, an integer's its type's.
+    let ranges: Vec<(i64, i64)> = g
+        .inputs()
         .iter()
-        .map(|&w| {
-            if w == 1
-                && g.inputs()
-                    .iter()
-                    .all(|&i| g.node(i).ty.elem == ir::Elem::Spike)
-            {
-                (0, 1)
-            } else {
-                ir::signed_range(w)
-            }
+        .flat_map(|&i| {
+            let ty = &g.node(i).ty;
+            let r = match ty.elem {
+                ir::Elem::Fix { width, .. } => ir::signed_range(width),
+                _ => (0, 1),
+            };
+            std::iter::repeat_n(r, ty.len())
         })
         .collect();
     let fixed = |pick: &dyn Fn(usize) -> bool| Stimulus {
@@ -324,8 +323,9 @@ fn run_batch(specs: &[Spec], dir: &Path, seed: u64, cov: &mut Coverage) -> Vec<O
         .iter()
         .enumerate()
         .map(|(k, s)| {
-            let c = compile(s, k);
-            cov.add(&graph(s, k), &c);
+            let g = graph(s, k);
+            let c = compile(s, &g);
+            cov.add(&g, &c);
             c
         })
         .collect();
@@ -397,7 +397,13 @@ fn runner() -> TestRunner {
 }
 
 /// Shrinks one failing spec, one design per build, and returns the smallest failing one.
-fn shrink(tree: &mut impl ValueTree<Value = Spec>, mut why: String, dir: &Path) -> (Spec, String) {
+/// `seed` is the one the design ran with in its batch, so the first candidate fails as it did.
+fn shrink(
+    tree: &mut impl ValueTree<Value = Spec>,
+    mut why: String,
+    dir: &Path,
+    seed: u64,
+) -> (Spec, String) {
     let mut best = tree.current();
     for step in 0..48 {
         if !tree.simplify() {
@@ -410,7 +416,7 @@ fn shrink(tree: &mut impl ValueTree<Value = Spec>, mut why: String, dir: &Path) 
                 run_batch(
                     std::slice::from_ref(&candidate),
                     &sub,
-                    1,
+                    seed,
                     &mut Coverage::default(),
                 )
             }))
@@ -457,7 +463,12 @@ fn random_graphs_match_the_golden_model_in_verilator() {
         total += specs.len();
         if let Some(k) = results.iter().position(Option::is_some) {
             let why = results[k].clone().unwrap_or_default();
-            let (small, small_why) = shrink(&mut trees[k], why.clone(), dir.path());
+            let (small, small_why) = shrink(
+                &mut trees[k],
+                why.clone(),
+                dir.path(),
+                batch as u64 + k as u64,
+            );
             panic!(
                 "batch {batch}, design {k}: {why}\n  spec: {:?}\n  shrunk to: {small:?}\n  which fails with: {small_why}",
                 specs[k]

@@ -242,6 +242,8 @@ pub fn build(designs: &[&Design], dir: &Path) -> Result<PathBuf, ToolError> {
             let dest = full.join("sim");
             std::fs::copy(&sim, &dest)
                 .map_err(|e| ToolError::Io(format!("{}: {e}", dest.display())))?;
+            // As in `build_in`: the folder holds this batch's modules only.
+            let _ = std::fs::remove_dir_all(full.join("rtl"));
             write_batch_rtl(designs, &full.join("rtl"))?;
             Ok(dest)
         });

@@ -252,10 +252,13 @@ pub fn run(
                 let dir = work.join(format!("d{id}"));
                 let rtl =
                     cosim::write_rtl(&c.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
-                let r = synth::synth(&c.design.top, &rtl, target, &dir.join("synth"))
-                    .map_err(|e| format!("design {id}: {e}"))?;
+                let r = synth::synth(&c.design.top, &rtl, target, &dir.join("synth"));
                 let _ = std::fs::remove_dir_all(&dir);
-                json!({
+                // A failed or timed-out synthesis is recorded too, so a resumed run moves on.
+                match r {
+                    Err(e) => json!({"id": id, "seed": seed, "family": s.family, "arch": s.arch,
+                        "error": e.to_string().lines().next().unwrap_or_default()}),
+                    Ok(r) => json!({
                     "id": id,
                     "seed": seed,
                     "family": s.family,
@@ -272,7 +275,8 @@ pub fn run(
                     "bram_18k": r.bram_18k,
                     "dsp": r.dsp,
                     "cycles": c.design.cycles_per_step,
-                })
+                    }),
+                }
             }
         };
         writeln!(file, "{record}").map_err(|e| format!("{}: {e}", out.display()))?;

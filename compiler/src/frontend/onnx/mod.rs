@@ -1,5 +1,7 @@
 //! ONNX frontend: reads an ONNX model (opset 13 and later), checks it against hostile-input
-//! limits before allocating, and lowers the operators Spikeforge compiles to the float IR.
+//! limits, and lowers the operators Spikeforge compiles to the float IR. The decoder allocates
+//! at most about eight times the file size (packed varints widen to 8 bytes), so the file cap
+//! bounds decoding; element counts are checked before any tensor is expanded.
 //!
 //! Lowered now: spike-driven linear layers and threshold neurons, as exported from PyTorch —
 //! `Gemm`, `MatMul` (+ `Add` of a constant bias, `Mul`/`Div` by constants), `Greater` /
@@ -24,8 +26,8 @@ pub struct OnnxError {
     pub message: String,
 }
 
-/// Largest file read into memory.
-pub const MAX_FILE_BYTES: u64 = 1 << 31;
+/// Largest file read into memory (256 MiB: 64 M float weights, far past what fits a device).
+pub const MAX_FILE_BYTES: u64 = 1 << 28;
 /// Largest element count of one tensor (initializer or value).
 pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 26;
 /// Largest element count summed over all initializers.
@@ -34,6 +36,16 @@ pub const MAX_TOTAL_ELEMENTS: u64 = 1 << 27;
 pub const MAX_NODES: usize = 1 << 20;
 /// Oldest default-domain opset read.
 pub const MIN_OPSET: i64 = 13;
+
+/// Operators that only rename or reshape a value.
+const SHAPE_ONLY: [&str; 6] = [
+    "Identity",
+    "Cast",
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "Unsqueeze",
+];
 
 /// Operators lowered to the IR.
 const LOWERED: [&str; 13] = [
@@ -338,18 +350,20 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
         values.insert(input.name.clone(), Value::Node { id, shape });
     }
     // How many nodes and outputs read each value: a constant folds into the layer that
-    // computed its operand only when nothing else reads that layer.
-    let mut readers: HashMap<&str, usize> = HashMap::new();
+    // computed its operand only when nothing else reads that layer. Shape-only nodes rename a
+    // value rather than read it; their readers count under the new name.
+    let mut readers: HashMap<String, usize> = HashMap::new();
     for name in graph
         .node
         .iter()
+        .filter(|n| !SHAPE_ONLY.contains(&n.op_type.as_str()))
         .flat_map(|n| n.input.iter())
         .chain(graph.output.iter().map(|o| &o.name))
     {
-        *readers.entry(name.as_str()).or_default() += 1;
+        *readers.entry(name.clone()).or_default() += 1;
     }
     for node in &graph.node {
-        lower_node(&mut g, &mut values, &readers, node)
+        lower_node(&mut g, &mut values, &mut readers, node)
             .map_err(|m| format!("node {}: {m}", node_label(node)))?;
     }
     for out in &graph.output {
@@ -397,7 +411,7 @@ fn operand<'a>(
 fn lower_node(
     g: &mut Graph,
     values: &mut HashMap<String, Value>,
-    readers: &HashMap<&str, usize>,
+    readers: &mut HashMap<String, usize>,
     node: &NodeProto,
 ) -> Result<(), String> {
     let out = node
@@ -508,15 +522,26 @@ fn lower_node(
             };
             let n: usize = shape.iter().product();
             let c = broadcast(c, n)?;
-            let read = node
-                .input
+            // Readers of the layer under every name it goes by, this node's own read excepted
+            // (a fold consumes its operand's read, so chained folds stay possible).
+            let aliases: Vec<String> = values
                 .iter()
-                .find(|i| matches!(values.get(*i), Some(Value::Node { .. })))
-                .map_or(0, |i| readers.get(i.as_str()).copied().unwrap_or(0));
+                .filter(|(_, v)| matches!(v, Value::Node { id: other, .. } if *other == id))
+                .map(|(name, _)| name.clone())
+                .collect();
+            let read: usize = aliases
+                .iter()
+                .map(|name| readers.get(name).copied().unwrap_or(0))
+                .sum();
             if read > 1 {
                 return Err(format!(
                     "{op} folds into the layer before it, but {read} nodes read that layer"
                 ));
+            }
+            for name in node.input.iter().filter(|i| aliases.contains(i)) {
+                if let Some(r) = readers.get_mut(name) {
+                    *r = r.saturating_sub(1);
+                }
             }
             if op == "Div" && c.contains(&0.0) {
                 return Err("division by zero".into());

@@ -96,15 +96,61 @@ impl Rounding {
     }
 }
 
-/// A `Quant` node's parameters.
+/// A `Quant` node's parameters. `scale` and `zero` broadcast against the quantised tensor as
+/// numpy does; [`Quantiser::per_element`] expands them to one value per element.
 #[derive(Clone, Debug)]
 pub struct Quantiser {
     pub scale: Vec<f32>,
+    pub scale_dims: Vec<usize>,
     pub zero: Vec<f32>,
+    pub zero_dims: Vec<usize>,
     pub bits: u32,
     pub signed: bool,
     pub narrow: bool,
     pub rounding: Rounding,
+}
+
+/// `values` of shape `vdims` broadcast (numpy's rules) to a tensor of shape `dims`, one value
+/// per element in row-major order.
+fn broadcast_to(values: &[f32], vdims: &[usize], dims: &[usize]) -> Result<Vec<f32>, String> {
+    if values.len() == 1 {
+        return Ok(vec![values[0]; dims.iter().product()]);
+    }
+    // Leading dimensions beyond the tensor's must be 1; the rest align to the right.
+    let extra = vdims.len().saturating_sub(dims.len());
+    if vdims[..extra].iter().any(|&d| d != 1) {
+        return Err(format!(
+            "a parameter of shape {vdims:?} does not broadcast to {dims:?}"
+        ));
+    }
+    let v = &vdims[extra..];
+    let off = dims.len() - v.len();
+    for (i, &d) in v.iter().enumerate() {
+        if d != 1 && d != dims[off + i] {
+            return Err(format!(
+                "a parameter of shape {vdims:?} does not broadcast to {dims:?}"
+            ));
+        }
+    }
+    let n: usize = dims.iter().product();
+    let mut out = Vec::with_capacity(n);
+    for e in 0..n {
+        // The element's coordinates, then its index into `values`.
+        let (mut rest, mut idx, mut stride) = (e, 0usize, 1usize);
+        for i in (0..dims.len()).rev() {
+            let c = rest % dims[i];
+            rest /= dims[i];
+            if i >= off {
+                let d = v[i - off];
+                if d != 1 {
+                    idx += c * stride;
+                }
+                stride *= d;
+            }
+        }
+        out.push(values[idx]);
+    }
+    Ok(out)
 }
 
 impl Quantiser {
@@ -124,11 +170,22 @@ impl Quantiser {
         }
     }
 
-    /// The integer of element `e` for the float32 value `x`, as qonnx's `int_quant`: divide,
-    /// add the zero point, clamp, round (float32 throughout).
+    /// The same quantiser with one scale and zero point per element of a tensor of `dims`.
+    pub fn per_element(&self, dims: &[usize]) -> Result<Quantiser, String> {
+        Ok(Quantiser {
+            scale: broadcast_to(&self.scale, &self.scale_dims, dims)?,
+            scale_dims: dims.to_vec(),
+            zero: broadcast_to(&self.zero, &self.zero_dims, dims)?,
+            zero_dims: dims.to_vec(),
+            ..self.clone()
+        })
+    }
+
+    /// The integer of element `e` (of a [`Quantiser::per_element`] quantiser) for the float32
+    /// value `x`, as qonnx's `int_quant`: divide, add the zero point, clamp, round (float32
+    /// throughout).
     pub fn integer(&self, e: usize, x: f32) -> i64 {
-        let s = self.scale[e % self.scale.len()];
-        let z = self.zero[e % self.zero.len()];
+        let (s, z) = (self.scale[e], self.zero[e]);
         let y = x / s + z;
         if self.bits == 1 && self.signed {
             return if y >= 0.0 { 1 } else { -1 };
@@ -168,17 +225,19 @@ enum QValue {
 }
 
 fn quantiser(node: &NodeProto, values: &HashMap<String, QValue>) -> Result<Quantiser, String> {
-    let konst = |i: usize| -> Result<Vec<f32>, String> {
+    let konst = |i: usize| -> Result<(Vec<f32>, Vec<usize>), String> {
         match node.input.get(i).and_then(|n| values.get(n)) {
-            Some(QValue::Const { data, .. }) => Ok(data.iter().map(|&v| v as f32).collect()),
+            Some(QValue::Const { data, dims }) if !data.is_empty() => {
+                Ok((data.iter().map(|&v| v as f32).collect(), dims.clone()))
+            }
             _ => Err(format!(
-                "input {i} (scale, zero point, bit width) must be a constant"
+                "input {i} (scale, zero point, bit width) must be a non-empty constant"
             )),
         }
     };
-    let scale = konst(1)?;
-    let zero = konst(2)?;
-    let bits = konst(3)?;
+    let (scale, scale_dims) = konst(1)?;
+    let (zero, zero_dims) = konst(2)?;
+    let (bits, _) = konst(3)?;
     let [b] = bits[..] else {
         return Err("the bit width must be one number".into());
     };
@@ -187,8 +246,11 @@ fn quantiser(node: &NodeProto, values: &HashMap<String, QValue>) -> Result<Quant
             "bit width {b}: Spikeforge takes whole widths of 1 to 24 bits"
         ));
     }
-    if scale.is_empty() || scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+    if scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
         return Err("scales must be positive numbers".into());
+    }
+    if zero.iter().any(|z| !z.is_finite()) {
+        return Err("zero points must be numbers".into());
     }
     let rounding = match node.attribute.iter().find(|a| a.name == "rounding_mode") {
         Some(a) if a.r#type == attribute_type::STRING => {
@@ -200,7 +262,9 @@ fn quantiser(node: &NodeProto, values: &HashMap<String, QValue>) -> Result<Quant
     };
     Ok(Quantiser {
         scale,
+        scale_dims,
         zero,
+        zero_dims,
         bits: b as u32,
         signed: attr_int(node, "signed", 1) != 0,
         narrow: attr_int(node, "narrow", 0) != 0,
@@ -318,6 +382,7 @@ fn lower_node(
                 QValue::Input { shape } => {
                     // The model's integer input; zero points stay outside the hardware.
                     let n: usize = shape.iter().product();
+                    let q = q.per_element(shape)?;
                     let width = q.bits + u32::from(!q.signed);
                     let id = g.add(
                         node.input[0].clone(),
@@ -325,11 +390,8 @@ fn lower_node(
                         vec![],
                         Type::fix(width.max(2), n),
                     );
-                    let scale: Vec<f64> =
-                        (0..n).map(|e| q.scale[e % q.scale.len()] as f64).collect();
-                    let shift: Vec<f64> = (0..n)
-                        .map(|e| -(q.zero[e % q.zero.len()] as f64) * scale[e])
-                        .collect();
+                    let scale: Vec<f64> = q.scale.iter().map(|&v| v as f64).collect();
+                    let shift: Vec<f64> = (0..n).map(|e| -(q.zero[e] as f64) * scale[e]).collect();
                     Ok(QValue::Int {
                         id,
                         n,
@@ -339,6 +401,7 @@ fn lower_node(
                     })
                 }
                 QValue::Const { dims, data } => {
+                    let q = q.per_element(dims)?;
                     let qv = data
                         .iter()
                         .enumerate()
@@ -385,7 +448,25 @@ fn lower_node(
                     "{channels} threshold rows do not divide {n} elements"
                 ));
             }
-            // x_real >= t  <=>  q >= ceil((t - shift) / scale) for the integers q.
+            let out_scale = super::attr_float(node, "out_scale", 1.0);
+            let out_bias = super::attr_float(node, "out_bias", 0.0);
+            if !(out_scale > 0.0 && out_scale.is_finite() && out_bias.is_finite()) {
+                return Err(format!(
+                    "out_scale {out_scale}, out_bias {out_bias}: the scale must be positive"
+                ));
+            }
+            // Channels are contiguous blocks of elements (NCHW); FINN's NHWC is not.
+            if let Some(a) = node.attribute.iter().find(|a| a.name == "data_layout") {
+                let layout = String::from_utf8_lossy(&a.s).to_string();
+                if !matches!(layout.as_str(), "NCHW" | "NC") {
+                    return Err(format!(
+                        "data_layout {layout} is not lowered (NCHW or NC only)"
+                    ));
+                }
+            }
+            // x_real >= t  <=>  q >= ceil((t - shift) / scale) for the integers q; thresholds
+            // past the input's range clamp to its ends (lo: always met, hi + 1: never).
+            let (lo, hi) = signed_range(g.node(*id).ty.elem_bits().unwrap_or(2));
             let per = *n / channels;
             let mut rows = Vec::with_capacity(channels * k);
             for c in 0..channels {
@@ -400,12 +481,9 @@ fn lower_node(
                 if row.windows(2).any(|w| w[0] > w[1]) {
                     return Err("thresholds must ascend within each row".into());
                 }
-                row.iter_mut()
-                    .for_each(|t| *t = (*t).clamp(-(1 << 40), 1 << 40));
+                row.iter_mut().for_each(|t| *t = (*t).clamp(lo, hi + 1));
                 rows.extend(row);
             }
-            let out_scale = super::attr_float(node, "out_scale", 1.0);
-            let out_bias = super::attr_float(node, "out_bias", 0.0);
             let ty = Type::fix(signed_width(0, k as i128), *n);
             let id = g.add(
                 name,
@@ -457,7 +535,19 @@ fn lower_node(
             let [a, b] = dims[..] else {
                 return Err(format!("weight of shape {dims:?}; expected a matrix"));
             };
-            let trans_b = node.op_type == "Gemm" && attr_int(node, "transB", 0) != 0;
+            let gemm = node.op_type == "Gemm";
+            if gemm && attr_int(node, "transA", 0) != 0 {
+                return Err("transA is not supported".into());
+            }
+            if gemm
+                && (super::attr_float(node, "alpha", 1.0) != 1.0
+                    || super::attr_float(node, "beta", 1.0) != 1.0)
+            {
+                return Err(
+                    "alpha and beta other than 1 are not lowered in a quantised graph".into(),
+                );
+            }
+            let trans_b = gemm && attr_int(node, "transB", 0) != 0;
             let (rows, cols) = if trans_b { (a, b) } else { (b, a) };
             if cols != *n_in {
                 return Err(format!(
@@ -466,33 +556,25 @@ fn lower_node(
             }
             let at = |r: usize, c: usize| if trans_b { r * cols + c } else { c * rows + r };
             let mut w = vec![0i64; rows * cols];
-            let mut out_scale = vec![0.0; rows];
+            // The weight scale of each output (scales are per element here, broadcast from the
+            // Quant's): it must not vary along the summed axis.
+            let mut w_scale = vec![0.0f64; rows];
             for r in 0..rows {
                 for c in 0..cols {
                     w[r * cols + c] = q[at(r, c)];
                 }
-                // Per-tensor or per-output-channel weight scale.
-                let s = match scale.len() {
-                    1 => scale[0],
-                    m if m == rows => scale[r],
-                    m if m == rows * cols => {
-                        if (0..cols).any(|c| scale[at(r, c)] != scale[at(r, 0)]) {
-                            return Err(
-                                "weight scales must be per tensor or per output channel".into()
-                            );
-                        }
-                        scale[at(r, 0)]
-                    }
-                    _ => return Err(format!("{} weight scales for {rows} outputs", scale.len())),
-                };
-                out_scale[r] = xs[0] * s as f64;
+                if (0..cols).any(|c| scale[at(r, c)] != scale[at(r, 0)]) {
+                    return Err("weight scales must be per tensor or per output channel".into());
+                }
+                w_scale[r] = scale[at(r, 0)] as f64;
             }
+            let out_scale: Vec<f64> = w_scale.iter().map(|&s| xs[0] * s).collect();
             // An input offset (a signed activation's count starts at its minimum) passes
             // through the weights: W (s q + b) = s W q + W b.
             let offset_through: Vec<f64> = (0..rows)
                 .map(|r| {
                     (0..cols)
-                        .map(|c| w[r * cols + c] as f64 * (out_scale[r] / xs[0]) * xb[c])
+                        .map(|c| w[r * cols + c] as f64 * w_scale[r] * xb[c])
                         .sum()
                 })
                 .collect();
@@ -508,6 +590,12 @@ fn lower_node(
                 olo = olo.min(m);
                 ohi = ohi.max(p);
             }
+            let width = signed_width(olo, ohi);
+            if width > 62 {
+                return Err(format!(
+                    "the accumulator needs {width} bits; Spikeforge's integers hold 62"
+                ));
+            }
             let id = g.add(
                 name,
                 Op::Dense(IntDense {
@@ -516,13 +604,13 @@ fn lower_node(
                     scale: vec![1.0; rows],
                 }),
                 vec![Port::now(*x)],
-                Type::fix(signed_width(olo, ohi), rows),
+                Type::fix(width, rows),
             );
             let mut shift = offset_through;
-            if node.op_type == "Gemm" && node.input.get(2).is_some_and(|s| !s.is_empty()) {
-                let bias = konst_values(arg(2)?)?;
-                for (r, s) in shift.iter_mut().enumerate() {
-                    *s += bias[if bias.len() == 1 { 0 } else { r }];
+            if gemm && node.input.get(2).is_some_and(|s| !s.is_empty()) {
+                let bias = super::broadcast(&konst_values(arg(2)?)?, rows)?;
+                for (s, b) in shift.iter_mut().zip(bias) {
+                    *s += b;
                 }
             }
             Ok(QValue::Int {
@@ -551,12 +639,8 @@ fn lower_node(
                 return Err("Add after a Relu is not lowered".into());
             };
             let c = konst_values(c)?;
-            if c.len() != 1 && c.len() != *n {
-                return Err(format!("a constant of {} values for {n} elements", c.len()));
-            }
-            let shift = (0..*n)
-                .map(|e| shift[e] + c[if c.len() == 1 { 0 } else { e }])
-                .collect();
+            let c = super::broadcast(&c, *n)?;
+            let shift = (0..*n).map(|e| shift[e] + c[e]).collect();
             Ok(QValue::Int {
                 id: *id,
                 n: *n,
@@ -592,7 +676,7 @@ fn konst_values(v: &QValue) -> Result<Vec<f64>, String> {
         QValue::QConst { q, scale, zero, .. } => Ok(q
             .iter()
             .enumerate()
-            .map(|(e, &qi)| ((qi as f32 - zero[e % zero.len()]) * scale[e % scale.len()]) as f64)
+            .map(|(e, &qi)| ((qi as f32 - zero[e]) * scale[e]) as f64)
             .collect()),
         _ => Err("expected a constant".into()),
     }
@@ -615,6 +699,16 @@ fn requantise(
     if q.bits == 1 && q.signed {
         return Err("bipolar (1-bit signed) quantisers are not lowered".into());
     }
+    // One threshold per level: keep the unit within what the IR allows.
+    let levels = (max - min) as usize;
+    if levels > crate::ir::verify::MAX_THRESHOLDS {
+        return Err(format!(
+            "{levels} levels ({} bits); a quantiser of a computed value takes at most {}",
+            q.bits,
+            crate::ir::verify::MAX_THRESHOLDS
+        ));
+    }
+    let q = &q.per_element(&[n])?;
     // Each element's function of its integer, evaluated as qonnx does in float32: the
     // accumulator (exact), plus the bias, Relu, then int_quant.
     let level = |e: usize, v: i64| -> i64 {
@@ -628,8 +722,8 @@ fn requantise(
         (
             scale[e].to_bits(),
             shift[e].to_bits(),
-            q.scale[e % q.scale.len()].to_bits(),
-            q.zero[e % q.zero.len()].to_bits(),
+            q.scale[e].to_bits(),
+            q.zero[e].to_bits(),
         )
     };
     let per_element = (1..n).any(|e| key(e) != key(0));
@@ -659,9 +753,9 @@ fn requantise(
         ty,
     );
     // count = q - min, so real = (q - zero) * s = s * count + s * (min - zero).
-    let s: Vec<f64> = (0..n).map(|e| q.scale[e % q.scale.len()] as f64).collect();
+    let s: Vec<f64> = q.scale.iter().map(|&v| v as f64).collect();
     let shift = (0..n)
-        .map(|e| s[e] * (min as f64 - q.zero[e % q.zero.len()] as f64))
+        .map(|e| s[e] * (min as f64 - q.zero[e] as f64))
         .collect();
     Ok(QValue::Int {
         id,

@@ -363,7 +363,7 @@ fn hostile_quantisers_get_clear_errors() {
         ),
         (
             qonnx(&|_, nodes| nodes[0].input[1] = "xq".into()),
-            "must be a constant",
+            "must be a non-empty constant",
         ),
         (
             qonnx(&|_, nodes| {
@@ -378,9 +378,61 @@ fn hostile_quantisers_get_clear_errors() {
             }),
             "ends in a Relu",
         ),
+        (
+            qonnx(&|_, nodes| {
+                nodes[2].op_type = "Gemm".into();
+                nodes[2].attribute.push(AttributeProto {
+                    name: "alpha".into(),
+                    r#type: attribute_type::FLOAT,
+                    f: 2.0,
+                    ..Default::default()
+                });
+            }),
+            "alpha and beta",
+        ),
+        (
+            qonnx(&|init, _| {
+                let t = init.iter_mut().find(|t| t.name == "qw_s").unwrap();
+                t.dims = vec![5];
+                t.float_data = vec![0.125; 5];
+            }),
+            "does not broadcast",
+        ),
+        (
+            qonnx(&|init, _| {
+                let t = init.iter_mut().find(|t| t.name == "qa_z").unwrap();
+                t.dims = vec![0];
+                t.float_data.clear();
+            }),
+            "must be a non-empty constant",
+        ),
     ];
     for (bytes, want) in cases {
         let e = load_bytes("q.onnx", &bytes).unwrap_err().to_string();
         assert!(e.starts_with("q.onnx: ") && e.contains(want), "{want}: {e}");
     }
+}
+
+/// A constant folds into its layer only when nothing else reads the layer, under any name.
+#[test]
+fn folding_refuses_a_layer_read_under_another_name() {
+    let mut gemm = node("Gemm", &["x", "W"], "h");
+    gemm.attribute.push(int_attr("transB", 1));
+    let bytes = model(
+        vec![
+            gemm,
+            node("Flatten", &["h"], "f"),
+            node("Greater", &["h", "th"], "s"),
+            node("Add", &["f", "b"], "a"),
+            node("Cast", &["s"], "y"),
+        ],
+        vec![
+            tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 0.0, 3.0]),
+            tensor("b", &[2], &[0.1, -0.1]),
+            tensor("th", &[], &[0.5]),
+        ],
+        17,
+    );
+    let e = load_bytes("m.onnx", &bytes).unwrap_err().to_string();
+    assert!(e.contains("2 nodes read that layer"), "{e}");
 }
