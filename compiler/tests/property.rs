@@ -226,19 +226,7 @@ fn compile(spec: &Spec, g: &Graph) -> Compiled {
 /// negative integer): the largest and smallest sums the widths must hold.
 fn stimulus_of(spec: &Spec, g: &Graph, seed: u64) -> Stimulus {
     let steps = spec.steps;
-    // Per input element: a spike's range is 0..1, an integer's its type's.
-    let ranges: Vec<(i64, i64)> = g
-        .inputs()
-        .iter()
-        .flat_map(|&i| {
-            let ty = &g.node(i).ty;
-            let r = match ty.elem {
-                ir::Elem::Fix { width, .. } => ir::signed_range(width),
-                _ => (0, 1),
-            };
-            std::iter::repeat_n(r, ty.len())
-        })
-        .collect();
+    let ranges = stimulus::input_ranges(g);
     let fixed = |pick: &dyn Fn(usize) -> bool| Stimulus {
         samples: (0..2)
             .map(|_| {

@@ -26,22 +26,26 @@ pub fn random(in_len: usize, samples: usize, steps: usize, p: f64, seed: u64) ->
     }
 }
 
-/// Random stimulus for `g`'s inputs: a spike input spikes with probability `p`; an integer
-/// input is nonzero with probability `p`, then uniform over its type (extremes included).
-pub fn random_for(g: &Graph, samples: usize, steps: usize, p: f64, seed: u64) -> Stimulus {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let ranges: Vec<(i64, i64)> = g
-        .inputs()
+/// Each input element's range, in beat order: `(0, 1)` for a spike, the type's for an integer.
+pub fn input_ranges(g: &Graph) -> Vec<(i64, i64)> {
+    g.inputs()
         .iter()
         .flat_map(|&i| {
             let ty = &g.node(i).ty;
             let r = match ty.elem {
                 Elem::Fix { width, .. } => signed_range(width),
-                _ => (1, 1),
+                _ => (0, 1),
             };
             std::iter::repeat_n(r, ty.len())
         })
-        .collect();
+        .collect()
+}
+
+/// Random stimulus for `g`'s inputs: a spike input spikes with probability `p`; an integer
+/// input is nonzero with probability `p`, then uniform over its type (extremes included).
+pub fn random_for(g: &Graph, samples: usize, steps: usize, p: f64, seed: u64) -> Stimulus {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ranges = input_ranges(g);
     Stimulus {
         samples: (0..samples)
             .map(|_| {
@@ -51,10 +55,11 @@ pub fn random_for(g: &Graph, samples: usize, steps: usize, p: f64, seed: u64) ->
                             .iter()
                             .map(|&(lo, hi)| {
                                 let on = rng.random_bool(p.clamp(0.0, 1.0));
-                                // Spikes draw once, as `random` does: same stream, same trains.
-                                match (on, lo == hi) {
+                                // Spikes ((0, 1); no integer type has that range) draw once,
+                                // as `random` does: same stream, same trains.
+                                match (on, (lo, hi) == (0, 1)) {
                                     (false, _) => 0,
-                                    (true, true) => lo,
+                                    (true, true) => 1,
                                     (true, false) => rng.random_range(lo..=hi),
                                 }
                             })
@@ -133,5 +138,29 @@ mod tests {
     fn random_stimulus_is_seeded() {
         assert_eq!(random(5, 2, 10, 0.3, 9), random(5, 2, 10, 0.3, 9));
         assert_ne!(random(5, 2, 10, 0.3, 9), random(5, 2, 10, 0.3, 10));
+    }
+}
+
+#[cfg(test)]
+mod random_for_tests {
+    use super::*;
+    use crate::ir::{Op, Type};
+
+    /// On spike inputs `random_for` draws exactly as `random` does; integer inputs stay in
+    /// their type's range and reach both ends.
+    #[test]
+    fn spike_streams_match_random_and_integers_cover_their_range() {
+        let mut g = Graph::new("s");
+        g.add("a", Op::Input, vec![], Type::spike(5));
+        assert_eq!(
+            random_for(&g, 2, 30, 0.3, 9).samples,
+            random(5, 2, 30, 0.3, 9).samples
+        );
+        let mut h = Graph::new("i");
+        h.add("a", Op::Input, vec![], Type::fix(3, 4));
+        let s = random_for(&h, 1, 400, 1.0, 9);
+        let all: Vec<i64> = s.samples[0].iter().flatten().copied().collect();
+        assert!(all.iter().all(|v| (-4..=3).contains(v)));
+        assert!(all.contains(&-4) && all.contains(&3));
     }
 }

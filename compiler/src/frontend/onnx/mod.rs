@@ -392,12 +392,12 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
     })
 }
 
-/// The operand `i` of `node`.
-fn operand<'a>(
-    values: &'a HashMap<String, Value>,
+/// The operand `i` of `node` among the values computed so far.
+fn operand<'a, V>(
+    values: &'a HashMap<String, V>,
     node: &NodeProto,
     i: usize,
-) -> Result<&'a Value, String> {
+) -> Result<&'a V, String> {
     let name = node
         .input
         .get(i)

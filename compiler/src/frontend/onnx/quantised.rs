@@ -359,16 +359,7 @@ fn lower_node(
     values: &HashMap<String, QValue>,
     node: &NodeProto,
 ) -> Result<QValue, String> {
-    let arg = |i: usize| -> Result<&QValue, String> {
-        let n = node
-            .input
-            .get(i)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("input {i} is missing"))?;
-        values
-            .get(n)
-            .ok_or_else(|| format!("reads '{n}', which nothing before it computes"))
-    };
+    let arg = |i: usize| super::operand(values, node, i);
     let name = if node.name.is_empty() {
         node.output.first().cloned().unwrap_or_default()
     } else {
