@@ -8,9 +8,7 @@ pub mod hardwired;
 pub mod names;
 pub mod ramp;
 
-use crate::ir::{
-    signed_range, signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, Type,
-};
+use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, Type};
 use crate::opt::cmvm;
 use crate::quant::interval::Interval;
 use askama::Template;
@@ -1119,17 +1117,15 @@ pub fn threshold_units(
 /// How a weight layer reads its source of type `source`: one range per input and the bus
 /// layout (spikes, or signed integers of the type's width).
 pub fn input_bus(source: &Type) -> (Vec<Interval>, InputBus) {
-    let n = source.len();
-    match source.elem {
-        Elem::Fix { width, .. } => {
-            let (lo, hi) = signed_range(width);
-            (
-                vec![Interval::new(lo as i128, hi as i128); n],
-                InputBus::Signed { bits: width },
-            )
-        }
-        _ => (vec![Interval::new(0, 1); n], InputBus::Spikes),
-    }
+    let (lo, hi) = source.elem_range().unwrap_or((0, 1));
+    let bus = match source.elem {
+        Elem::Fix { width, .. } => InputBus::Signed { bits: width },
+        _ => InputBus::Spikes,
+    };
+    (
+        vec![Interval::new(lo as i128, hi as i128); source.len()],
+        bus,
+    )
 }
 
 fn dense_module(

@@ -4,7 +4,7 @@
 //! first); a blank line ends a sample. `#` starts a comment (a comment-only line is skipped).
 
 use crate::golden::Stimulus;
-use crate::ir::{signed_range, Elem, Graph};
+use crate::ir::Graph;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -32,11 +32,7 @@ pub fn input_ranges(g: &Graph) -> Vec<(i64, i64)> {
         .iter()
         .flat_map(|&i| {
             let ty = &g.node(i).ty;
-            let r = match ty.elem {
-                Elem::Fix { width, .. } => signed_range(width),
-                _ => (0, 1),
-            };
-            std::iter::repeat_n(r, ty.len())
+            std::iter::repeat_n(ty.elem_range().unwrap_or((0, 1)), ty.len())
         })
         .collect()
 }

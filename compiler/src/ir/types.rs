@@ -51,6 +51,16 @@ impl Type {
         self.len() == 0
     }
 
+    /// The values one element can take: `0..=1` for a spike, the signed range of an integer
+    /// (its raw two's-complement value), `None` for `real`.
+    pub fn elem_range(&self) -> Option<(i64, i64)> {
+        match self.elem {
+            Elem::Spike => Some((0, 1)),
+            Elem::Real => None,
+            Elem::Fix { width, .. } => Some(signed_range(width)),
+        }
+    }
+
     /// Bits one element occupies in hardware (`None` for `real`).
     pub fn elem_bits(&self) -> Option<u32> {
         match self.elem {

@@ -338,13 +338,11 @@ fn input_ranges(g: &Graph, n: NodeId, silent: &[Vec<bool>]) -> Option<Vec<Interv
                 };
                 let (rows, cols) = d.weight.dims2();
                 // Each column's input range: a spike is 0 or 1, an integer spans its type.
-                let (x_lo, x_hi) = match src.inputs.first().map(|q| &g.node(q.node).ty.elem) {
-                    Some(crate::ir::Elem::Fix { width, .. }) => {
-                        let (lo, hi) = crate::ir::signed_range(*width);
-                        (lo as i128, hi as i128)
-                    }
-                    _ => (0, 1),
-                };
+                let (x_lo, x_hi) = src
+                    .inputs
+                    .first()
+                    .and_then(|q| g.node(q.node).ty.elem_range())
+                    .map_or((0, 1), |(lo, hi)| (lo as i128, hi as i128));
                 (0..rows)
                     .map(|r| {
                         let mut iv = Interval::point(d.bias[r] as i128);
