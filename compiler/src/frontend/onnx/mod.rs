@@ -368,15 +368,7 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
     }
     for out in &graph.output {
         match values.get(&out.name) {
-            Some(Value::Node { id, .. }) => {
-                let ty = g.node(*id).ty.clone();
-                g.add(
-                    format!("{}_out", out.name),
-                    Op::Output,
-                    vec![Port::now(*id)],
-                    ty,
-                );
-            }
+            Some(Value::Node { id, .. }) => add_output(&mut g, &out.name, *id),
             Some(Value::Const { .. }) => {
                 return Err(format!("output '{}' is a constant", out.name))
             }
@@ -390,6 +382,12 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
         graph: g,
         outputs: Vec::new(),
     })
+}
+
+/// The graph output `name`, reading node `id`.
+fn add_output(g: &mut Graph, name: &str, id: NodeId) {
+    let ty = g.node(id).ty.clone();
+    g.add(format!("{name}_out"), Op::Output, vec![Port::now(id)], ty);
 }
 
 /// The operand `i` of `node` among the values computed so far.

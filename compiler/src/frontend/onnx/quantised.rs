@@ -325,13 +325,7 @@ pub fn lower(
                 relu: false,
                 ..
             }) => {
-                let ty = g.node(*id).ty.clone();
-                g.add(
-                    format!("{}_out", out.name),
-                    Op::Output,
-                    vec![Port::now(*id)],
-                    ty,
-                );
+                super::add_output(&mut g, &out.name, *id);
                 outputs.push((out.name.clone(), scale.clone(), shift.clone()));
             }
             Some(QValue::Int { relu: true, .. }) => {

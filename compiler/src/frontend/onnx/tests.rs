@@ -72,6 +72,15 @@ fn model(nodes: Vec<NodeProto>, init: Vec<TensorProto>, opset: i64) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// The weight [2x3], bias and threshold of the spike-layer models.
+fn layer_constants() -> Vec<TensorProto> {
+    vec![
+        tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 0.0, 3.0]),
+        tensor("b", &[2], &[0.1, -0.1]),
+        tensor("th", &[], &[0.5]),
+    ]
+}
+
 /// x (3 spikes) -> Gemm(W [2x3], transB, bias) -> GreaterOrEqual 0.5 -> Cast -> y.
 fn spike_layer() -> Vec<u8> {
     let mut gemm = node("Gemm", &["x", "W", "b"], "h");
@@ -82,11 +91,7 @@ fn spike_layer() -> Vec<u8> {
             node("GreaterOrEqual", &["h", "th"], "s"),
             node("Cast", &["s"], "y"),
         ],
-        vec![
-            tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 0.0, 3.0]),
-            tensor("b", &[2], &[0.1, -0.1]),
-            tensor("th", &[], &[0.5]),
-        ],
+        layer_constants(),
         17,
     )
 }
@@ -426,11 +431,7 @@ fn folding_refuses_a_layer_read_under_another_name() {
             node("Add", &["f", "b"], "a"),
             node("Cast", &["s"], "y"),
         ],
-        vec![
-            tensor("W", &[2, 3], &[1.0, -2.0, 0.5, 0.25, 0.0, 3.0]),
-            tensor("b", &[2], &[0.1, -0.1]),
-            tensor("th", &[], &[0.5]),
-        ],
+        layer_constants(),
         17,
     );
     let e = load_bytes("m.onnx", &bytes).unwrap_err().to_string();
