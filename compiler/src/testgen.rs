@@ -594,3 +594,231 @@ pub fn random_int_mlp(seed: u64) -> Graph {
     g.add("output", Op::Output, vec![Port::now(prev)], ty);
     g
 }
+
+/// A random spike-driven attention graph exercising every weightless tensor operator: two spike
+/// inputs `[(heads,) channels, tokens]` and sometimes an integer one; K AND V, a popcount along
+/// a random axis and a threshold neuron (typed as spikes) give a mask that broadcasts back over
+/// Q (sometimes read from the previous step); spike matrix products with random transposes,
+/// on spikes and on integers; requantisers with random rounding, shifts and ranges; the
+/// membrane shortcut; OR-pooling; and a dense layer with an integrating neuron on the result,
+/// so the stateless operators also feed state.
+pub fn random_spike_transformer(seed: u64) -> Graph {
+    use crate::ir::{
+        signed_width, Elem, IntDense, IntNeuron, MultiThreshold, Requant, Rounding, TensorOp,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = Graph::new(format!("sdsa{seed}"));
+    let batch = rng.random_bool(0.3).then(|| rng.random_range(1..=3usize));
+    let (c, n) = (rng.random_range(1..=6usize), rng.random_range(1..=8usize));
+    let shape = |a: usize, b: usize| match batch {
+        Some(h) => vec![h, a, b],
+        None => vec![a, b],
+    };
+    let spk = |s: Vec<usize>| Type::new(Elem::Spike, s);
+    let q = g.add("q", Op::Input, vec![], spk(shape(c, n)));
+    let k = g.add("k", Op::Input, vec![], spk(shape(c, n)));
+    let z_bits = rng.random_range(2..=6u32);
+    let z = rng.random_bool(0.5).then(|| {
+        g.add(
+            "z",
+            Op::Input,
+            vec![],
+            Type::new(
+                Elem::Fix {
+                    width: z_bits,
+                    frac: 0,
+                },
+                shape(c, n),
+            ),
+        )
+    });
+    let ty = |g: &Graph, id| g.node(id).ty.clone();
+    let tensor = |g: &mut Graph, name: &str, op: TensorOp, ins: Vec<Port>| {
+        let tys: Vec<Type> = ins.iter().map(|p| g.node(p.node).ty.clone()).collect();
+        let refs: Vec<&Type> = tys.iter().collect();
+        let out = op
+            .out_type(&refs)
+            .expect("random tensor ops are well typed");
+        g.add(name, Op::Tensor(op), ins, out)
+    };
+    let kv = tensor(
+        &mut g,
+        "kv",
+        TensorOp::And,
+        vec![Port::now(q), Port::now(k)],
+    );
+    let rank = g.node(q).ty.shape.len();
+    let axis = rng.random_range(0..rank);
+    let sums = tensor(
+        &mut g,
+        "sums",
+        TensorOp::Popcount { axis },
+        vec![Port::now(kv)],
+    );
+    let most = g.node(kv).ty.shape[axis] as i64;
+    let threshold = rng.random_range(0..=most + 1);
+    let mask_ty = spk(ty(&g, sums).shape);
+    let mask = g.add(
+        "mask",
+        Op::MultiThreshold(MultiThreshold {
+            thresholds: Tensor::new(vec![1, 1], vec![threshold]),
+        }),
+        vec![Port::now(sums)],
+        mask_ty,
+    );
+    let read_mask = if rng.random_bool(0.3) {
+        Port::prev(mask)
+    } else {
+        Port::now(mask)
+    };
+    let attn = tensor(&mut g, "attn", TensorOp::And, vec![Port::now(q), read_mask]);
+    // Q K^T-style counts: contract the token axis of both ([c, n] x [c, n]^T), or the channel
+    // axis (transposed first operand).
+    let (ta, tb) = if rng.random_bool(0.5) {
+        (false, true)
+    } else {
+        (true, false)
+    };
+    let counts = tensor(
+        &mut g,
+        "counts",
+        TensorOp::Matmul { ta, tb },
+        vec![Port::now(q), Port::now(k)],
+    );
+    let rounding = Rounding::ALL[rng.random_range(0..Rounding::ALL.len())];
+    let requant = |g: &mut Graph, rng: &mut ChaCha8Rng, name: &str, src: crate::ir::NodeId| {
+        let len = g.node(src).ty.len();
+        let channels = if rng.random_bool(0.5) { 1 } else { len };
+        let mul = (0..channels)
+            .map(|_| rng.random_range(-40..=40i64))
+            .collect();
+        let lo = rng.random_range(-20..=0i64);
+        let hi = rng.random_range(lo..=lo + 30);
+        tensor(
+            g,
+            name,
+            TensorOp::Requant(Requant {
+                mul,
+                shift: rng.random_range(0..=6),
+                rounding,
+                lo,
+                hi,
+            }),
+            vec![Port::now(src)],
+        )
+    };
+    let rq = requant(&mut g, &mut rng, "rq", counts);
+    // Integer times spikes: the requantised counts against V's spikes.
+    let ctx_rows = ty(&g, rq).shape[rank - 2];
+    let cross = if ctx_rows == ty(&g, k).shape[rank - 2] {
+        Some(tensor(
+            &mut g,
+            "ctx",
+            TensorOp::Matmul {
+                ta: true,
+                tb: false,
+            },
+            vec![Port::now(rq), Port::now(k)],
+        ))
+    } else {
+        None
+    };
+    let mut residual = vec![Port::now(attn), Port::now(k)];
+    if let Some(z) = z {
+        residual.push(Port::now(z));
+        let zq = requant(&mut g, &mut rng, "zq", z);
+        g.add("out_zq", Op::Output, vec![Port::now(zq)], ty(&g, zq));
+    }
+    let shortcut = tensor(&mut g, "shortcut", TensorOp::Add, residual);
+    let width = rng.random_range(1..=n);
+    let pool = (rank == 2).then(|| {
+        tensor(
+            &mut g,
+            "pool",
+            TensorOp::OrPool {
+                kernel: vec![width],
+                stride: vec![rng.random_range(1..=2)],
+            },
+            vec![Port::now(attn)],
+        )
+    });
+    // A dense layer and an integrating neuron on the attention output: state after the
+    // stateless operators.
+    let m = rng.random_range(1..=4usize);
+    let len = g.node(attn).ty.len();
+    let weight: Vec<i64> = (0..m * len).map(|_| rng.random_range(-7..=7)).collect();
+    let bound: i64 = (0..m)
+        .map(|r| {
+            weight[r * len..(r + 1) * len]
+                .iter()
+                .map(|w| w.abs())
+                .sum::<i64>()
+        })
+        .max()
+        .unwrap_or(0);
+    let fc = g.add(
+        "fc",
+        Op::Dense(IntDense {
+            weight: Tensor::new(vec![m, len], weight),
+            bias: vec![0; m],
+            scale: vec![1.0; m],
+        }),
+        vec![Port::now(attn)],
+        Type::fix(signed_width(-(bound as i128), bound as i128), m),
+    );
+    let threshold = rng.random_range(1..=bound.max(1) + 1);
+    let neuron = g.add(
+        "if1",
+        Op::IntNeuron(IntNeuron {
+            kind: NeuronKind::If,
+            reset: Reset::Subtract,
+            compare: Compare::Ge,
+            frac_bits: 4,
+            syn_decay: vec![0; m],
+            mem_decay: vec![0; m],
+            bias: vec![0; m],
+            threshold: vec![threshold; m],
+            v_reset: vec![0; m],
+            syn_bits: 2,
+            mem_bits: signed_width(-(4 * bound as i128) - 1, 4 * bound as i128 + 1) + 1,
+            saturate: true,
+            scale: vec![1.0; m],
+        }),
+        vec![Port::now(fc)],
+        Type::spike(m),
+    );
+    for (name, id) in [
+        ("out_shortcut", shortcut),
+        ("out_rq", rq),
+        ("out_if", neuron),
+    ]
+    .into_iter()
+    .chain(cross.map(|x| ("out_ctx", x)))
+    .chain(pool.map(|p| ("out_pool", p)))
+    {
+        g.add(name, Op::Output, vec![Port::now(id)], ty(&g, id));
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_spike_transformers_are_valid_and_cover_every_tensor_operator() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..300 {
+            let g = random_spike_transformer(seed);
+            crate::ir::verify::verify(&g).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let stim = crate::cosim::stimulus::random_for(&g, 1, 3, 0.5, seed);
+            crate::golden::run(&g, &stim).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            for n in &g.nodes {
+                if let Op::Tensor(t) = &n.op {
+                    seen.insert(t.keyword());
+                }
+            }
+        }
+        assert_eq!(seen.len(), 6, "{seen:?}");
+    }
+}

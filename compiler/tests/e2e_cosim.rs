@@ -76,6 +76,48 @@ fn integer_mlp_example_cosims_bit_exact() {
     model_cosim(&example("int_mlp_16_64_32_32_5.sfir"));
 }
 
+/// Spike-driven self-attention (`tools/sdsa_sfir.py`): Q, K, V projections folded over tokens,
+/// K AND V, popcount over tokens, a threshold mask AND Q, output projection and the membrane
+/// shortcut; T = 4 steps per sample (the first step of each is the T = 1 case). The mask must
+/// both open and close somewhere, or the test would prove little.
+#[test]
+fn spike_driven_attention_cosims_bit_exact() {
+    let g = flow::load(&example("sdsa_16x16_h2.sfir")).unwrap_or_else(|e| panic!("{e}"));
+    let c = flow::compile_with(g, &QuantOptions::default(), Arch::Folded)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stim = stimulus::random_for(&c.int, 3, 4, 0.3, 5);
+    let gold = spikeforge::golden::run(&c.int, &stim).expect("golden");
+    let mask = c.int.find("mask").expect("mask node");
+    let ones: i64 = gold.values[mask.index()].iter().flatten().sum();
+    let all = gold.values[mask.index()]
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>() as i64;
+    assert!(ones > 0 && ones < all, "mask open {ones} of {all}");
+    let dir = tempfile::tempdir().unwrap();
+    verify_design(&c, 3, 4, 5, dir.path());
+}
+
+/// Tensor operators wider than one Verilator loop may unroll (1,024; loops split above 512):
+/// AND, add and requantise over 1,200 elements and popcounts of 600 bits stay bit-exact.
+#[test]
+fn tensor_operators_wider_than_one_generate_loop_cosim_bit_exact() {
+    let src = "graph wide {
+      %a: spike[2,600] = input
+      %b: spike[2,600] = input
+      %ab: spike[2,600] = spike_and(%a, %b)
+      %n: fix<11,0>[2,1] = popcount(%ab) {axis = 1}
+      %s: fix<3,0>[2,600] = add(%ab, %b)
+      %r: fix<4,0>[2,600] = requant(%s) {mul = [5], shift = 1, rounding = half_even, range = [-8, 7]}
+      %o1: fix<11,0>[2,1] = output(%n)
+      %o2: fix<4,0>[2,600] = output(%r)
+    }";
+    let g = ir::text::parse(src).unwrap_or_else(|e| panic!("{e}"));
+    let c = flow::compile(g, &QuantOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    verify_design(&c, 2, 3, 9, dir.path());
+}
+
 /// Conv 3x3 (padding 1) -> IF -> SumPool -> Conv 'same' -> IF -> AvgPool -> Flatten -> Affine
 /// -> IF, written by the `nir` package: pooling and convolution compose into unrolled
 /// spike-input layers.

@@ -20,7 +20,8 @@ use spikeforge::ir::{self, Graph, Op};
 use spikeforge::quant::QuantOptions;
 use spikeforge::synth;
 use spikeforge::testgen::{
-    random_conv_snn, random_int_mlp, random_multi_threshold, random_snn, RandomSnn,
+    random_conv_snn, random_int_mlp, random_multi_threshold, random_snn, random_spike_transformer,
+    RandomSnn,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,6 +45,10 @@ enum Family {
     },
     /// A quantised ANN: integer inputs, dense layers on integers, quantised ReLUs.
     IntMlp {
+        seed: u64,
+    },
+    /// Spike-driven attention: every weightless tensor operator.
+    Tensor {
         seed: u64,
     },
 }
@@ -87,6 +92,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         2 => any::<u64>().prop_map(|seed| Family::Conv { seed }),
         2 => any::<u64>().prop_map(|seed| Family::MultiThreshold { seed }),
         2 => any::<u64>().prop_map(|seed| Family::IntMlp { seed }),
+        2 => any::<u64>().prop_map(|seed| Family::Tensor { seed }),
     ];
     let layout = prop_oneof![
         Just(Layout::Parallel),
@@ -142,6 +148,7 @@ fn graph(spec: &Spec, tag: usize) -> Graph {
         Family::Conv { seed } => random_conv_snn(seed),
         Family::MultiThreshold { seed } => random_multi_threshold(seed),
         Family::IntMlp { seed } => random_int_mlp(seed),
+        Family::Tensor { seed } => random_spike_transformer(seed),
     };
     g.name = format!("p{tag}_{}", g.name);
     g
@@ -259,6 +266,7 @@ struct Coverage {
     pools: usize,
     multi_thresholds: usize,
     integer_dense: usize,
+    tensor_ops: std::collections::BTreeSet<&'static str>,
     neuron_kinds: std::collections::BTreeSet<&'static str>,
     architectures: std::collections::BTreeSet<String>,
 }
@@ -281,6 +289,9 @@ impl Coverage {
                 }
                 Op::IntConv(_) => self.convolutions += 1,
                 Op::MultiThreshold(_) => self.multi_thresholds += 1,
+                Op::Tensor(t) => {
+                    self.tensor_ops.insert(t.keyword());
+                }
                 Op::Dense(_) => {
                     self.integer_dense += n
                         .inputs
@@ -428,7 +439,7 @@ fn shrink(
 fn random_graphs_match_the_golden_model_in_verilator() {
     let mut runner = runner();
     let strategy = spec();
-    let mut families = [0usize; 4];
+    let mut families = [0usize; 5];
     let mut extreme = 0;
     let mut total = 0;
     let mut cov = Coverage::default();
@@ -443,6 +454,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
                 Family::Conv { .. } => 1,
                 Family::MultiThreshold { .. } => 2,
                 Family::IntMlp { .. } => 3,
+                Family::Tensor { .. } => 4,
             }] += 1;
             extreme += !matches!(s.drive, Drive::Rate(_)) as usize;
         }
@@ -474,6 +486,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
     assert!(c.convolutions >= 10 && c.pools >= 5, "{c:?}");
     assert!(c.multi_thresholds >= 10, "{c:?}");
     assert!(c.integer_dense >= 10, "{c:?}");
+    assert_eq!(c.tensor_ops.len(), 6, "{c:?}");
     assert_eq!(c.neuron_kinds.len(), 7, "{c:?}");
     // Every core and every multi-threshold unit.
     for a in [

@@ -7,8 +7,9 @@ pub mod folded;
 pub mod hardwired;
 pub mod names;
 pub mod ramp;
+pub mod tensor;
 
-use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, Type};
+use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, TensorOp, Type};
 use crate::opt::cmvm;
 use crate::quant::interval::Interval;
 use askama::Template;
@@ -858,6 +859,32 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     LayerArch::Unit(variant),
                     unit_stage_cycles(&units),
                 ));
+            }
+            Op::Tensor(t) => {
+                let module = namer.fresh(&format!("{top}_{s}_{}", t.keyword()));
+                let inst = namer.fresh(&format!("u_{s}"));
+                let ins: Vec<&Type> = node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
+                let sum = namer.fresh(&format!("{module}_sum"));
+                files.extend(
+                    tensor::files(&module, &sum, &header_src(id), t, &ins, &node.ty)
+                        .map_err(err)?,
+                );
+                let ports: Vec<String> = node
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| {
+                        let port = match (node.inputs.len(), t) {
+                            (1, _) => "x".to_string(),
+                            (2, op) if !matches!(op, TensorOp::Add) => ["a", "b"][k].to_string(),
+                            _ => format!("x{k}"),
+                        };
+                        format!(".{port}({})", port_sig(p, &sig))
+                    })
+                    .collect();
+                lines.push(format!("// {} {}", t.keyword(), header_src(id)));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!("{module} {inst} ({}, .y({s}));", ports.join(", ")));
             }
             other => {
                 return Err(err(format!(

@@ -78,7 +78,7 @@ pub fn graph(s: &Spec) -> Graph {
     g
 }
 
-fn compile(s: &Spec) -> Result<Compiled, String> {
+pub fn compile(s: &Spec) -> Result<Compiled, String> {
     let g = graph(s);
     let mut opt = flow::Options {
         quant: QuantOptions {
@@ -192,6 +192,18 @@ pub fn features(c: &Compiled) -> Value {
     })
 }
 
+/// A digest of a design's RTL (64-bit FNV-1a over file names and contents): training recompiles
+/// each design from its spec and keeps the record only while the RTL is still what Yosys saw.
+pub fn rtl_digest(d: &crate::backend::Design) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, text) in &d.files {
+        for b in name.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
 /// The ids in `path` already done; a torn last line (an interrupted write) is cut off.
 fn done_ids(path: &Path) -> Result<BTreeSet<u64>, String> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -275,6 +287,7 @@ pub fn run(
                     "bram_18k": r.bram_18k,
                     "dsp": r.dsp,
                     "cycles": c.design.cycles_per_step,
+                    "rtl": rtl_digest(&c.design),
                     }),
                 }
             }

@@ -78,6 +78,33 @@ pub fn run(g: &Graph, stim: &Stimulus, dt: f64) -> Result<FloatTrace, String> {
                             delay.iter().map(|d| (d / dt).round() as i64).collect();
                         super::step_delay(&mut hist[id.index()], x, &steps)
                     }
+                    // Exact integer operators inside a float graph (spike-driven attention): run
+                    // on the integer values they always carry.
+                    Op::Tensor(t) => {
+                        let ins: Vec<&crate::ir::Type> =
+                            node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
+                        let xs: Vec<Vec<i64>> = node
+                            .inputs
+                            .iter()
+                            .map(|p| {
+                                let v = if p.delayed {
+                                    &prev[p.node.index()]
+                                } else {
+                                    &cur[p.node.index()]
+                                };
+                                v.iter().map(|&f| f.round() as i64).collect()
+                            })
+                            .collect();
+                        let xs: Vec<&[i64]> = xs.iter().map(Vec::as_slice).collect();
+                        t.eval(&ins, &xs).into_iter().map(|v| v as f64).collect()
+                    }
+                    Op::MultiThreshold(mt) => {
+                        let n = x.len();
+                        x.iter()
+                            .enumerate()
+                            .map(|(e, &v)| mt.eval(e, n, v.floor() as i64) as f64)
+                            .collect()
+                    }
                     other => {
                         return Err(format!(
                             "node '{}': {} is not a float operator",

@@ -171,6 +171,22 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                             .map(|(e, &v)| mt.eval(e, n, v))
                             .collect()
                     }
+                    Op::Tensor(t) => {
+                        let ins: Vec<&crate::ir::Type> =
+                            node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
+                        let xs: Vec<&[i64]> = node
+                            .inputs
+                            .iter()
+                            .map(|p| {
+                                if p.delayed {
+                                    prev[p.node.index()].as_slice()
+                                } else {
+                                    cur[p.node.index()].as_slice()
+                                }
+                            })
+                            .collect();
+                        t.eval(&ins, &xs)
+                    }
                     Op::IntDelay { steps } => {
                         let x = sum(&cur);
                         let st = state[id.index()]

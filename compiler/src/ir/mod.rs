@@ -10,6 +10,7 @@
 pub mod graph;
 pub mod linear;
 pub mod op;
+pub mod tensor_ops;
 pub mod text;
 pub mod types;
 pub mod verify;
@@ -19,4 +20,5 @@ pub use op::{
     Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
     Reset, Tensor, MAX_DELAY_STEPS,
 };
+pub use tensor_ops::{Requant, Rounding, TensorOp};
 pub use types::{signed_range, signed_width, Elem, Type};

@@ -4,6 +4,8 @@
 //! into integer-stage operators whose every value has an explicit width. `docs/semantics.md`
 //! states the update equations both executors and the RTL implement.
 
+use crate::ir::tensor_ops::TensorOp;
+
 /// Longest delay, in timesteps, a delay element may have (the hardware keeps a shift register
 /// of this many values per element).
 pub const MAX_DELAY_STEPS: i64 = 1 << 16;
@@ -356,6 +358,9 @@ pub enum Op {
     IntNeuron(IntNeuron),
     /// Integer multi-threshold activation.
     MultiThreshold(MultiThreshold),
+    /// A weightless operator of spike-driven transformers (AND, popcount, spike matmul, add,
+    /// OR-pool, requantise).
+    Tensor(TensorOp),
 }
 
 impl Op {
@@ -381,6 +386,7 @@ impl Op {
             }
             Op::IntDelay { .. } => "int_delay",
             Op::MultiThreshold(_) => "multi_threshold",
+            Op::Tensor(t) => t.keyword(),
             Op::IntNeuron(n) => match n.kind {
                 NeuronKind::If => "int_if",
                 NeuronKind::Lif => "int_lif",
@@ -416,6 +422,7 @@ impl Op {
                 | Op::IntNeuron(_)
                 | Op::IntDelay { .. }
                 | Op::MultiThreshold(_)
+                | Op::Tensor(_)
         )
     }
 

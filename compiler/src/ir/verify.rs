@@ -249,7 +249,9 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
                 return Err(format!("thresholds of channel {c} do not ascend"));
             }
             let want = Type::fix(signed_width(0, k as i128), n).with_shape(node.ty.shape.clone());
-            if node.ty != want {
+            // One threshold is a threshold neuron: its output may be typed as spikes.
+            let spiking = k == 1 && node.ty.elem == Elem::Spike;
+            if node.ty != want && !spiking {
                 return Err(format!(
                     "type {} should be {want} (counts 0..={k})",
                     node.ty
@@ -280,6 +282,13 @@ fn check_op(g: &Graph, id: NodeId) -> Result<(), String> {
             check_window("stride", &p.stride, 1)?;
             check_window("padding", &p.padding, 0)?;
             check_spatial(g, id, &p.in_shape, p.out_shape())?;
+        }
+        Op::Tensor(t) => {
+            let ins: Vec<&Type> = node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
+            let want = t.out_type(&ins)?;
+            if node.ty != want {
+                return Err(format!("type {} should be {want}", node.ty));
+            }
         }
         Op::IntDelay { steps } => {
             arity(1)?;
@@ -475,12 +484,14 @@ fn check_int_neuron(nr: &IntNeuron, ty: &Type) -> Result<(), String> {
             return Err(format!("{name}[{i}] = {} outside 0..=2^frac_bits", v[i]));
         }
     }
+    // Any shape of n elements: a layer over tokens keeps its [heads, dim, tokens] view.
     let want = if nr.kind.spikes() {
         Type::spike(n)
     } else {
         Type::fix(nr.mem_bits, n)
-    };
-    if *ty != want {
+    }
+    .with_shape(ty.shape.clone());
+    if *ty != want || ty.len() != n {
         return Err(format!("type {} should be {}", ty, want));
     }
     Ok(())

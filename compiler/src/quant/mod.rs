@@ -410,11 +410,13 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                     saturate: int.saturate,
                     note,
                 });
+                // The layer keeps its shape: tensor operators downstream read it.
                 let ty = if nr.kind.spikes() {
                     Type::spike(n)
                 } else {
                     Type::fix(int.mem_bits, n)
-                };
+                }
+                .with_shape(node.ty.shape.clone());
                 let nid = out.add(
                     node.name.clone(),
                     Op::IntNeuron(int),
@@ -422,6 +424,31 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                     ty,
                 );
                 map.insert(id, nid);
+            }
+            // Spike-driven operators (on spikes and counts) and thresholds on counts are exact
+            // integer operators already: the same before and after quantisation.
+            Op::Tensor(_) | Op::MultiThreshold(_)
+                if node
+                    .inputs
+                    .iter()
+                    .all(|p| g.node(p.node).ty.elem != Elem::Real) =>
+            {
+                let at = NodeId(out.nodes.len() as u32);
+                let ports = node
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &p)| new_port(&map, p, at, k, &mut fixups))
+                    .collect();
+                let nid = out.add(node.name.clone(), node.op.clone(), ports, node.ty.clone());
+                map.insert(id, nid);
+            }
+            Op::Tensor(_) => {
+                return Err(qerr(
+                    &node.name,
+                    "tensor operators take spikes or integers, not the real-valued output of a \
+                     layer; put a neuron or threshold between",
+                ));
             }
             Op::Dense(_)
             | Op::IntConv(_)

@@ -4,15 +4,23 @@
 //! bounds decoding; element counts are checked before any tensor is expanded.
 //!
 //! Lowered now: spike-driven linear layers and threshold neurons, as exported from PyTorch —
-//! `Gemm`, `MatMul` (+ `Add` of a constant bias, `Mul`/`Div` by constants), `Greater` /
-//! `GreaterOrEqual` against a constant followed by `Cast` (a stateless threshold neuron), and
-//! the shape-only `Identity`, `Flatten`, `Reshape`, `Squeeze`, `Unsqueeze`. Graph inputs are
-//! spike vectors (0/1 per element). Every node the compiler cannot take is listed in one error.
+//! `Gemm`, `MatMul` (+ `Add` of a constant bias, `Mul`/`Div` by constants), `Conv` (1-D and 2-D,
+//! symmetric padding), `Greater` / `GreaterOrEqual` against a constant followed by `Cast` (a
+//! stateless threshold neuron), and the shape-only `Identity`, `Flatten`, `Reshape`, `Squeeze`,
+//! `Unsqueeze`. Spike-driven attention lowers to the IR's tensor operators: `Mul` of two spike
+//! tensors is `spike_and`, `ReduceSum` of spikes over one axis `popcount`, `MatMul` of two spike
+//! tensors `spike_matmul`, `Add` of two computed tensors `add` (the membrane shortcut), a
+//! threshold on counts a one-level `multi_threshold`, and `MaxPool` of spikes `or_pool`. Graph
+//! inputs are spike tensors (0/1 per element). Every node the compiler cannot take is listed
+//! in one error.
 
 pub mod proto;
 pub mod quantised;
 
-use crate::ir::{Compare, FloatNeuron, Graph, NeuronKind, NodeId, Op, Port, Tensor, Type};
+use crate::ir::{
+    Compare, Conv, Elem, FloatNeuron, Graph, MultiThreshold, NeuronKind, NodeId, Op, Port, Tensor,
+    TensorOp, Type,
+};
 use proto::{attribute_type, data_type, NodeProto, TensorProto};
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,7 +56,10 @@ const SHAPE_ONLY: [&str; 6] = [
 ];
 
 /// Operators lowered to the IR.
-const LOWERED: [&str; 13] = [
+const LOWERED: [&str; 16] = [
+    "Conv",
+    "ReduceSum",
+    "MaxPool",
     "Gemm",
     "MatMul",
     "Add",
@@ -199,6 +210,33 @@ fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a proto::AttributeProto
     node.attribute.iter().find(|a| a.name == name)
 }
 
+/// An integer-list attribute, or `default` when absent.
+fn attr_ints(node: &NodeProto, name: &str, default: &[i64]) -> Vec<i64> {
+    attr(node, name)
+        .filter(|a| a.r#type == attribute_type::INTS)
+        .map_or_else(|| default.to_vec(), |a| a.ints.clone())
+}
+
+/// Sizes from an integer-list attribute: each in `1..=limit` (`0..` when `zero` is allowed).
+fn attr_sizes(
+    node: &NodeProto,
+    name: &str,
+    default: &[i64],
+    zero: bool,
+) -> Result<Vec<usize>, String> {
+    attr_ints(node, name, default)
+        .into_iter()
+        .map(|v| {
+            let lo = if zero { 0 } else { 1 };
+            if (lo..=1 << 16).contains(&v) {
+                Ok(v as usize)
+            } else {
+                Err(format!("attribute '{name}' has {v}, outside {lo}..=65536"))
+            }
+        })
+        .collect()
+}
+
 fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
     attr(node, name)
         .filter(|a| a.r#type == attribute_type::INT)
@@ -340,13 +378,35 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
         return quantised::lower(graph, name, consts);
     }
     let mut g = Graph::new(name);
+    // Leading batch axes the inputs drop (0 or 1): ONNX axes count them, the IR's shapes not.
+    let mut batch = None;
     for input in &graph.input {
         if values.contains_key(&input.name) {
             continue; // an initializer listed as an input (IR version < 4)
         }
         let shape = input_shape(input)?;
+        let declared = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.tensor_type.as_ref())
+            .and_then(|t| t.shape.as_ref())
+            .map_or(0, |s| s.dim.len());
+        let dropped = declared.saturating_sub(shape.len());
+        if batch.is_some_and(|b| b != dropped) {
+            return Err(format!(
+                "input '{}' has {dropped} batch axes, another input {}",
+                input.name,
+                batch.unwrap_or(0)
+            ));
+        }
+        batch = Some(dropped);
         let n: usize = shape.iter().product();
-        let id = g.add(input.name.clone(), Op::Input, vec![], Type::spike(n));
+        let id = g.add(
+            input.name.clone(),
+            Op::Input,
+            vec![],
+            Type::spike(n).with_shape(shape.clone()),
+        );
         values.insert(input.name.clone(), Value::Node { id, shape });
     }
     // How many nodes and outputs read each value: a constant folds into the layer that
@@ -363,7 +423,7 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
         *readers.entry(name.clone()).or_default() += 1;
     }
     for node in &graph.node {
-        lower_node(&mut g, &mut values, &mut readers, node)
+        lower_node(&mut g, &mut values, &mut readers, node, batch.unwrap_or(0))
             .map_err(|m| format!("node {}: {m}", node_label(node)))?;
     }
     for out in &graph.output {
@@ -411,6 +471,7 @@ fn lower_node(
     values: &mut HashMap<String, Value>,
     readers: &mut HashMap<String, usize>,
     node: &NodeProto,
+    batch: usize,
 ) -> Result<(), String> {
     let out = node
         .output
@@ -437,6 +498,170 @@ fn lower_node(
                     Value::Node { id, shape }
                 }
                 c => c,
+            }
+        }
+        "Mul" | "Add" | "MatMul" if computed_pair(values, node) => {
+            let (a, b) = computed_pair_of(values, node)?;
+            let (ta, tb) = (g.node(a.0).ty.clone(), g.node(b.0).ty.clone());
+            for (id, shape) in [&a, &b] {
+                check_view(g, *id, shape)?;
+            }
+            let spikes = ta.elem == Elem::Spike && tb.elem == Elem::Spike;
+            let (op, ins) = match op {
+                "Mul" if spikes => {
+                    // AND broadcasts its second input; put the one that broadcasts there.
+                    let fits = |x: &Type, y: &Type| TensorOp::And.out_type(&[x, y]).is_ok();
+                    if fits(&ta, &tb) {
+                        (TensorOp::And, vec![a.0, b.0])
+                    } else if fits(&tb, &ta) {
+                        (TensorOp::And, vec![b.0, a.0])
+                    } else {
+                        return Err(format!("spike tensors {ta} and {tb} do not broadcast"));
+                    }
+                }
+                "Mul" => {
+                    return Err(format!(
+                        "Mul of {ta} and {tb}: only spike tensors multiply (AND)"
+                    ))
+                }
+                "Add" => (TensorOp::Add, vec![a.0, b.0]),
+                _ => (
+                    TensorOp::Matmul {
+                        ta: false,
+                        tb: false,
+                    },
+                    vec![a.0, b.0],
+                ),
+            };
+            tensor_node(g, name, op, &ins)?
+        }
+        "ReduceSum" => {
+            let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the operand must be computed, not a constant".into());
+            };
+            check_view(g, id, &shape)?;
+            let axes: Vec<i64> = match node.input.get(1).filter(|s| !s.is_empty()) {
+                Some(_) => match operand(values, node, 1)? {
+                    Value::Const { data, .. } => data.iter().map(|&v| v as i64).collect(),
+                    Value::Node { .. } => return Err("axes must be a constant".into()),
+                },
+                None => attr_ints(node, "axes", &[]),
+            };
+            let [axis] = axes[..] else {
+                return Err(format!(
+                    "sums over axes {axes:?}; one axis is lowered (popcount)"
+                ));
+            };
+            let axis = ir_axis(axis, shape.len(), batch)?;
+            let v = tensor_node(g, name, TensorOp::Popcount { axis }, &[id])?;
+            match (v, attr_int(node, "keepdims", 1)) {
+                (Value::Node { id, mut shape }, 0) => {
+                    shape.remove(axis);
+                    Value::Node { id, shape }
+                }
+                (v, _) => v,
+            }
+        }
+        "MaxPool" => {
+            let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the operand must be computed, not a constant".into());
+            };
+            check_view(g, id, &shape)?;
+            let kernel = attr_sizes(node, "kernel_shape", &[], false)?;
+            let stride = attr_sizes(node, "strides", &vec![1; kernel.len()], false)?;
+            let pads = attr_sizes(node, "pads", &vec![0; 2 * kernel.len()], true)?;
+            let dil = attr_sizes(node, "dilations", &vec![1; kernel.len()], false)?;
+            if pads.iter().any(|&p| p != 0)
+                || dil.iter().any(|&d| d != 1)
+                || attr_int(node, "ceil_mode", 0) != 0
+            {
+                return Err("MaxPool with padding, dilation or ceil_mode is not lowered".into());
+            }
+            tensor_node(g, name, TensorOp::OrPool { kernel, stride }, &[id])?
+        }
+        "Conv" => {
+            let Value::Node { id: x, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the input must be computed, not a constant".into());
+            };
+            let Value::Const { dims, data } = operand(values, node, 1)?.clone() else {
+                return Err("the weight must be a constant initializer".into());
+            };
+            let sp = dims.len().saturating_sub(2);
+            if !(1..=2).contains(&sp) || shape.len() != sp + 1 {
+                return Err(format!(
+                    "weight {dims:?} on input {shape:?}: 1-D and 2-D convolutions are lowered"
+                ));
+            }
+            let two = |v: Vec<usize>| if sp == 1 { vec![1, v[0]] } else { v };
+            let kernel = dims[2..].to_vec();
+            let stride = two(attr_sizes(node, "strides", &vec![1; sp], false)?);
+            let dilation = two(attr_sizes(node, "dilations", &vec![1; sp], false)?);
+            let pads = attr_sizes(node, "pads", &vec![0; 2 * sp], true)?;
+            if pads.len() != 2 * sp || pads[..sp] != pads[sp..] {
+                return Err(format!("pads {pads:?}: only symmetric padding is lowered"));
+            }
+            if !matches!(
+                attr(node, "auto_pad").map(|a| a.s.as_slice()),
+                None | Some(b"NOTSET")
+            ) {
+                return Err("auto_pad is not lowered; export with explicit pads".into());
+            }
+            let groups = attr_int(node, "group", 1);
+            if !(1..=1 << 16).contains(&groups) {
+                return Err(format!("group {groups} out of range"));
+            }
+            let co = dims[0];
+            let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
+                Some(_) => match operand(values, node, 2)? {
+                    Value::Const { data, .. } => broadcast(data, co)?,
+                    Value::Node { .. } => return Err("the bias must be a constant".into()),
+                },
+                None => vec![0.0; co],
+            };
+            let in_shape = if sp == 1 {
+                vec![shape[0], 1, shape[1]]
+            } else {
+                shape.clone()
+            };
+            let conv = Conv {
+                weight: Tensor::new(
+                    vec![
+                        co,
+                        dims[1],
+                        if sp == 1 { 1 } else { kernel[0] },
+                        *kernel.last().unwrap_or(&1),
+                    ],
+                    data,
+                ),
+                bias,
+                in_shape,
+                stride,
+                padding: if sp == 1 {
+                    vec![0, pads[0]]
+                } else {
+                    pads[..2].to_vec()
+                },
+                dilation,
+                groups: groups as usize,
+            };
+            let out = conv
+                .out_shape()
+                .ok_or("the kernel does not fit the input")?;
+            let out_shape = if sp == 1 {
+                vec![out[0], out[2]]
+            } else {
+                out.to_vec()
+            };
+            let n: usize = out.iter().product();
+            let id = g.add(
+                name,
+                Op::Conv(conv),
+                vec![Port::now(x)],
+                Type::real(n).with_shape(out_shape.clone()),
+            );
+            Value::Node {
+                id,
+                shape: out_shape,
             }
         }
         "Gemm" | "MatMul" => {
@@ -587,6 +812,31 @@ fn lower_node(
                 return Err("the threshold must be a constant".into());
             };
             let n: usize = shape.iter().product();
+            if matches!(g.node(id).ty.elem, Elem::Fix { .. }) {
+                // A threshold on integer counts: x > t is x >= floor(t) + 1, x >= t is
+                // x >= ceil(t); one level, typed as spikes.
+                check_view(g, id, &shape)?;
+                let t: Vec<i64> = broadcast(data, n)?
+                    .iter()
+                    .map(|&t| {
+                        if op == "Greater" {
+                            t.floor() + 1.0
+                        } else {
+                            t.ceil()
+                        }
+                    })
+                    .map(|t| t.clamp(-(1i64 << 40) as f64, (1i64 << 40) as f64) as i64)
+                    .collect();
+                let channels = if data.len() == 1 { 1 } else { n };
+                let t = if channels == 1 { vec![t[0]] } else { t };
+                let ty = Type::spike(n).with_shape(g.node(id).ty.shape.clone());
+                let mt = Op::MultiThreshold(MultiThreshold {
+                    thresholds: Tensor::new(vec![channels, 1], t),
+                });
+                let id = g.add(name, mt, vec![Port::now(id)], ty);
+                values.insert(out, Value::Node { id, shape });
+                return Ok(());
+            }
             let mut nr = FloatNeuron::neutral(NeuronKind::Threshold, n);
             nr.v_threshold = broadcast(data, n)?;
             nr.compare = if op == "Greater" {
@@ -594,13 +844,76 @@ fn lower_node(
             } else {
                 Compare::Ge
             };
-            let id = g.add(name, Op::Neuron(nr), vec![Port::now(id)], Type::spike(n));
+            let ty = Type::spike(n).with_shape(shape.clone());
+            let id = g.add(name, Op::Neuron(nr), vec![Port::now(id)], ty);
             Value::Node { id, shape }
         }
         _ => return Err(format!("{op} is not lowered")),
     };
     values.insert(out, result);
     Ok(())
+}
+
+/// True when both operands of a binary node are computed tensors (not constants).
+fn computed_pair(values: &HashMap<String, Value>, node: &NodeProto) -> bool {
+    matches!(
+        (operand(values, node, 0), operand(values, node, 1)),
+        (Ok(Value::Node { .. }), Ok(Value::Node { .. }))
+    )
+}
+
+type Computed = (NodeId, Vec<usize>);
+
+fn computed_pair_of(
+    values: &HashMap<String, Value>,
+    node: &NodeProto,
+) -> Result<(Computed, Computed), String> {
+    match (operand(values, node, 0)?, operand(values, node, 1)?) {
+        (Value::Node { id: a, shape: sa }, Value::Node { id: b, shape: sb }) => {
+            Ok(((*a, sa.clone()), (*b, sb.clone())))
+        }
+        _ => Err("both operands must be computed".into()),
+    }
+}
+
+/// Tensor operators read their operands' IR shapes; a value reshaped since it was computed
+/// would be read in the wrong layout.
+fn check_view(g: &Graph, id: NodeId, shape: &[usize]) -> Result<(), String> {
+    let ty = &g.node(id).ty;
+    if ty.shape == shape {
+        Ok(())
+    } else {
+        Err(format!(
+            "reads '{}' as {shape:?}, but it was computed as {ty}; reshapes between spike-driven \
+             operators are not lowered",
+            g.node(id).name
+        ))
+    }
+}
+
+/// An ONNX axis (counting the batch axis the inputs dropped) as an axis of the IR shape.
+fn ir_axis(axis: i64, rank: usize, batch: usize) -> Result<usize, String> {
+    let full = (rank + batch) as i64;
+    let a = if axis < 0 { axis + full } else { axis };
+    if a < batch as i64 || a >= full {
+        return Err(format!("axis {axis} is the batch axis or out of range"));
+    }
+    Ok((a - batch as i64) as usize)
+}
+
+/// A tensor-operator node on `ins`, typed by the operator.
+fn tensor_node(g: &mut Graph, name: String, op: TensorOp, ins: &[NodeId]) -> Result<Value, String> {
+    let tys: Vec<Type> = ins.iter().map(|&i| g.node(i).ty.clone()).collect();
+    let refs: Vec<&Type> = tys.iter().collect();
+    let ty = op.out_type(&refs)?;
+    let shape = ty.shape.clone();
+    let id = g.add(
+        name,
+        Op::Tensor(op),
+        ins.iter().map(|&i| Port::now(i)).collect(),
+        ty,
+    );
+    Ok(Value::Node { id, shape })
 }
 
 /// `data` as `n` values: one shared, or one each.

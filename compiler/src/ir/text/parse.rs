@@ -12,6 +12,7 @@ use crate::ir::op::{
     Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
     Reset, Tensor,
 };
+use crate::ir::tensor_ops::{Requant, Rounding, TensorOp};
 use crate::ir::types::{Elem, Type};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while_m_n};
@@ -329,6 +330,7 @@ enum Kind {
     Bool,
     Reset,
     Compare,
+    Rounding,
 }
 
 #[derive(Clone, Copy)]
@@ -347,6 +349,12 @@ enum OpKind {
     IntConv,
     Pool { average: bool },
     MultiThreshold,
+    And,
+    Add,
+    Popcount,
+    Matmul,
+    OrPool,
+    Requant,
 }
 
 const KINDS: [NeuronKind; 7] = NeuronKind::ALL;
@@ -428,6 +436,23 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
             ],
         ),
         "int_delay" => simple(OpKind::IntDelay, &[("steps", Kind::IntVec)]),
+        "spike_and" => simple(OpKind::And, &[]),
+        "add" => simple(OpKind::Add, &[]),
+        "popcount" => simple(OpKind::Popcount, &[("axis", Kind::U32)]),
+        "spike_matmul" => simple(OpKind::Matmul, &[("ta", Kind::Bool), ("tb", Kind::Bool)]),
+        "or_pool" => simple(
+            OpKind::OrPool,
+            &[("kernel", Kind::IntVec), ("stride", Kind::IntVec)],
+        ),
+        "requant" => simple(
+            OpKind::Requant,
+            &[
+                ("mul", Kind::IntVec),
+                ("shift", Kind::U32),
+                ("rounding", Kind::Rounding),
+                ("range", Kind::IntVec),
+            ],
+        ),
         "dense" => simple(
             OpKind::Dense,
             &[
@@ -467,6 +492,7 @@ enum Val {
     Bool(bool),
     Reset(Reset),
     Compare(Compare),
+    Rounding(Rounding),
 }
 
 /// The attributes of one node: the op's slots, filled as they are parsed.
@@ -532,6 +558,13 @@ impl Attrs {
         match self.take("reset") {
             Some(Val::Reset(r)) => r,
             _ => Reset::Zero,
+        }
+    }
+
+    fn rounding(&mut self) -> Rounding {
+        match self.take("rounding") {
+            Some(Val::Rounding(r)) => r,
+            _ => Rounding::Floor,
         }
     }
 
@@ -728,6 +761,34 @@ impl<'a> State<'a> {
                     in_shape,
                     average,
                 })
+            }
+            OpKind::And => Op::Tensor(TensorOp::And),
+            OpKind::Add => Op::Tensor(TensorOp::Add),
+            OpKind::Popcount => Op::Tensor(TensorOp::Popcount {
+                axis: attrs.u32("axis") as usize,
+            }),
+            OpKind::Matmul => Op::Tensor(TensorOp::Matmul {
+                ta: attrs.bool("ta"),
+                tb: attrs.bool("tb"),
+            }),
+            OpKind::OrPool => {
+                let kernel = sizes(attrs.int_vec("kernel"), "kernel", op_at)?;
+                let stride = sizes(attrs.int_vec("stride"), "stride", op_at)?;
+                Op::Tensor(TensorOp::OrPool { kernel, stride })
+            }
+            OpKind::Requant => {
+                let (mul, shift, rounding) =
+                    (attrs.int_vec("mul"), attrs.u32("shift"), attrs.rounding());
+                let [lo, hi] = attrs.int_vec("range")[..] else {
+                    return fail(op_at, "attribute 'range' must be [lo, hi]");
+                };
+                Op::Tensor(TensorOp::Requant(Requant {
+                    mul,
+                    shift,
+                    rounding,
+                    lo,
+                    hi,
+                }))
             }
             OpKind::Dense => Op::Dense(IntDense {
                 weight: attrs.int_mat("weight"),
@@ -939,6 +1000,11 @@ impl<'a> State<'a> {
                 ],
             )
             .map(|(r, x)| (r, Val::Compare(x))),
+            Kind::Rounding => {
+                let words: Vec<(&str, Rounding)> =
+                    Rounding::ALL.iter().map(|&m| (m.word(), m)).collect();
+                word(i, &words).map(|(r, x)| (r, Val::Rounding(x)))
+            }
         }
     }
 

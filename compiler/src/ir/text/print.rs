@@ -2,6 +2,7 @@
 
 use crate::ir::graph::Graph;
 use crate::ir::op::{Compare, Conv, Op, Reset, Tensor};
+use crate::ir::tensor_ops::TensorOp;
 use std::fmt::Write;
 
 pub(super) fn graph(g: &Graph) -> String {
@@ -54,6 +55,24 @@ pub(super) fn graph(g: &Graph) -> String {
             }
             Op::IntDelay { steps } => a.vector("steps", steps),
             Op::MultiThreshold(mt) => a.matrix("thresholds", &mt.thresholds),
+            Op::Tensor(t) => match t {
+                TensorOp::And | TensorOp::Add => {}
+                TensorOp::Popcount { axis } => a.scalar("axis", &(*axis as u32)),
+                TensorOp::Matmul { ta, tb } => {
+                    a.word("ta", if *ta { "true" } else { "false" });
+                    a.word("tb", if *tb { "true" } else { "false" });
+                }
+                TensorOp::OrPool { kernel, stride } => {
+                    a.vector("kernel", &as_i64(kernel));
+                    a.vector("stride", &as_i64(stride));
+                }
+                TensorOp::Requant(r) => {
+                    a.vector("mul", &r.mul);
+                    a.scalar("shift", &r.shift);
+                    a.word("rounding", r.rounding.word());
+                    a.vector("range", &[r.lo, r.hi]);
+                }
+            },
             Op::Neuron(nr) => {
                 for (field, v) in nr.fields() {
                     a.vector(field, v);
