@@ -10,6 +10,9 @@ qmlp_<MODE>.onnx: 16 inputs -> Quant(8-bit) -> MatMul(6-bit narrow weights) -> A
 the accumulator grid) -> Relu -> Quant(3-bit unsigned, MODE) -> MatMul -> Add -> Relu ->
 Quant(4-bit signed, MODE) -> MatMul -> Add -> output; per-tensor and per-channel power-of-two
 scales; weights quantised from random floats with MODE too.
+qmlp_act_<ACT>.onnx: the same MLP with another activation before each hidden Quant: Sigmoid,
+Tanh, GELU as PyTorch exports it (x * 0.5 * (1 + Erf(x / sqrt 2))) and SiLU (x * Sigmoid(x));
+onnxruntime (inside qonnx's execution) computes the transcendental functions.
 jet_mlp.onnx: the jet-tagging architecture (16-64-32-32-5, 6-bit weights, 3-bit ReLU
 activations, ROUND), random weights (not trained).
 <name>.expected.json: the integer inputs (the input Quant's integers), and qonnx's outputs.
@@ -40,7 +43,27 @@ def quant(inp, out, scale, bits, signed, narrow, mode, inits, tag):
                             rounding_mode=mode)
 
 
-def build(sizes, act_bits, mode, rng, per_channel):
+def activation(act, a, r, nodes, inits, l):
+    """Nodes computing `r = act(a)`, as exporters write them."""
+    node = lambda *args, **kw: nodes.append(helper.make_node(*args, **kw))
+    if act in ("Relu", "Sigmoid", "Tanh"):
+        node(act, [a], [r], name=f"{act.lower()}{l}")
+    elif act == "GeluErf":
+        inits += [const(f"sqrt2_{l}", np.sqrt(2.0)), const(f"one_{l}", 1.0),
+                  const(f"half_{l}", 0.5)]
+        node("Div", [a, f"sqrt2_{l}"], [f"gd{l}"], name=f"gelu_div{l}")
+        node("Erf", [f"gd{l}"], [f"ge{l}"], name=f"gelu_erf{l}")
+        node("Add", [f"ge{l}", f"one_{l}"], [f"ga{l}"], name=f"gelu_add{l}")
+        node("Mul", [a, f"ga{l}"], [f"gm{l}"], name=f"gelu_mul{l}")
+        node("Mul", [f"gm{l}", f"half_{l}"], [r], name=f"gelu_half{l}")
+    elif act == "SiLU":
+        node("Sigmoid", [a], [f"sg{l}"], name=f"silu_sigmoid{l}")
+        node("Mul", [a, f"sg{l}"], [r], name=f"silu_mul{l}")
+    else:
+        raise ValueError(act)
+
+
+def build(sizes, act_bits, mode, rng, per_channel, act="Relu"):
     nodes, inits = [], []
     s_in = 2.0 ** -4
     nodes.append(quant("x", "xq", s_in, 8, 1, 0, "ROUND", inits, "qin"))
@@ -65,9 +88,9 @@ def build(sizes, act_bits, mode, rng, per_channel):
         if last:
             nodes.append(helper.make_node("Identity", [f"a{l}"], ["y"], name="out"))
         else:
-            nodes.append(helper.make_node("Relu", [f"a{l}"], [f"r{l}"], name=f"relu{l}"))
-            bits, signed = act_bits[l]
-            s_a = np.float32(2.0 ** -2)
+            activation(act, f"a{l}", f"r{l}", nodes, inits, l)
+            bits, signed, *scale = act_bits[l]
+            s_a = np.float32(scale[0] if scale else 2.0 ** -2)
             nodes.append(quant(f"r{l}", f"h{l}", s_a, bits, signed, 0, mode, inits, f"qa{l}"))
             prev, prev_scale = f"h{l}", float(s_a)
     graph = helper.make_graph(
@@ -107,7 +130,20 @@ def main():
     m = build([16, 64, 32, 32, 5], [(3, 0), (3, 0), (3, 0)], "ROUND", rng, per_channel=False)
     onnx.save(m, out / "jet_mlp.onnx")
     (out / "jet_mlp.expected.json").write_text(json.dumps(expected(m, 16, rng, 16)) + "\n")
-    print(f"wrote {len(MODES) + 1} QONNX fixtures to {out}")
+    # Output grids chosen so each quantised activation is a rising staircase (a GELU or SiLU
+    # dip below zero finer than the grid would make it fall again: refused, see the tests).
+    acts = {
+        "sigmoid": ("Sigmoid", [(4, 0, 2.0 ** -4), (4, 0, 2.0 ** -4)]),
+        "tanh": ("Tanh", [(4, 1, 2.0 ** -3), (4, 1, 2.0 ** -3)]),
+        "gelu": ("GeluErf", [(4, 1, 2.0 ** -1), (4, 1, 2.0 ** -1)]),
+        "silu": ("SiLU", [(4, 0, 2.0 ** -2), (4, 0, 2.0 ** -2)]),
+    }
+    for name, (act, bits) in acts.items():
+        m = build([16, 12, 8, 5], bits, "ROUND", rng, per_channel=True, act=act)
+        onnx.save(m, out / f"qmlp_act_{name}.onnx")
+        (out / f"qmlp_act_{name}.expected.json").write_text(
+            json.dumps(expected(m, 16, rng, 16)) + "\n")
+    print(f"wrote {len(MODES) + len(acts) + 1} QONNX fixtures to {out}")
 
 
 if __name__ == "__main__":

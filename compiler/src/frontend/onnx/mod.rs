@@ -14,6 +14,7 @@
 //! inputs are spike tensors (0/1 per element). Every node the compiler cannot take is listed
 //! in one error.
 
+pub mod elementwise;
 pub mod proto;
 pub mod quantised;
 

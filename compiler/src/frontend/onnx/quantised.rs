@@ -10,6 +10,7 @@
 //! hardware-targeted Brevitas models) that evaluation is exact and the result is bit-exact
 //! against qonnx; `tests/onnx_frontend.rs` checks every rounding mode on qonnx's own outputs.
 
+use super::elementwise::{Binary, Expr, Unary};
 use super::proto::{attribute_type, GraphProto, NodeProto};
 use super::{attr_int, input_shape, node_label};
 use crate::ir::{
@@ -36,7 +37,14 @@ pub fn lowers(n: &NodeProto) -> bool {
                 "MatMul",
                 "Gemm",
                 "Add",
+                "Sub",
+                "Mul",
+                "Div",
                 "Relu",
+                "Sigmoid",
+                "Tanh",
+                "Erf",
+                "Gelu",
                 "Identity",
                 "Flatten",
                 "Reshape",
@@ -209,14 +217,14 @@ enum QValue {
         scale: Vec<f32>,
         zero: Vec<f32>,
     },
-    /// A computed integer tensor: `real = scale * q + shift` per element; `relu` when a Relu
-    /// is pending (`real = max(0, ...)`, to be quantised next).
+    /// A computed integer tensor: `real = scale * q + shift` per element, or, when `expr` is
+    /// set, that function of `q` (elementwise functions pending until the next quantiser).
     Int {
         id: NodeId,
         n: usize,
         scale: Vec<f64>,
         shift: Vec<f64>,
-        relu: bool,
+        expr: Option<Expr>,
     },
     /// A graph input not yet quantised.
     Input {
@@ -322,15 +330,16 @@ pub fn lower(
                 id,
                 scale,
                 shift,
-                relu: false,
+                expr: None,
                 ..
             }) => {
                 super::add_output(&mut g, &out.name, *id);
                 outputs.push((out.name.clone(), scale.clone(), shift.clone()));
             }
-            Some(QValue::Int { relu: true, .. }) => {
+            Some(QValue::Int { expr: Some(_), .. }) => {
                 return Err(format!(
-                    "output '{}' ends in a Relu; quantise it (Quant) so it is an integer",
+                    "output '{}' ends in an elementwise function; quantise it (Quant) so it is \
+                     an integer",
                     out.name
                 ))
             }
@@ -382,7 +391,7 @@ fn lower_node(
                         n,
                         scale,
                         shift,
-                        relu: false,
+                        expr: None,
                     })
                 }
                 QValue::Const { dims, data } => {
@@ -404,8 +413,14 @@ fn lower_node(
                     n,
                     scale,
                     shift,
-                    relu,
-                } => requantise(g, &name, &q, *id, *n, scale, shift, *relu),
+                    expr,
+                } => {
+                    let f = expr.clone().unwrap_or_else(|| Expr::Lin {
+                        scale: scale.clone(),
+                        shift: shift.clone(),
+                    });
+                    requantise(g, &name, &q, *id, *n, &f)
+                }
                 QValue::QConst { .. } => Err("a quantised constant quantised again".into()),
             }
         }
@@ -415,7 +430,7 @@ fn lower_node(
                 n,
                 scale,
                 shift,
-                relu: false,
+                expr: None,
             } = arg(0)?
             else {
                 return Err("the input must be a computed integer tensor".into());
@@ -483,7 +498,7 @@ fn lower_node(
                 n: *n,
                 scale: vec![out_scale; *n],
                 shift: vec![out_bias; *n],
-                relu: false,
+                expr: None,
             })
         }
         "MatMul" | "Gemm" => {
@@ -492,7 +507,7 @@ fn lower_node(
                 n: n_in,
                 scale: xs,
                 shift: xb,
-                relu: false,
+                expr: None,
             } = arg(0)?
             else {
                 return Err(
@@ -603,58 +618,145 @@ fn lower_node(
                 n: rows,
                 scale: out_scale,
                 shift,
-                relu: false,
+                expr: None,
             })
         }
-        "Add" => {
-            let (a, b) = (arg(0)?, arg(1)?);
-            let (v, c) = match (a, b) {
-                (QValue::Int { .. }, c) => (a, c),
-                (c, QValue::Int { .. }) => (b, c),
-                _ => return Err("Add is lowered between an integer tensor and a constant".into()),
-            };
-            let QValue::Int {
-                id,
-                n,
-                scale,
-                shift,
-                relu: false,
-            } = v
-            else {
-                return Err("Add after a Relu is not lowered".into());
-            };
-            let c = konst_values(c)?;
-            let c = super::broadcast(&c, *n)?;
-            let shift = (0..*n).map(|e| shift[e] + c[e]).collect();
-            Ok(QValue::Int {
-                id: *id,
-                n: *n,
-                scale: scale.clone(),
-                shift,
-                relu: false,
-            })
+        op @ ("Add" | "Sub" | "Mul" | "Div") => {
+            let bin = Binary::from_op(op).ok_or("unreachable")?;
+            binary(bin, arg(0)?, arg(1)?)
         }
-        "Relu" => match arg(0)? {
-            QValue::Int {
-                id,
-                n,
-                scale,
-                shift,
-                ..
-            } => Ok(QValue::Int {
-                id: *id,
-                n: *n,
-                scale: scale.clone(),
-                shift: shift.clone(),
-                relu: true,
-            }),
-            _ => Err("Relu is lowered on computed integer tensors only".into()),
-        },
+        op @ ("Relu" | "Sigmoid" | "Tanh" | "Erf" | "Gelu") => {
+            let tanh = super::attr(node, "approximate").is_some_and(|a| a.s == b"tanh");
+            let u = Unary::from_op(op, tanh).ok_or("unreachable")?;
+            match arg(0)? {
+                QValue::Int {
+                    id,
+                    n,
+                    scale,
+                    shift,
+                    expr,
+                } => Ok(QValue::Int {
+                    id: *id,
+                    n: *n,
+                    scale: scale.clone(),
+                    shift: shift.clone(),
+                    expr: Some(Expr::Unary(u, Box::new(as_expr(scale, shift, expr)))),
+                }),
+                _ => Err(format!("{op} is lowered on computed integer tensors only")),
+            }
+        }
         other => Err(format!("{other} is not lowered in a quantised graph")),
     }
 }
 
 /// A constant's values (a quantised constant dequantised as qonnx does).
+/// Most evaluations spent checking non-monotone functions before quantisers (per graph node).
+const MAX_CHECKED: u64 = 1 << 24;
+
+/// An integer tensor's value as a function of its integer.
+fn as_expr(scale: &[f64], shift: &[f64], expr: &Option<Expr>) -> Expr {
+    expr.clone().unwrap_or_else(|| Expr::Lin {
+        scale: scale.to_vec(),
+        shift: shift.to_vec(),
+    })
+}
+
+/// `a op b` where at least one side is a computed integer tensor: constants fold into a
+/// linear form while no function is pending, otherwise the function grows; two computed
+/// operands must be functions of the same integers.
+fn binary(op: Binary, a: &QValue, b: &QValue) -> Result<QValue, String> {
+    let computed = |v: &QValue| matches!(v, QValue::Int { .. });
+    let (
+        QValue::Int {
+            id,
+            n,
+            scale,
+            shift,
+            expr,
+        },
+        other,
+        swapped,
+    ) = (if computed(a) {
+        (a, b, false)
+    } else if computed(b) {
+        (b, a, true)
+    } else {
+        return Err("at least one operand must be a computed integer tensor".into());
+    })
+    else {
+        return Err("unreachable".into());
+    };
+    let int = |expr: Option<Expr>, scale: Vec<f64>, shift: Vec<f64>| QValue::Int {
+        id: *id,
+        n: *n,
+        scale,
+        shift,
+        expr,
+    };
+    let x = as_expr(scale, shift, expr);
+    match other {
+        QValue::Int {
+            id: id2,
+            scale: s2,
+            shift: b2,
+            expr: e2,
+            ..
+        } => {
+            if id2 != id {
+                return Err(format!(
+                    "{op:?} of two different computed tensors is not lowered (only functions of \
+                     one tensor, such as x * erf(x))"
+                ));
+            }
+            let y = as_expr(s2, b2, e2);
+            Ok(int(
+                Some(Expr::Binary(op, Box::new(x), Box::new(y))),
+                scale.clone(),
+                shift.clone(),
+            ))
+        }
+        c => {
+            let c = super::broadcast(&konst_values(c)?, *n)?;
+            if op == Binary::Div && !swapped && c.contains(&0.0) {
+                return Err("division by zero".into());
+            }
+            match (expr, op, swapped) {
+                // Linear stays linear: the form a later MatMul or Add needs.
+                (None, Binary::Add, _) => Ok(int(
+                    None,
+                    scale.clone(),
+                    (0..*n).map(|e| shift[e] + c[e]).collect(),
+                )),
+                (None, Binary::Sub, false) => Ok(int(
+                    None,
+                    scale.clone(),
+                    (0..*n).map(|e| shift[e] - c[e]).collect(),
+                )),
+                (None, Binary::Mul, _) | (None, Binary::Div, false) => {
+                    let k: Vec<f64> = c
+                        .iter()
+                        .map(|&v| if op == Binary::Mul { v } else { 1.0 / v })
+                        .collect();
+                    Ok(int(
+                        None,
+                        (0..*n).map(|e| scale[e] * k[e]).collect(),
+                        (0..*n).map(|e| shift[e] * k[e]).collect(),
+                    ))
+                }
+                _ => {
+                    let c = Box::new(Expr::Const(c.iter().map(|&v| v as f32).collect()));
+                    let e = if swapped {
+                        Expr::Binary(op, c, Box::new(x))
+                    } else {
+                        Expr::Binary(op, Box::new(x), c)
+                    };
+                    Ok(int(Some(e), scale.clone(), shift.clone()))
+                }
+            }
+        }
+    }
+}
+
 fn konst_values(v: &QValue) -> Result<Vec<f64>, String> {
     match v {
         QValue::Const { data, .. } => Ok(data.clone()),
@@ -675,9 +777,7 @@ fn requantise(
     q: &Quantiser,
     src: NodeId,
     n: usize,
-    scale: &[f64],
-    shift: &[f64],
-    relu: bool,
+    f: &Expr,
 ) -> Result<QValue, String> {
     let (lo, hi) = signed_range(g.node(src).ty.elem_bits().unwrap_or(2));
     let (min, max) = (q.min_int(), q.max_int());
@@ -695,21 +795,14 @@ fn requantise(
     }
     let q = &q.per_element(&[n])?;
     // Each element's function of its integer, evaluated as qonnx does in float32: the
-    // accumulator (exact), plus the bias, Relu, then int_quant.
-    let level = |e: usize, v: i64| -> i64 {
-        let acc = (scale[e] * v as f64) as f32 + shift[e] as f32;
-        let acc = if relu { acc.max(0.0) } else { acc };
-        q.integer(e, acc)
-    };
+    // accumulator (exact), plus the bias, the pending functions, then int_quant.
+    let level = |e: usize, v: i64| -> i64 { q.integer(e, f.eval(e, v)) };
     // The IR's rows are per channel: one row when every element has the same function (same
     // scale, shift and quantiser), else one per element.
     let key = |e: usize| {
-        (
-            scale[e].to_bits(),
-            shift[e].to_bits(),
-            q.scale[e].to_bits(),
-            q.zero[e].to_bits(),
-        )
+        let mut k = vec![q.scale[e].to_bits() as u64, q.zero[e].to_bits() as u64];
+        f.key(e, &mut k);
+        k
     };
     let per_element = (1..n).any(|e| key(e) != key(0));
     let rows: Vec<usize> = if per_element {
@@ -719,12 +812,37 @@ fn requantise(
     };
     let k = (max - min) as usize;
     let mut thresholds = Vec::with_capacity(rows.len() * k);
+    let mut checked = 0u64;
     for &e in &rows {
         let t = steps(&|v| level(e, v), lo, hi, min, max);
         if t.windows(2).any(|w| w[0] > w[1]) {
             return Err("the quantiser is not monotone in its input".into());
         }
+        // A function not monotone by construction (GELU, products of branches) is checked at
+        // every input, within a budget.
+        if !f.provably_monotone() {
+            checked += (hi - lo + 1) as u64;
+            if checked > MAX_CHECKED {
+                return Err(format!(
+                    "cannot check that the function before this quantiser is monotone over \
+                     {}-bit inputs (more than {MAX_CHECKED} evaluations)",
+                    signed_width(lo as i128, hi as i128)
+                ));
+            }
+            if let Some(v) =
+                (lo..=hi).find(|&v| level(e, v) - min != t.partition_point(|&x| x <= v) as i64)
+            {
+                return Err(format!(
+                    "the quantised function is not monotone: it falls at input {v} (element {e}); \
+                     a multi-threshold unit computes rising staircases only"
+                ));
+            }
+        }
         thresholds.extend(t);
+    }
+    // Identical staircases share one row.
+    if rows.len() > 1 && thresholds.chunks(k.max(1)).all(|r| r == &thresholds[..k]) {
+        thresholds.truncate(k);
     }
     // Levels already reached at `lo` get threshold `lo`, which every input meets, so the
     // count is `level - min` over the whole input range.
@@ -732,7 +850,7 @@ fn requantise(
     let id = g.add(
         name.to_string(),
         Op::MultiThreshold(MultiThreshold {
-            thresholds: Tensor::new(vec![rows.len(), k], thresholds),
+            thresholds: Tensor::new(vec![thresholds.len() / k.max(1), k], thresholds),
         }),
         vec![Port::now(src)],
         ty,
@@ -747,7 +865,7 @@ fn requantise(
         n,
         scale: s,
         shift,
-        relu: false,
+        expr: None,
     })
 }
 

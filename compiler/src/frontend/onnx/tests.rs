@@ -381,7 +381,23 @@ fn hostile_quantisers_get_clear_errors() {
                 nodes.truncate(4);
                 nodes[3].output[0] = "y".into();
             }),
-            "ends in a Relu",
+            "ends in an elementwise function",
+        ),
+        // GELU dips below zero; on a grid of 1/16 its staircase falls again: refused.
+        (
+            qonnx(&|init, nodes| {
+                nodes[3] = node("Gelu", &["m"], "r");
+                nodes[4].attribute[0] = int_attr("signed", 1);
+                init.iter_mut()
+                    .find(|t| t.name == "qa_s")
+                    .unwrap()
+                    .float_data = vec![0.0625];
+            }),
+            "not monotone: it falls at input",
+        ),
+        (
+            qonnx(&|_, nodes| nodes[3] = node("Mul", &["m", "xq"], "r")),
+            "two different computed tensors",
         ),
         (
             qonnx(&|_, nodes| {
