@@ -13,6 +13,8 @@ scales; weights quantised from random floats with MODE too.
 qmlp_act_<ACT>.onnx: the same MLP with another activation before each hidden Quant: Sigmoid,
 Tanh, GELU as PyTorch exports it (x * 0.5 * (1 + Erf(x / sqrt 2))) and SiLU (x * Sigmoid(x));
 onnxruntime (inside qonnx's execution) computes the transcendental functions.
+bnn.onnx: a binarised MLP, 16 -> 24 -> 5: BipolarQuant weights (sign times a power of two)
+and a BipolarQuant activation (sign of the biased accumulator).
 jet_mlp.onnx: the jet-tagging architecture (16-64-32-32-5, 6-bit weights, 3-bit ReLU
 activations, ROUND), random weights (not trained).
 <name>.expected.json: the integer inputs (the input Quant's integers), and qonnx's outputs.
@@ -104,6 +106,36 @@ def build(sizes, act_bits, mode, rng, per_channel, act="Relu"):
     return model
 
 
+def build_bnn(rng):
+    nodes, inits = [], []
+    nodes.append(quant("x", "xq", 2.0 ** -4, 8, 1, 0, "ROUND", inits, "qin"))
+
+    def bipolar(inp, out, scale, tag):
+        inits.append(const(f"{tag}_s", scale))
+        nodes.append(helper.make_node("BipolarQuant", [inp, f"{tag}_s"], [out], domain=DOMAIN,
+                                      name=tag))
+
+    prev, prev_scale = "xq", 2.0 ** -4
+    for l, (n_in, n_out, s_w) in enumerate([(16, 24, 2.0 ** -3), (24, 5, 2.0 ** -2)]):
+        inits.append(const(f"w{l}", rng.normal(0, 1.0, (n_in, n_out))))
+        bipolar(f"w{l}", f"w{l}q", s_w, f"bw{l}")
+        nodes.append(helper.make_node("MatMul", [prev, f"w{l}q"], [f"m{l}"], name=f"fc{l}"))
+        inits.append(const(f"b{l}", rng.integers(-8, 8, n_out) * prev_scale * s_w))
+        nodes.append(helper.make_node("Add", [f"m{l}", f"b{l}"], [f"a{l}"], name=f"bias{l}"))
+        if l == 0:
+            bipolar("a0", "h0", 1.0, "ba0")
+            prev, prev_scale = "h0", 1.0
+    nodes.append(helper.make_node("Identity", ["a1"], ["y"], name="out"))
+    graph = helper.make_graph(
+        nodes, "bnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                   helper.make_opsetid(DOMAIN, 1)],
+                             producer_name="tools/qonnx_fixtures.py")
+
+
 def expected(model, n_in, rng, count):
     mw = ModelWrapper(model).transform(InferShapes())
     inputs, outputs = [], []
@@ -143,7 +175,10 @@ def main():
         onnx.save(m, out / f"qmlp_act_{name}.onnx")
         (out / f"qmlp_act_{name}.expected.json").write_text(
             json.dumps(expected(m, 16, rng, 16)) + "\n")
-    print(f"wrote {len(MODES) + len(acts) + 1} QONNX fixtures to {out}")
+    m = build_bnn(rng)
+    onnx.save(m, out / "bnn.onnx")
+    (out / "bnn.expected.json").write_text(json.dumps(expected(m, 16, rng, 16)) + "\n")
+    print(f"wrote {len(MODES) + len(acts) + 2} QONNX fixtures to {out}")
 
 
 if __name__ == "__main__":

@@ -482,9 +482,10 @@ fn transformer_section(tmp: &Path) -> String {
     // (file, steps per sample, samples, targets)
     let designs: Vec<(std::path::PathBuf, usize, usize, &[&str])> = vec![
         (examples.join("sdsa_16x16_h2.sfir"), 4, 4, &["xc7a35t"]),
-        (examples.join("sdsa_64x64_h4.sfir"), 1, 2, &["xc7a35t"]),
+        // 30 k LUTs: past the xc7a35t, on the xc7a100t.
+        (examples.join("sdsa_64x64_h4.sfir"), 1, 2, &["xc7a100t"]),
         (examples.join("sdsa_64x64_h4.sfir"), 4, 2, &[]),
-        (examples.join("sdsa_64x64.onnx"), 1, 4, &["xc7a35t"]),
+        (examples.join("sdsa_64x64.onnx"), 1, 4, &["xc7a100t"]),
         (fixtures.join("jet_mlp.onnx"), 1, 64, &["xc7a35t", "xcvu9p"]),
         (fixtures.join("qmlp_act_gelu.onnx"), 1, 64, &["xc7a35t"]),
     ];

@@ -121,7 +121,8 @@ fn qonnx_agreement(name: &str) -> (usize, usize) {
 
 /// QONNX `Quant` in every rounding mode, bit-exact against the `qonnx` package's own execution
 /// (`tools/qonnx_fixtures.py`): the integer graph's outputs, mapped back by their scales, equal
-/// qonnx's float32 outputs exactly, on 16 vectors per model.
+/// qonnx's float32 outputs exactly, on 16 vectors per model; `bnn` has `BipolarQuant` weights
+/// and activations.
 #[test]
 fn qonnx_models_match_qonnx_execution_in_every_rounding_mode() {
     for name in [
@@ -133,6 +134,7 @@ fn qonnx_models_match_qonnx_execution_in_every_rounding_mode() {
         "qmlp_half_up",
         "qmlp_half_down",
         "jet_mlp",
+        "bnn",
     ] {
         let (same, all) = qonnx_agreement(name);
         assert_eq!((same, all), (16 * 5, 16 * 5), "{name}");
@@ -151,11 +153,12 @@ fn quantised_activations_match_qonnx_execution() {
     }
 }
 
-/// The jet-tagging QONNX MLP, and MLPs with GELU and Tanh activations (ramp-family units),
+/// The jet-tagging QONNX MLP, MLPs with GELU and Tanh activations (ramp-family units) and a
+/// binarised MLP
 /// compile to RTL that matches the golden model.
 #[test]
 fn qonnx_jet_mlp_compiles_and_cosims_bit_exact() {
-    for name in ["jet_mlp", "qmlp_act_gelu", "qmlp_act_tanh"] {
+    for name in ["jet_mlp", "qmlp_act_gelu", "qmlp_act_tanh", "bnn"] {
         let g = flow::load(&fixture(&format!("{name}.onnx"))).unwrap();
         let c = flow::compile(g, &Default::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -26,7 +26,10 @@ fn is_custom(n: &NodeProto, op: &str) -> bool {
 
 /// A QONNX or FINN quantiser: the graph is a quantised ANN.
 pub fn is_quantiser(n: &NodeProto) -> bool {
-    is_custom(n, "Quant") || is_custom(n, "IntQuant") || is_custom(n, "MultiThreshold")
+    is_custom(n, "Quant")
+        || is_custom(n, "IntQuant")
+        || is_custom(n, "BipolarQuant")
+        || is_custom(n, "MultiThreshold")
 }
 
 /// Whether the quantised lowering takes this node.
@@ -164,14 +167,21 @@ fn broadcast_to(values: &[f32], vdims: &[usize], dims: &[usize]) -> Result<Vec<f
 impl Quantiser {
     pub fn min_int(&self) -> i64 {
         match (self.signed, self.narrow) {
+            _ if self.bipolar() => -1,
             (true, true) => -(1i64 << (self.bits - 1)) + 1,
             (true, false) => -(1i64 << (self.bits - 1)),
             _ => 0,
         }
     }
 
+    /// One signed bit: the codes are -1 and +1 (QONNX `BipolarQuant`, and `Quant` at 1 bit).
+    fn bipolar(&self) -> bool {
+        self.bits == 1 && self.signed
+    }
+
     pub fn max_int(&self) -> i64 {
         match (self.signed, self.narrow) {
+            _ if self.bipolar() => 1,
             (false, false) => (1i64 << self.bits) - 1,
             (false, true) => (1i64 << self.bits) - 2,
             _ => (1i64 << (self.bits - 1)) - 1,
@@ -233,6 +243,27 @@ enum QValue {
 }
 
 fn quantiser(node: &NodeProto, values: &HashMap<String, QValue>) -> Result<Quantiser, String> {
+    if node.op_type == "BipolarQuant" {
+        // sign(x) * scale, +1 at zero: one signed bit with the bipolar codes.
+        let Some(QValue::Const { data, dims }) = node.input.get(1).and_then(|n| values.get(n))
+        else {
+            return Err("input 1 (scale) must be a non-empty constant".into());
+        };
+        let scale: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+        if scale.is_empty() || scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+            return Err("scales must be positive numbers".into());
+        }
+        return Ok(Quantiser {
+            scale,
+            scale_dims: dims.clone(),
+            zero: vec![0.0],
+            zero_dims: vec![],
+            bits: 1,
+            signed: true,
+            narrow: false,
+            rounding: Rounding::HalfEven,
+        });
+    }
     let konst = |i: usize| -> Result<(Vec<f32>, Vec<usize>), String> {
         match node.input.get(i).and_then(|n| values.get(n)) {
             Some(QValue::Const { data, dims }) if !data.is_empty() => {
@@ -370,7 +401,7 @@ fn lower_node(
     };
     match node.op_type.as_str() {
         "Identity" | "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => Ok(arg(0)?.clone()),
-        "Quant" | "IntQuant" => {
+        "Quant" | "IntQuant" | "BipolarQuant" => {
             let q = quantiser(node, values)?;
             match arg(0)? {
                 QValue::Input { shape } => {
@@ -781,9 +812,6 @@ fn requantise(
 ) -> Result<QValue, String> {
     let (lo, hi) = signed_range(g.node(src).ty.elem_bits().unwrap_or(2));
     let (min, max) = (q.min_int(), q.max_int());
-    if q.bits == 1 && q.signed {
-        return Err("bipolar (1-bit signed) quantisers are not lowered".into());
-    }
     // One threshold per level: keep the unit within what the IR allows.
     let levels = (max - min) as usize;
     if levels > crate::ir::verify::MAX_THRESHOLDS {
