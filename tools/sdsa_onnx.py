@@ -15,6 +15,11 @@ what its exporter writes for `Conv1d(C, C, 1)` projections, `(x > th).float()` s
 Block: x [1, C, N] spikes; Q, K, V = H(Conv1x1(x) - th); mask = H(sum over tokens of K*V > 1.5);
 attention = Q * mask; out = H(Conv1x1(attention) - th_o) + x (the membrane shortcut).
 Heads group channels; SDSA's per-channel sums do not see them, so the ONNX graph has none.
+
+--kind ssa writes Spikformer's spiking self-attention (Zhou et al., ICLR 2023) instead:
+scores = Q^T K (spike counts, tokens x tokens), context = scores V^T (counts where V spiked),
+transposed back to channels x tokens, times 0.125, and a threshold: the operators `MatMul` of
+spikes, `MatMul` of counts by spikes, `Transpose` and `Mul` by a constant.
 """
 import argparse
 import json
@@ -25,7 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def build(c, n, rng):
+def build(c, n, rng, kind="sdsa", ssa_th=0.5):
     inits, nodes = [], []
 
     def proj(name, src):
@@ -48,20 +53,36 @@ def build(c, n, rng):
         return w, b, th
 
     params = {p: proj(p, "x") for p in "qkv"}
-    inits.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"))
-    inits.append(numpy_helper.from_array(np.array(np.float32(1.5)), "mask_th"))
-    nodes.extend([
-        helper.make_node("Mul", ["k", "v"], ["kv"], name="kv"),
-        helper.make_node("ReduceSum", ["kv", "axes"], ["kv_sum"], name="kv_sum", keepdims=1),
-        helper.make_node("Greater", ["kv_sum", "mask_th"], ["mask_g"], name="mask"),
-        helper.make_node("Cast", ["mask_g"], ["mask_f"], name="mask_cast", to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["q", "mask_f"], ["attn"], name="attn"),
-    ])
+    if kind == "ssa":
+        inits.append(numpy_helper.from_array(np.array(np.float32(0.125)), "attn_scale"))
+        inits.append(numpy_helper.from_array(np.array(np.float32(ssa_th)), "attn_th"))
+        t = lambda src, out: helper.make_node("Transpose", [src], [out], name=out, perm=[0, 2, 1])
+        nodes.extend([
+            t("q", "q_t"),
+            helper.make_node("MatMul", ["q_t", "k"], ["scores"], name="scores"),
+            t("v", "v_t"),
+            helper.make_node("MatMul", ["scores", "v_t"], ["ctx_t"], name="ctx_mm"),
+            t("ctx_t", "ctx"),
+            helper.make_node("Mul", ["ctx", "attn_scale"], ["ctx_s"], name="ctx_scale"),
+            helper.make_node("Greater", ["ctx_s", "attn_th"], ["attn_g"], name="attn_lif"),
+            helper.make_node("Cast", ["attn_g"], ["attn"], name="attn_cast", to=TensorProto.FLOAT),
+        ])
+    else:
+        inits.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "axes"))
+        inits.append(numpy_helper.from_array(np.array(np.float32(1.5)), "mask_th"))
+        nodes.extend([
+            helper.make_node("Mul", ["k", "v"], ["kv"], name="kv"),
+            helper.make_node("ReduceSum", ["kv", "axes"], ["kv_sum"], name="kv_sum", keepdims=1),
+            helper.make_node("Greater", ["kv_sum", "mask_th"], ["mask_g"], name="mask"),
+            helper.make_node("Cast", ["mask_g"], ["mask_f"], name="mask_cast",
+                             to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["q", "mask_f"], ["attn"], name="attn"),
+        ])
     params["o"] = proj("o", "attn")
     nodes.append(helper.make_node("Add", ["o", "x"], ["y"], name="shortcut"))
     graph = helper.make_graph(
         nodes,
-        f"sdsa_{c}x{n}",
+        f"{kind}_{c}x{n}",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, n])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, n])],
         inits,
@@ -84,8 +105,14 @@ def build(c, n, rng):
             return (pre > th).astype(np.float64)
 
         q, k, v = lif("q", x), lif("k", x), lif("v", x)
-        mask = ((k * v).sum(axis=1, keepdims=True) > 1.5).astype(np.float64)
-        attn = q * mask
+        if kind == "ssa":
+            ctx = ((q.T @ k) @ v.T).T * 0.125
+            margin = min(margin, np.min(np.abs(ctx - ssa_th)))
+            mask = (ctx > ssa_th).astype(np.float64)
+            attn = mask
+        else:
+            mask = ((k * v).sum(axis=1, keepdims=True) > 1.5).astype(np.float64)
+            attn = q * mask
         return lif("o", attn) + x, margin, mask
 
     return model, run
@@ -98,11 +125,12 @@ def main():
     ap.add_argument("--tokens", type=int, default=16)
     ap.add_argument("--vectors", type=int, default=24)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--kind", choices=["sdsa", "ssa"], default="sdsa")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
-    model, run = build(a.channels, a.tokens, rng)
+    model, run = build(a.channels, a.tokens, rng, a.kind)
     a.out.mkdir(parents=True, exist_ok=True)
-    stem = f"sdsa_{a.channels}x{a.tokens}"
+    stem = f"{a.kind}_{a.channels}x{a.tokens}"
     onnx.save(model, a.out / f"{stem}.onnx")
     inputs, outputs, opened = [], [], 0
     while len(inputs) < a.vectors:
@@ -114,7 +142,7 @@ def main():
         inputs.append(x.astype(int).flatten().tolist())
         outputs.append(y.astype(int).flatten().tolist())
     if a.vectors:
-        assert 0 < opened < a.vectors * a.channels, "the mask never varies: a weak fixture"
+        assert 0 < opened < a.vectors * mask.size, "the mask never varies: a weak fixture"
         (a.out / f"{stem}.expected.json").write_text(
             json.dumps({"inputs": inputs, "outputs": outputs}) + "\n")
     print(f"wrote {a.out / stem}.onnx ({len(inputs)} vectors, mask open {opened} times)")

@@ -742,6 +742,19 @@ pub fn random_spike_transformer(seed: u64) -> Graph {
             vec![Port::now(attn)],
         )
     });
+    // Tokens-major view of the requantised counts (a transpose is wiring).
+    let mut perm: Vec<usize> = (0..rank).collect();
+    perm.swap(rank - 2, rank - 1);
+    if rng.random_bool(0.5) {
+        perm.rotate_left(1);
+    }
+    let rq_t = tensor(
+        &mut g,
+        "rq_t",
+        TensorOp::Transpose { perm },
+        vec![Port::now(rq)],
+    );
+    g.add("out_rq_t", Op::Output, vec![Port::now(rq_t)], ty(&g, rq_t));
     // A dense layer and an integrating neuron on the attention output: state after the
     // stateless operators.
     let m = rng.random_range(1..=4usize);
@@ -819,6 +832,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert_eq!(seen.len(), 7, "{seen:?}");
     }
 }

@@ -176,13 +176,36 @@ fn qonnx_jet_mlp_compiles_and_cosims_bit_exact() {
 /// costs, reported, not hidden), and the RTL cosims bit-exact against the golden model.
 #[test]
 fn onnx_spike_driven_attention_matches_numpy_and_cosims_bit_exact() {
-    let g = flow::load(&fixture("sdsa_16x16.onnx")).unwrap();
+    attention_fixture(
+        "sdsa_16x16",
+        &["spike_and", "popcount", "multi_threshold", "add", "conv"],
+    );
+}
+
+/// Spikformer's spiking self-attention (`tools/sdsa_onnx.py --kind ssa`): Q^T K counts, counts
+/// times V^T, transposes, a scale folded into the threshold.
+#[test]
+fn onnx_spikformer_attention_matches_numpy_and_cosims_bit_exact() {
+    attention_fixture(
+        "ssa_16x16",
+        &[
+            "spike_matmul",
+            "transpose",
+            "multi_threshold",
+            "add",
+            "conv",
+        ],
+    );
+}
+
+fn attention_fixture(name: &str, keywords: &[&str]) {
+    let g = flow::load(&fixture(&format!("{name}.onnx"))).unwrap();
     let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.keyword()).collect();
-    for kw in ["spike_and", "popcount", "multi_threshold", "add", "conv"] {
-        assert!(ops.contains(&kw), "{kw} missing from {ops:?}");
+    for kw in keywords {
+        assert!(ops.contains(kw), "{kw} missing from {ops:?}");
     }
     let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("sdsa_16x16.expected.json")).unwrap(),
+        &std::fs::read_to_string(fixture(&format!("{name}.expected.json"))).unwrap(),
     )
     .unwrap();
     let vectors = |k: &str| -> Vec<Vec<i64>> {
@@ -231,7 +254,7 @@ fn onnx_spike_driven_attention_matches_numpy_and_cosims_bit_exact() {
             all += 1;
         }
     }
-    println!("float vs integer: {same} of {all} outputs agree");
+    println!("{name}: float vs integer, {same} of {all} outputs agree");
     assert!(
         same * 100 >= all * 95,
         "integer model agrees on {same} of {all} outputs"

@@ -377,6 +377,26 @@ pub fn files(
                 shape(ins[0])
             )
         }
+        TensorOp::Transpose { perm } => {
+            let a = &ins[0].shape;
+            let out: Vec<usize> = perm.iter().map(|&k| a[k]).collect();
+            let (so, si) = (strides(&out), strides(a));
+            let b = bits(ins[0]);
+            let idx: Vec<String> = (0..out.len())
+                .map(|k| format!("(e / {}) % {} * {}", so[k], out[k], si[perm[k]]))
+                .collect();
+            let mut gen = Gen::default();
+            gen.each("e", 0, n, "g_t");
+            gen.line(format!(
+                "assign y[e*{b} +: {b}] = x[({})*{b} +: {b}];",
+                idx.join(" + ")
+            ));
+            gen.finish(&mut lines);
+            format!(
+                "Transpose: {} with axes {perm:?}; wiring only.",
+                shape(ins[0])
+            )
+        }
         TensorOp::Requant(rq) => {
             let t = ins[0];
             let ib = if t.elem == Elem::Spike { 2 } else { bits(t) };

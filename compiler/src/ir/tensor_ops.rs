@@ -113,6 +113,8 @@ pub enum TensorOp {
     },
     /// Requantisation of integers.
     Requant(Requant),
+    /// Axes permuted: output axis `k` is input axis `perm[k]` (wiring only in hardware).
+    Transpose { perm: Vec<usize> },
 }
 
 /// Row-major strides of `shape`.
@@ -135,6 +137,15 @@ pub fn broadcast_index(a: &[usize], b: &[usize], e: usize) -> usize {
                 (e / sa[k]) % a[k] * sb[k]
             }
         })
+        .sum()
+}
+
+/// Index into the input of output element `e` of a transpose by `perm` of a tensor of `shape`.
+pub fn transpose_index(shape: &[usize], perm: &[usize], e: usize) -> usize {
+    let out: Vec<usize> = perm.iter().map(|&k| shape[k]).collect();
+    let (so, si) = (strides(&out), strides(shape));
+    (0..out.len())
+        .map(|k| (e / so[k]) % out[k] * si[perm[k]])
         .sum()
 }
 
@@ -217,6 +228,7 @@ impl TensorOp {
             TensorOp::Add => "add",
             TensorOp::OrPool { .. } => "or_pool",
             TensorOp::Requant(_) => "requant",
+            TensorOp::Transpose { .. } => "transpose",
         }
     }
 
@@ -343,6 +355,24 @@ impl TensorOp {
                 }
                 Ok(Type::new(Elem::Spike, shape))
             }
+            TensorOp::Transpose { perm } => {
+                arity(1)?;
+                let a = ins[0];
+                let mut seen = perm.clone();
+                seen.sort_unstable();
+                if seen != (0..a.shape.len()).collect::<Vec<_>>() {
+                    return Err(format!(
+                        "perm {perm:?} is not a permutation of the axes of {a}"
+                    ));
+                }
+                if a.elem == Elem::Real {
+                    return Err(format!("the input must be spikes or integers, is {a}"));
+                }
+                Ok(Type::new(
+                    a.elem,
+                    perm.iter().map(|&k| a.shape[k]).collect(),
+                ))
+            }
             TensorOp::Requant(rq) => {
                 arity(1)?;
                 let a = ins[0];
@@ -440,6 +470,9 @@ impl TensorOp {
                 }
                 y
             }
+            TensorOp::Transpose { perm } => (0..ins[0].len())
+                .map(|e| xs[0][transpose_index(&ins[0].shape, perm, e)])
+                .collect(),
             TensorOp::Requant(rq) => {
                 let n = xs[0].len();
                 let per = n / rq.mul.len().max(1);
@@ -537,6 +570,20 @@ mod tests {
         .unwrap();
         // [-8, 7] times k = 2 terms: [-16, 14].
         assert_eq!(t, Type::new(Elem::Fix { width: 5, frac: 0 }, vec![2, 2]));
+    }
+
+    #[test]
+    fn transpose_permutes_axes() {
+        let a = Type::new(Elem::Spike, vec![2, 3]);
+        let op = TensorOp::Transpose { perm: vec![1, 0] };
+        assert_eq!(op.out_type(&[&a]).unwrap().shape, vec![3, 2]);
+        assert_eq!(
+            op.eval(&[&a], &[&[1, 2, 3, 4, 5, 6]]),
+            vec![1, 4, 2, 5, 3, 6]
+        );
+        assert!(TensorOp::Transpose { perm: vec![0, 0] }
+            .out_type(&[&a])
+            .is_err());
     }
 
     #[test]

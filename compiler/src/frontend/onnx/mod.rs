@@ -57,8 +57,9 @@ const SHAPE_ONLY: [&str; 6] = [
 ];
 
 /// Operators lowered to the IR.
-const LOWERED: [&str; 16] = [
+const LOWERED: [&str; 17] = [
     "Conv",
+    "Transpose",
     "ReduceSum",
     "MaxPool",
     "Gemm",
@@ -112,8 +113,21 @@ pub fn load_lowered(name: &str, bytes: &[u8]) -> Result<quantised::Lowered, Onnx
 /// A value while lowering: a constant (initializer or folded) or an IR node's output.
 #[derive(Clone, Debug)]
 enum Value {
-    Const { dims: Vec<usize>, data: Vec<f64> },
-    Node { id: NodeId, shape: Vec<usize> },
+    Const {
+        dims: Vec<usize>,
+        data: Vec<f64>,
+    },
+    Node {
+        id: NodeId,
+        shape: Vec<usize>,
+    },
+    /// Integer counts times a positive constant (Spikformer's attention scale), pending until a
+    /// threshold divides it out.
+    Scaled {
+        id: NodeId,
+        shape: Vec<usize>,
+        scale: f64,
+    },
 }
 
 /// The element count of `dims`, within the limit.
@@ -373,7 +387,7 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
             .into_iter()
             .filter_map(|(k, v)| match v {
                 Value::Const { dims, data } => Some((k, (dims, data))),
-                Value::Node { .. } => None,
+                _ => None,
             })
             .collect();
         return quantised::lower(graph, name, consts);
@@ -433,6 +447,12 @@ fn lower(bytes: &[u8]) -> Result<quantised::Lowered, String> {
             Some(Value::Const { .. }) => {
                 return Err(format!("output '{}' is a constant", out.name))
             }
+            Some(Value::Scaled { .. }) => {
+                return Err(format!(
+                    "output '{}' is scaled counts; threshold them or output the counts",
+                    out.name
+                ))
+            }
             None => return Err(format!("output '{}': no node computes it", out.name)),
         }
     }
@@ -480,11 +500,18 @@ fn lower_node(
         .filter(|s| !s.is_empty())
         .ok_or("no output")?
         .clone();
-    let name = if node.name.is_empty() {
+    let base = if node.name.is_empty() {
         out.clone()
     } else {
         node.name.clone()
     };
+    // ONNX does not require unique node names; the IR does.
+    let mut name = base.clone();
+    let mut k = 1;
+    while g.find(&name).is_some() {
+        k += 1;
+        name = format!("{base}_{k}");
+    }
     let op = node.op_type.as_str();
     let result = match op {
         "Identity" | "Cast" | "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => {
@@ -536,6 +563,43 @@ fn lower_node(
             };
             tensor_node(g, name, op, &ins)?
         }
+        "Transpose" => {
+            let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
+                return Err("the operand must be a computed tensor".into());
+            };
+            check_view(g, id, &shape)?;
+            let full = shape.len() + batch;
+            let default: Vec<i64> = (0..full as i64).rev().collect();
+            let perm = attr_ints(node, "perm", &default);
+            if perm.len() != full || (0..batch).any(|k| perm[k] != k as i64) {
+                return Err(format!("perm {perm:?} moves the batch axis or misses axes"));
+            }
+            let perm: Vec<usize> = perm[batch..]
+                .iter()
+                .map(|&p| (p - batch as i64).max(0) as usize)
+                .collect();
+            tensor_node(g, name, TensorOp::Transpose { perm }, &[id])?
+        }
+        "Mul" | "Div"
+            if matches!(
+                (operand(values, node, 0), operand(values, node, 1)),
+                (Ok(Value::Node { id, .. }), Ok(Value::Const { .. })) if matches!(g.node(*id).ty.elem, Elem::Fix { .. })
+            ) =>
+        {
+            let (Value::Node { id, shape }, Value::Const { data, .. }) =
+                (operand(values, node, 0)?.clone(), operand(values, node, 1)?)
+            else {
+                return Err("unreachable".into());
+            };
+            let [c] = data[..] else {
+                return Err("counts scale by one constant".into());
+            };
+            let scale = if op == "Mul" { c } else { 1.0 / c };
+            if !(scale > 0.0 && scale.is_finite()) {
+                return Err(format!("counts scale by a positive constant, not {c}"));
+            }
+            Value::Scaled { id, shape, scale }
+        }
         "ReduceSum" => {
             let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
                 return Err("the operand must be computed, not a constant".into());
@@ -544,7 +608,7 @@ fn lower_node(
             let axes: Vec<i64> = match node.input.get(1).filter(|s| !s.is_empty()) {
                 Some(_) => match operand(values, node, 1)? {
                     Value::Const { data, .. } => data.iter().map(|&v| v as i64).collect(),
-                    Value::Node { .. } => return Err("axes must be a constant".into()),
+                    _ => return Err("axes must be a constant".into()),
                 },
                 None => attr_ints(node, "axes", &[]),
             };
@@ -615,7 +679,7 @@ fn lower_node(
             let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
                 Some(_) => match operand(values, node, 2)? {
                     Value::Const { data, .. } => broadcast(data, co)?,
-                    Value::Node { .. } => return Err("the bias must be a constant".into()),
+                    _ => return Err("the bias must be a constant".into()),
                 },
                 None => vec![0.0; co],
             };
@@ -806,8 +870,10 @@ fn lower_node(
             Value::Node { id, shape }
         }
         "Greater" | "GreaterOrEqual" => {
-            let Value::Node { id, shape } = operand(values, node, 0)?.clone() else {
-                return Err("the first operand must be computed".into());
+            let (id, shape, scale) = match operand(values, node, 0)?.clone() {
+                Value::Node { id, shape } => (id, shape, 1.0),
+                Value::Scaled { id, shape, scale } => (id, shape, scale),
+                Value::Const { .. } => return Err("the first operand must be computed".into()),
             };
             let Value::Const { data, .. } = operand(values, node, 1)? else {
                 return Err("the threshold must be a constant".into());
@@ -819,7 +885,8 @@ fn lower_node(
                 check_view(g, id, &shape)?;
                 let t: Vec<i64> = broadcast(data, n)?
                     .iter()
-                    .map(|&t| {
+                    .map(|&t| t / scale)
+                    .map(|t| {
                         if op == "Greater" {
                             t.floor() + 1.0
                         } else {

@@ -116,6 +116,27 @@ fn a_spike_layer_lowers_to_affine_and_threshold() {
     assert_eq!(nr.v_threshold, vec![0.5, 0.5]);
 }
 
+/// ONNX leaves node names optional and need not keep them unique; the IR's names stay unique.
+#[test]
+fn repeated_node_names_are_made_unique() {
+    let mut gemm = node("Gemm", &["x", "W", "b"], "h");
+    gemm.attribute.push(int_attr("transB", 1));
+    gemm.name = "layer".into();
+    let mut th = node("GreaterOrEqual", &["h", "th"], "s");
+    th.name = "layer".into();
+    let g = load_bytes(
+        "m.onnx",
+        &model(
+            vec![gemm, th, node("Cast", &["s"], "y")],
+            layer_constants(),
+            17,
+        ),
+    )
+    .unwrap();
+    crate::ir::verify::verify(&g).unwrap();
+    assert!(g.find("layer").is_some() && g.find("layer_2").is_some());
+}
+
 /// MatMul stores [in, out]; Add and Mul by constants fold into the layer.
 #[test]
 fn matmul_add_mul_fold_into_one_affine_layer() {

@@ -355,6 +355,7 @@ enum OpKind {
     Matmul,
     OrPool,
     Requant,
+    Transpose,
 }
 
 const KINDS: [NeuronKind; 7] = NeuronKind::ALL;
@@ -444,6 +445,7 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
             OpKind::OrPool,
             &[("kernel", Kind::IntVec), ("stride", Kind::IntVec)],
         ),
+        "transpose" => simple(OpKind::Transpose, &[("perm", Kind::IntVec)]),
         "requant" => simple(
             OpKind::Requant,
             &[
@@ -776,6 +778,9 @@ impl<'a> State<'a> {
                 let stride = sizes(attrs.int_vec("stride"), "stride", op_at)?;
                 Op::Tensor(TensorOp::OrPool { kernel, stride })
             }
+            OpKind::Transpose => Op::Tensor(TensorOp::Transpose {
+                perm: sizes(attrs.int_vec("perm"), "perm", op_at)?,
+            }),
             OpKind::Requant => {
                 let (mul, shift, rounding) =
                     (attrs.int_vec("mul"), attrs.u32("shift"), attrs.rounding());

@@ -66,6 +66,7 @@ pub(super) fn graph(g: &Graph) -> String {
                     a.vector("kernel", &as_i64(kernel));
                     a.vector("stride", &as_i64(stride));
                 }
+                TensorOp::Transpose { perm } => a.vector("perm", &as_i64(perm)),
                 TensorOp::Requant(r) => {
                     a.vector("mul", &r.mul);
                     a.scalar("shift", &r.shift);

@@ -232,13 +232,14 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
                 scale,
             })),
         3 => int_neuron,
-        2 => (0usize..6, any::<bool>(), any::<bool>(), prop::collection::vec(0usize..9, 1..3), ivec(), 0u32..41, 0usize..7, arb_i64(), arb_i64())
+        2 => (0usize..7, any::<bool>(), any::<bool>(), prop::collection::vec(0usize..9, 1..3), ivec(), 0u32..41, 0usize..7, arb_i64(), arb_i64())
             .prop_map(|(k, ta, tb, win, mul, shift, r, lo, hi)| Op::Tensor(match k {
                 0 => TensorOp::And,
                 1 => TensorOp::Add,
                 2 => TensorOp::Popcount { axis: win[0] },
                 3 => TensorOp::Matmul { ta, tb },
                 4 => TensorOp::OrPool { kernel: win.clone(), stride: win },
+                5 => TensorOp::Transpose { perm: win },
                 _ => TensorOp::Requant(Requant { mul, shift, rounding: Rounding::ALL[r], lo, hi }),
             })),
     ]
