@@ -474,3 +474,107 @@ fn folding_refuses_a_layer_read_under_another_name() {
     let e = load_bytes("m.onnx", &bytes).unwrap_err().to_string();
     assert!(e.contains("2 nodes read that layer"), "{e}");
 }
+
+/// A spike tensor input `x` of [channels 2, tokens 3] (batch 1) and output `y`.
+fn attention_model(nodes: Vec<NodeProto>, init: Vec<TensorProto>) -> Vec<u8> {
+    let mut m = ModelProto::decode(&model(nodes, init, 17)[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    g.input = vec![value("x", &[1, 2, 3])];
+    g.output = vec![value("y", &[1, 2, 3])];
+    m.encode_to_vec()
+}
+
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: attribute_type::INTS,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn spike_attention_operators_lower_and_bad_ones_are_refused_clearly() {
+    // x AND x, counted over tokens, thresholded, ANDed back: the SDSA pattern lowers.
+    let ok = attention_model(
+        vec![
+            node("Mul", &["x", "x"], "kv"),
+            node("ReduceSum", &["kv", "axes"], "s"),
+            node("Greater", &["s", "th"], "m"),
+            node("Cast", &["m"], "mf"),
+            node("Mul", &["x", "mf"], "y"),
+        ],
+        vec![
+            TensorProto {
+                name: "axes".into(),
+                dims: vec![1],
+                data_type: data_type::INT64,
+                int64_data: vec![2],
+                ..Default::default()
+            },
+            tensor("th", &[], &[1.5]),
+        ],
+    );
+    let g = load_bytes("a.onnx", &ok).unwrap();
+    crate::ir::verify::verify(&g).unwrap();
+    let kws: Vec<&str> = g.nodes.iter().map(|n| n.op.keyword()).collect();
+    assert_eq!(
+        kws,
+        [
+            "input",
+            "spike_and",
+            "popcount",
+            "multi_threshold",
+            "spike_and",
+            "output"
+        ]
+    );
+    // count > 1.5 is count >= 2.
+    let Op::MultiThreshold(mt) = &g.node(g.find("Greater_m").unwrap()).op else {
+        panic!()
+    };
+    assert_eq!(mt.thresholds.data, vec![2]);
+
+    let with = |op: NodeProto| attention_model(vec![op], vec![tensor("w", &[2, 2, 1], &[1.0; 4])]);
+    let mut two_axes = node("ReduceSum", &["x"], "y");
+    two_axes.attribute.push(ints_attr("axes", &[1, 2]));
+    let mut batch_axis = node("ReduceSum", &["x"], "y");
+    batch_axis.attribute.push(ints_attr("axes", &[0]));
+    let mut transpose_batch = node("Transpose", &["x"], "y");
+    transpose_batch
+        .attribute
+        .push(ints_attr("perm", &[1, 0, 2]));
+    let mut padded_pool = node("MaxPool", &["x"], "y");
+    padded_pool.attribute.push(ints_attr("kernel_shape", &[2]));
+    padded_pool.attribute.push(ints_attr("pads", &[1, 1]));
+    let mut lopsided = node("Conv", &["x", "w"], "y");
+    lopsided.attribute.push(ints_attr("pads", &[0, 1]));
+    let cases = vec![
+        (with(two_axes), "one axis is lowered"),
+        (with(batch_axis), "batch axis"),
+        (with(transpose_batch), "moves the batch axis"),
+        (with(padded_pool), "padding"),
+        (with(lopsided), "only symmetric padding"),
+        (
+            attention_model(
+                vec![
+                    node("Conv", &["x", "w"], "c"),
+                    node("Mul", &["c", "x"], "y"),
+                ],
+                vec![tensor("w", &[2, 2, 1], &[1.0; 4])],
+            ),
+            "only spike tensors multiply",
+        ),
+        (
+            attention_model(
+                vec![node("Flatten", &["x"], "f"), node("Mul", &["f", "x"], "y")],
+                vec![],
+            ),
+            "reshapes between spike-driven operators are not lowered",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let e = load_bytes("a.onnx", &bytes).unwrap_err().to_string();
+        assert!(e.starts_with("a.onnx: ") && e.contains(want), "{want}: {e}");
+    }
+}
