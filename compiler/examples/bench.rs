@@ -481,7 +481,9 @@ fn transformer_section(tmp: &Path) -> String {
     let examples = root.join("../examples");
     // (file, steps per sample, samples, targets)
     let designs: Vec<(std::path::PathBuf, usize, usize, &[&str])> = vec![
-        (examples.join("sdsa_16x16_h2.sfir"), 4, 4, &["xc7a35t"]),
+        // Small enough that `--arch auto` unrolls its projections over all 16 tokens: Yosys
+        // takes over a quarter of an hour on that, so this one is cosimulated only.
+        (examples.join("sdsa_16x16_h2.sfir"), 4, 4, &[]),
         // 30 k LUTs: past the xc7a35t, on the xc7a100t.
         (examples.join("sdsa_64x64_h4.sfir"), 1, 2, &["xc7a100t"]),
         (examples.join("sdsa_64x64_h4.sfir"), 4, 2, &[]),

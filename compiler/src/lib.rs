@@ -38,6 +38,7 @@ pub mod ir;
 pub mod lint;
 pub mod opt;
 pub mod quant;
+pub mod surrogate;
 pub mod synth;
 pub mod testgen;
 pub mod tool;

@@ -62,6 +62,14 @@ enum Cmd {
     ///
     /// Example: spikeforge dataset --target xc7a35t --n 1000 --seed 1 --shard 0/4 -o xc7.0.jsonl
     Dataset(DatasetArgs),
+    /// Fit the resource surrogate to dataset files (each design recompiled from its spec; kept
+    /// while its RTL is what Yosys saw) and report its error on each model family held out.
+    ///
+    /// Example: spikeforge surrogate train xc7a35t.jsonl -o xc7a35t.surrogate.json
+    Surrogate {
+        #[command(subcommand)]
+        cmd: SurrogateCmd,
+    },
     /// List the built-in target devices: capacities and how timing is measured.
     ///
     /// Example: spikeforge targets
@@ -334,6 +342,21 @@ enum DatasetCmd {
     Merge {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SurrogateCmd {
+    /// Fit per-term weights (non-negative, relative error) for LUT and FF; print held-out-family
+    /// errors; write the weights as JSON.
+    ///
+    /// Example: spikeforge surrogate train xc7a35t.jsonl -o xc7a35t.surrogate.json
+    Train {
+        /// Dataset files of one target (`spikeforge dataset`).
+        #[arg(required = true)]
+        data: Vec<PathBuf>,
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -1035,6 +1058,58 @@ fn run(cli: Cli) -> Result<(), String> {
                 Ok(())
             }
         },
+        Cmd::Surrogate {
+            cmd: SurrogateCmd::Train { data, out },
+        } => {
+            use spikeforge::surrogate;
+            let mut all = surrogate::Loaded::default();
+            for p in data {
+                let l = surrogate::load(&p)?;
+                if !all.target.is_empty() && l.target != all.target {
+                    return Err(format!(
+                        "{}: target {}, the other files {}",
+                        p.display(),
+                        l.target,
+                        all.target
+                    ));
+                }
+                all.target = l.target;
+                all.yosys = l.yosys;
+                all.failed += l.failed;
+                all.stale += l.stale;
+                all.samples.extend(l.samples);
+            }
+            if all.samples.len() < surrogate::features::TERMS.len() {
+                return Err(format!(
+                    "{} usable designs; at least {} are needed",
+                    all.samples.len(),
+                    surrogate::features::TERMS.len()
+                ));
+            }
+            println!(
+                "{} designs for {} ({} failed syntheses and {} stale records skipped)",
+                all.samples.len(),
+                all.target,
+                all.failed,
+                all.stale
+            );
+            println!("held-out family   designs   LUT APE median / p90   FF APE median / p90");
+            for h in surrogate::leave_one_family_out(&all.samples) {
+                println!(
+                    "{:<16} {:>8}   {:>8.1}% / {:>6.1}%      {:>7.1}% / {:>6.1}%",
+                    h.family, h.designs, h.lut.0, h.lut.1, h.ff.0, h.ff.1
+                );
+            }
+            let refs: Vec<&surrogate::Sample> = all.samples.iter().collect();
+            let m = surrogate::fit(&refs, &all.target, &all.yosys);
+            std::fs::write(
+                &out,
+                serde_json::to_string_pretty(&m).map_err(|e| e.to_string())? + "\n",
+            )
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+            println!("weights: {}", out.display());
+            Ok(())
+        }
         Cmd::Targets => {
             println!(
                 "{:<10} {:<6} {:>9} {:>9} {:>14} {:>5}  {:<8} description",

@@ -1,0 +1,136 @@
+//! What a design is made of, counted from the IR and the backend's own records (never from
+//! synthesis): the terms the surrogate weighs. Each term counts one kind of hardware the
+//! templates build (adder bits of hardwired blocks, neuron state bits updated in parallel,
+//! folded lanes, bus taps, memories, units, registers), so one coefficient per term carries
+//! across model families; that is what lets a held-out family be predicted at all.
+
+use crate::backend::{folded, ramp, LayerArch};
+use crate::flow::Compiled;
+use crate::ir::{NeuronKind, Op, TensorOp};
+
+/// The names of the terms, in vector order.
+pub const TERMS: [&str; 18] = [
+    "one",
+    "io_bits",
+    "folded_design",
+    "adder_bits",
+    "parallel_state_bits",
+    "parallel_neurons",
+    "decay_multiplies",
+    "folded_layers",
+    "folded_lane_bits",
+    "folded_taps",
+    "rom_logic_bits",
+    "memory_bits",
+    "event_taps",
+    "unit_compare_bits",
+    "thermometer_bits",
+    "tensor_bits",
+    "delay_bits",
+    "register_bits",
+];
+
+fn state_bits(kind: NeuronKind, mem: u32, syn: u32) -> u32 {
+    mem + if kind.has_synapse() { syn } else { 0 }
+}
+
+/// The term vector of a compiled design (same order as [`TERMS`]).
+pub fn terms(c: &Compiled) -> Vec<f64> {
+    let g = &c.int;
+    let d = &c.design;
+    let mut t = vec![0.0; TERMS.len()];
+    let mut add = |name: &str, v: f64| {
+        if let Some(k) = TERMS.iter().position(|&n| n == name) {
+            t[k] += v;
+        }
+    };
+    add("one", 1.0);
+    add("io_bits", (d.in_bits + d.out_bits) as f64);
+    add("folded_design", d.folded as u8 as f64);
+    for (_, b) in &d.blocks {
+        add("adder_bits", b.onebit_adders as f64);
+    }
+    for (name, arch, _) in &d.layers {
+        let Some(id) = g.find(name) else { continue };
+        let node = g.node(id);
+        match (&node.op, arch) {
+            (Op::IntNeuron(nr), LayerArch::Parallel | LayerArch::Pipelined { .. }) => {
+                let n = nr.len() as f64;
+                let sb = state_bits(nr.kind, nr.mem_bits, nr.syn_bits) as f64;
+                add("parallel_state_bits", n * sb);
+                add("parallel_neurons", n);
+                let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
+                let muls = varies(&nr.mem_decay) as u8
+                    + (nr.kind.has_synapse() && varies(&nr.syn_decay)) as u8;
+                add("decay_multiplies", n * muls as f64);
+                add("register_bits", n * sb);
+            }
+            (Op::IntNeuron(nr), LayerArch::Folded { .. } | LayerArch::Event) => {
+                let syns: Vec<_> = node.inputs.iter().map(|p| p.node).collect();
+                let reuse = match arch {
+                    LayerArch::Folded { reuse } => *reuse,
+                    _ => None,
+                };
+                let Ok(s) = folded::shape(g, &syns, reuse) else {
+                    continue;
+                };
+                let sb = state_bits(nr.kind, nr.mem_bits, nr.syn_bits) as f64;
+                add("folded_layers", 1.0);
+                add("folded_lane_bits", s.lanes as f64 * sb);
+                let taps: usize = s.syns.iter().map(|&(n, _)| n).sum();
+                add("folded_taps", taps as f64);
+                for &(_, bits) in &s.syns {
+                    if bits < folded::BRAM_MIN_BITS {
+                        add("rom_logic_bits", bits as f64);
+                    } else {
+                        add("memory_bits", bits as f64);
+                    }
+                }
+                add("memory_bits", nr.len() as f64 * sb);
+                if matches!(arch, LayerArch::Event) {
+                    add("event_taps", taps as f64);
+                }
+                // Output spikes are registered.
+                add("register_bits", nr.len() as f64);
+            }
+            (Op::MultiThreshold(mt), _) => {
+                let v = match arch {
+                    LayerArch::Unit(v) => *v,
+                    _ => ramp::Variant::Parallel,
+                };
+                let n = node.ty.len() as f64;
+                let ib = g.node(node.inputs[0].node).ty.elem_bits().unwrap_or(1) as f64;
+                let k = mt.thresholds.dims2().1 as f64;
+                match v {
+                    ramp::Variant::Parallel => add("thermometer_bits", n * k * ib),
+                    ramp::Variant::Rom => {
+                        add("memory_bits", n * (1u64 << ib.min(20.0) as u32) as f64)
+                    }
+                    _ => add("unit_compare_bits", n * ib),
+                }
+                add("register_bits", n * node.ty.elem_bits().unwrap_or(1) as f64);
+            }
+            _ => {}
+        }
+    }
+    for id in g.ids() {
+        let node = g.node(id);
+        let bits = node.ty.len() as f64 * node.ty.elem_bits().unwrap_or(1) as f64;
+        match &node.op {
+            Op::IntDelay { steps } => {
+                let w = node.ty.elem_bits().unwrap_or(1) as f64;
+                add("delay_bits", steps.iter().map(|&s| s as f64 * w).sum());
+            }
+            Op::Tensor(TensorOp::Transpose { .. }) => {}
+            Op::Tensor(_) => add("tensor_bits", bits),
+            _ => {}
+        }
+        // Delayed reads keep the previous step in a register.
+        if g.ids()
+            .any(|r| g.node(r).inputs.iter().any(|p| p.delayed && p.node == id))
+        {
+            add("register_bits", bits);
+        }
+    }
+    t
+}

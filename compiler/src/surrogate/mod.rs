@@ -1,0 +1,211 @@
+//! The learned resource surrogate: per target, a non-negative weight per hardware term
+//! ([`features::TERMS`]) fitted to Yosys's counts on the designs `spikeforge dataset` sweeps,
+//! minimising relative error. Training recompiles each recorded design from its spec, so the
+//! features always come from today's compiler, and keeps a record only while the RTL digest
+//! still matches what Yosys saw. Validation holds whole model families out.
+
+pub mod features;
+pub mod nnls;
+
+use crate::dataset;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// One synthesised design, re-derived from its record.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub id: u64,
+    pub family: String,
+    pub terms: Vec<f64>,
+    pub lut: f64,
+    pub ff: f64,
+}
+
+/// What reading a dataset found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub samples: Vec<Sample>,
+    pub target: String,
+    pub yosys: String,
+    /// Records of failed syntheses (timeouts), skipped.
+    pub failed: usize,
+    /// Records whose design compiles to different RTL today, skipped.
+    pub stale: usize,
+}
+
+/// Reads a dataset file and re-derives each design's terms.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Loaded::default();
+    for (k, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let v: Value = serde_json::from_str(line)
+            .map_err(|e| format!("{}: line {}: {e}", path.display(), k + 1))?;
+        if v.get("error").is_some() {
+            out.failed += 1;
+            continue;
+        }
+        let field = |f: &str| {
+            v[f].as_u64()
+                .ok_or_else(|| format!("{}: line {}: no '{f}'", path.display(), k + 1))
+        };
+        let (id, seed) = (field("id")?, field("seed")?);
+        let target = v["target"].as_str().unwrap_or_default().to_string();
+        if !out.target.is_empty() && out.target != target {
+            return Err(format!(
+                "{}: line {}: target {target}, earlier lines {}",
+                path.display(),
+                k + 1,
+                out.target
+            ));
+        }
+        out.target = target;
+        out.yosys = v["yosys"].as_str().unwrap_or_default().to_string();
+        let spec = dataset::spec(seed, id);
+        let Ok(c) = dataset::compile(&spec) else {
+            out.stale += 1;
+            continue;
+        };
+        if v["rtl"].as_str() != Some(dataset::rtl_digest(&c.design).as_str()) {
+            out.stale += 1;
+            continue;
+        }
+        out.samples.push(Sample {
+            id,
+            family: spec.family.to_string(),
+            terms: features::terms(&c),
+            lut: v["lut"].as_f64().unwrap_or(0.0),
+            ff: v["ff"].as_f64().unwrap_or(0.0),
+        });
+    }
+    Ok(out)
+}
+
+/// Shipped weights for one target.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Model {
+    pub target: String,
+    pub yosys: String,
+    pub terms: Vec<String>,
+    pub lut: Vec<f64>,
+    pub ff: Vec<f64>,
+    pub trained_on: usize,
+}
+
+/// Weights for one resource: relative-error NNLS (each row divided by its count).
+fn fit_one(samples: &[&Sample], y: &dyn Fn(&Sample) -> f64) -> Vec<f64> {
+    let cols = features::TERMS.len();
+    let mut a = Vec::with_capacity(samples.len() * cols);
+    let mut b = Vec::with_capacity(samples.len());
+    for s in samples {
+        let w = 1.0 / y(s).max(1.0);
+        a.extend(s.terms.iter().map(|t| t * w));
+        b.push(y(s) * w);
+    }
+    nnls::nnls(&a, &b, cols)
+}
+
+pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
+    Model {
+        target: target.to_string(),
+        yosys: yosys.to_string(),
+        terms: features::TERMS.iter().map(|s| s.to_string()).collect(),
+        lut: fit_one(samples, &|s| s.lut),
+        ff: fit_one(samples, &|s| s.ff),
+        trained_on: samples.len(),
+    }
+}
+
+pub fn predict(coef: &[f64], terms: &[f64]) -> f64 {
+    coef.iter().zip(terms).map(|(c, t)| c * t).sum()
+}
+
+/// Median and 90th percentile of absolute percentage errors.
+pub fn ape_quantiles(errors: &mut [f64]) -> (f64, f64) {
+    if errors.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    errors.sort_by(f64::total_cmp);
+    let q = |p: f64| errors[((errors.len() - 1) as f64 * p).round() as usize];
+    (q(0.5), q(0.9))
+}
+
+/// Errors on one held-out family: designs, and (median, 90th percentile) absolute percentage
+/// error of LUT and FF.
+#[derive(Clone, Debug)]
+pub struct HeldOut {
+    pub family: String,
+    pub designs: usize,
+    pub lut: (f64, f64),
+    pub ff: (f64, f64),
+}
+
+/// Per family, the errors of a model fitted on the other families alone.
+pub fn leave_one_family_out(samples: &[Sample]) -> Vec<HeldOut> {
+    let mut fams: Vec<String> = samples.iter().map(|s| s.family.clone()).collect();
+    fams.sort();
+    fams.dedup();
+    fams.iter()
+        .map(|f| {
+            let train: Vec<&Sample> = samples.iter().filter(|s| &s.family != f).collect();
+            let test: Vec<&Sample> = samples.iter().filter(|s| &s.family == f).collect();
+            let m = fit(&train, "", "");
+            let ape = |coef: &[f64], y: &dyn Fn(&Sample) -> f64| {
+                let mut e: Vec<f64> = test
+                    .iter()
+                    .map(|s| 100.0 * (predict(coef, &s.terms) - y(s)).abs() / y(s).max(1.0))
+                    .collect();
+                ape_quantiles(&mut e)
+            };
+            HeldOut {
+                family: f.clone(),
+                designs: test.len(),
+                lut: ape(&m.lut, &|s| s.lut),
+                ff: ape(&m.ff, &|s| s.ff),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records whose counts are a known non-negative combination of the terms: training
+    /// recovers predictions within 1%, and a record whose RTL no longer matches is skipped.
+    #[test]
+    fn training_recovers_a_known_cost_and_skips_stale_records() {
+        let weights = |t: &[f64]| 40.0 + 0.9 * t[3] + 4.0 * t[4] + 7.0 * t[8] + 1.5 * t[9];
+        let mut lines = String::new();
+        for id in 0..24u64 {
+            let spec = dataset::spec(5, id);
+            let c = dataset::compile(&spec).expect("compiles");
+            let t = features::terms(&c);
+            let mut digest = dataset::rtl_digest(&c.design);
+            if id == 7 {
+                digest = "0000000000000000".into();
+            }
+            lines.push_str(
+                &serde_json::json!({
+                    "id": id, "seed": 5, "family": spec.family, "target": "t", "yosys": "y",
+                    "lut": weights(&t), "ff": t[17], "rtl": digest,
+                })
+                .to_string(),
+            );
+            lines.push('\n');
+        }
+        lines.push_str("{\"id\": 99, \"seed\": 5, \"error\": \"timed out\"}\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        std::fs::write(&path, lines).unwrap();
+        let l = load(&path).unwrap();
+        assert_eq!((l.samples.len(), l.stale, l.failed), (23, 1, 1));
+        let refs: Vec<&Sample> = l.samples.iter().collect();
+        let m = fit(&refs, &l.target, &l.yosys);
+        for s in &l.samples {
+            let p = predict(&m.lut, &s.terms);
+            assert!((p - s.lut).abs() <= 0.01 * s.lut, "{p} vs {}", s.lut);
+        }
+        assert!(m.lut.iter().all(|&c| c >= 0.0));
+    }
+}
