@@ -14,26 +14,31 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A JSON array of integer vectors.
+fn int_rows(v: &serde_json::Value) -> Vec<Vec<i64>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn float_reference_reproduces_numpy_on_the_onnx_spike_mlp() {
     let g = flow::load(&fixture("spike_mlp.onnx")).unwrap();
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture("spike_mlp.expected.json")).unwrap())
             .unwrap();
-    let inputs = expected["inputs"].as_array().unwrap();
     let outputs = expected["outputs"].as_array().unwrap();
     // One step per vector: threshold neurons have no memory.
     let stim = Stimulus {
-        samples: vec![inputs
-            .iter()
-            .map(|x| {
-                x.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_i64().unwrap())
-                    .collect()
-            })
-            .collect()],
+        samples: vec![int_rows(&expected["inputs"])],
     };
     let trace = golden::float::run(&g, &stim, 1e-4).unwrap();
     let out = g
@@ -82,21 +87,8 @@ fn qonnx_agreement(name: &str) -> (usize, usize) {
         &std::fs::read_to_string(fixture(&format!("{name}.expected.json"))).unwrap(),
     )
     .unwrap();
-    let ints = |v: &serde_json::Value| -> Vec<i64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect()
-    };
-    let inputs: Vec<Vec<i64>> = expected["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(ints)
-        .collect();
     let stim = Stimulus {
-        samples: vec![inputs],
+        samples: vec![int_rows(&expected["inputs"])],
     };
     let trace = golden::run(g, &stim).unwrap();
     let out = g
@@ -208,21 +200,10 @@ fn attention_fixture(name: &str, keywords: &[&str]) {
         &std::fs::read_to_string(fixture(&format!("{name}.expected.json"))).unwrap(),
     )
     .unwrap();
-    let vectors = |k: &str| -> Vec<Vec<i64>> {
-        expected[k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| {
-                x.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_i64().unwrap())
-                    .collect()
-            })
-            .collect()
-    };
-    let (inputs, outputs) = (vectors("inputs"), vectors("outputs"));
+    let (inputs, outputs) = (
+        int_rows(&expected["inputs"]),
+        int_rows(&expected["outputs"]),
+    );
     // One sample per vector: T = 1.
     let stim = Stimulus {
         samples: inputs.iter().map(|x| vec![x.clone()]).collect(),
