@@ -265,11 +265,21 @@ pub fn run(
                 let rtl =
                     cosim::write_rtl(&c.design, &dir.join("rtl")).map_err(|e| e.to_string())?;
                 let r = synth::synth(&c.design.top, &rtl, target, &dir.join("synth"));
+                // A failure's whole message (the tool's last lines) is kept beside the data:
+                // the work directory goes away.
+                let kept = r.as_ref().err().map(|e| {
+                    let p = out.with_extension(format!("d{id}.log"));
+                    let _ = std::fs::write(&p, e.to_string());
+                    p
+                });
                 let _ = std::fs::remove_dir_all(&dir);
                 // A failed or timed-out synthesis is recorded too, so a resumed run moves on.
                 match r {
                     Err(e) => json!({"id": id, "seed": seed, "family": s.family, "arch": s.arch,
-                        "error": e.to_string().lines().next().unwrap_or_default()}),
+                        "error": format!("{} (saved in {})",
+                            e.to_string().lines().next().unwrap_or_default()
+                                .split(" (full log").next().unwrap_or_default(),
+                            kept.map(|p| p.display().to_string()).unwrap_or_default())}),
                     Ok(r) => json!({
                     "id": id,
                     "seed": seed,
