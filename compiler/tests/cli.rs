@@ -884,3 +884,27 @@ fn missing_old_and_failing_tools_say_what_to_do() {
         .unwrap()
         .contains("out of cheese"));
 }
+
+/// `surrogate train` says in one line why it cannot train: too few designs, or a file from
+/// two targets.
+#[test]
+fn surrogate_train_refuses_unusable_data_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("few.jsonl"),
+        "{\"id\": 0, \"seed\": 1, \"error\": \"timed out\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = spikeforge(&["surrogate", "train", "few.jsonl", "-o", "w.json"], d);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("0 usable designs; at least 18 are needed"),
+        "{err}"
+    );
+    let (code, _, err) = spikeforge(&["surrogate", "train", "missing.jsonl", "-o", "w.json"], d);
+    assert_eq!(code, 1);
+    assert!(err.contains("missing.jsonl"), "{err}");
+    assert!(!d.join("w.json").exists());
+}
