@@ -561,8 +561,9 @@ fn transformer_section(tmp: &Path) -> String {
          11 cycles = 55 ns at about 200 MHz), VU9P: **39,782 LUT, 8,128 FF, 124 DSP** — Coelho et al., \
          Nature Machine Intelligence 3, 675-686 (2021), as reproduced in arXiv:2609.16367 (FINNAS), \
          Table II (the row's model is inferred from its accuracy, 74.8%, and latency). That design \
-         takes a new input every cycle with trained, pruned weights; Spikeforge's hardwires random \
-         6-bit weights as shift-add networks (no DSP) and quantised ReLUs as multi-threshold units.\n"
+         takes a new input every cycle with trained, pruned weights; Spikeforge hardwires random, \
+         unpruned 6-bit weights as shift-add networks (no DSP) and quantised ReLUs as \
+         multi-threshold units, and takes a new input every 12 cycles (cycles/step above).\n"
     );
     let _ = writeln!(md, "{end}");
     md
