@@ -2,7 +2,7 @@
 //! written as `generate` blocks so a 64 x 64 AND reads as one line, and sums as balanced adder
 //! trees (a chain of `D` adders of the full width would cost `D x W` LUTs; the tree about `2D`).
 
-use super::render;
+use super::{render, signed_lit};
 use crate::ir::tensor_ops::{broadcast_index, strides, MatmulDims, Rounding, TensorOp};
 use crate::ir::{Elem, Type};
 use askama::Template;
@@ -196,12 +196,6 @@ fn elem_ext(x: &str, e: &str, t: &Type, w: u32) -> String {
             b - 1
         )
     }
-}
-
-/// Two's-complement bits of `v` as a `w`-bit literal.
-fn lit(v: i64, w: u32) -> String {
-    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-    format!("{w}'h{:x}", (v as u64) & mask)
 }
 
 /// The files (name, text) computing `op` on inputs of types `ins` into `out`: the module
@@ -416,21 +410,25 @@ pub fn files(
             let full = (1i64 << s) - 1;
             let sign = format!("p[{}]", pw - 1);
             let offset = match (s, rq.rounding) {
-                (0, _) | (_, Rounding::Floor) => lit(0, pw + 1),
-                (_, Rounding::Ceil) => lit(full, pw + 1),
-                (_, Rounding::HalfUp) => lit(half, pw + 1),
-                (_, Rounding::HalfDown) => lit(half - 1, pw + 1),
+                (0, _) | (_, Rounding::Floor) => signed_lit(0, pw + 1),
+                (_, Rounding::Ceil) => signed_lit(full, pw + 1),
+                (_, Rounding::HalfUp) => signed_lit(half, pw + 1),
+                (_, Rounding::HalfDown) => signed_lit(half - 1, pw + 1),
                 (_, Rounding::HalfEven) => {
-                    format!("{} + {{{}'d0, p[{s}]}}", lit(half - 1, pw + 1), pw)
+                    format!("{} + {{{}'d0, p[{s}]}}", signed_lit(half - 1, pw + 1), pw)
                 }
                 (_, Rounding::Trunc) => {
-                    format!("({sign} ? {} : {})", lit(full, pw + 1), lit(0, pw + 1))
+                    format!(
+                        "({sign} ? {} : {})",
+                        signed_lit(full, pw + 1),
+                        signed_lit(0, pw + 1)
+                    )
                 }
                 (_, Rounding::HalfAway) => {
                     format!(
                         "({sign} ? {} : {})",
-                        lit(half - 1, pw + 1),
-                        lit(half, pw + 1)
+                        signed_lit(half - 1, pw + 1),
+                        signed_lit(half, pw + 1)
                     )
                 }
             };
@@ -451,7 +449,7 @@ pub fn files(
                 gen.line(format!(
                     "wire signed [{pw}-1:0] p = $signed({}) * $signed({});",
                     sext("xe", ib, pw),
-                    lit(m, pw)
+                    signed_lit(m, pw)
                 ));
                 gen.line(format!(
                     "wire [{pw}:0] r = {} + {offset};",
@@ -468,10 +466,10 @@ pub fn files(
                 ));
                 gen.line(format!(
                     "wire signed [{qw}-1:0] sat = q > $signed({}) ? $signed({}) : q < $signed({}) ? $signed({}) : q;",
-                    lit(rq.hi, qw),
-                    lit(rq.hi, qw),
-                    lit(rq.lo, qw),
-                    lit(rq.lo, qw)
+                    signed_lit(rq.hi, qw),
+                    signed_lit(rq.hi, qw),
+                    signed_lit(rq.lo, qw),
+                    signed_lit(rq.lo, qw)
                 ));
                 if qw > ow {
                     gen.line(format!(

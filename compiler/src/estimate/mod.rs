@@ -4,7 +4,7 @@
 //! coefficients without changing the interface.
 
 use crate::backend::{self, folded, ramp, LayerArch};
-use crate::ir::{Graph, NeuronKind, NodeId, Op};
+use crate::ir::{Graph, NodeId, Op};
 
 /// Model coefficients: non-negative least squares over 11 designs synthesised with Yosys 0.23
 /// (`synth_xilinx`, xc7a35t): the 784-128-10 LIF MLP folded at 1, 4, 8 and 16 lanes and
@@ -52,11 +52,7 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
     let Op::IntNeuron(n) = &node.op else {
         return Err(format!("'{}' is not a neuron layer", node.name));
     };
-    let state_bits = n.mem_bits
-        + match n.kind {
-            NeuronKind::CubaLif | NeuronKind::CubaLi => n.syn_bits,
-            _ => 0,
-        };
+    let state_bits = n.state_bits();
     let syns: Vec<NodeId> = node.inputs.iter().map(|p| p.node).collect();
     match arch {
         // Pipeline registers are flip-flops; LUTs stay those of the blocks.

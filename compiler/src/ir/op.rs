@@ -260,6 +260,16 @@ impl IntNeuron {
     pub fn is_empty(&self) -> bool {
         self.threshold.is_empty()
     }
+
+    /// Bits of state per neuron: the membrane, plus the synaptic current of Cuba kinds.
+    pub fn state_bits(&self) -> u32 {
+        self.mem_bits
+            + if self.kind.has_synapse() {
+                self.syn_bits
+            } else {
+                0
+            }
+    }
 }
 
 /// An integer dense layer on spike inputs: `y[j] = bias[j] + sum_i x[i] ? w[j][i] : 0`.

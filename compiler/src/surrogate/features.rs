@@ -6,7 +6,7 @@
 
 use crate::backend::{folded, ramp, LayerArch};
 use crate::flow::Compiled;
-use crate::ir::{NeuronKind, Op, TensorOp};
+use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
 pub const TERMS: [&str; 18] = [
@@ -30,10 +30,6 @@ pub const TERMS: [&str; 18] = [
     "register_bits",
 ];
 
-fn state_bits(kind: NeuronKind, mem: u32, syn: u32) -> u32 {
-    mem + if kind.has_synapse() { syn } else { 0 }
-}
-
 /// The term vector of a compiled design (same order as [`TERMS`]).
 pub fn terms(c: &Compiled) -> Vec<f64> {
     let g = &c.int;
@@ -56,7 +52,7 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
         match (&node.op, arch) {
             (Op::IntNeuron(nr), LayerArch::Parallel | LayerArch::Pipelined { .. }) => {
                 let n = nr.len() as f64;
-                let sb = state_bits(nr.kind, nr.mem_bits, nr.syn_bits) as f64;
+                let sb = nr.state_bits() as f64;
                 add("parallel_state_bits", n * sb);
                 add("parallel_neurons", n);
                 let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
@@ -74,7 +70,7 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
                 let Ok(s) = folded::shape(g, &syns, reuse) else {
                     continue;
                 };
-                let sb = state_bits(nr.kind, nr.mem_bits, nr.syn_bits) as f64;
+                let sb = nr.state_bits() as f64;
                 add("folded_layers", 1.0);
                 add("folded_lane_bits", s.lanes as f64 * sb);
                 let taps: usize = s.syns.iter().map(|&(n, _)| n).sum();
