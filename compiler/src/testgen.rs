@@ -814,6 +814,181 @@ pub fn random_spike_transformer(seed: u64) -> Graph {
     g
 }
 
+/// A random integer attention block (I-BERT style), small enough to simulate: integer inputs
+/// (and a spike input) projected by constant matrices (integer matmul), requantised Q and K,
+/// scores `Q K^T` (random transposes), softmax with a random exponential table, the
+/// probabilities times V, a broadcast bias, a LayerNorm with random affine and rounding, and
+/// sometimes batch (head) axes; outputs along the way.
+pub fn random_int_transformer(seed: u64) -> Graph {
+    use crate::ir::{Elem, LayerNorm, Requant, Rounding, Softmax, TensorOp};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = Graph::new(format!("enc{seed}"));
+    let heads = rng.random_bool(0.3).then(|| rng.random_range(1..=2usize));
+    let shape = |a: usize, b: usize| match heads {
+        Some(h) => vec![h, a, b],
+        None => vec![a, b],
+    };
+    let (t, c, d) = (
+        rng.random_range(1..=5usize),
+        rng.random_range(1..=6usize),
+        rng.random_range(1..=4usize),
+    );
+    let xb = rng.random_range(2..=6u32);
+    let x = g.add(
+        "x",
+        Op::Input,
+        vec![],
+        Type::new(Elem::Fix { width: xb, frac: 0 }, shape(t, c)),
+    );
+    let tensor = |g: &mut Graph, name: &str, op: TensorOp, ins: Vec<Port>| {
+        let tys: Vec<Type> = ins.iter().map(|p| g.node(p.node).ty.clone()).collect();
+        let refs: Vec<&Type> = tys.iter().collect();
+        let out = op
+            .out_type(&refs)
+            .unwrap_or_else(|e| panic!("random tensor op {name} is ill typed: {e}"));
+        g.add(name, Op::Tensor(op), ins, out)
+    };
+    let konst = |g: &mut Graph, rng: &mut ChaCha8Rng, name: &str, s: Vec<usize>, m: i64| {
+        let n: usize = s.iter().product();
+        let data = (0..n).map(|_| rng.random_range(-m..=m)).collect();
+        tensor(g, name, TensorOp::Const { shape: s, data }, vec![])
+    };
+    let rounding = |rng: &mut ChaCha8Rng| Rounding::ALL[rng.random_range(0..Rounding::ALL.len())];
+    let requant = |g: &mut Graph, rng: &mut ChaCha8Rng, name: &str, src, lo: i64, hi: i64| {
+        let shift = rng.random_range(0..=5);
+        tensor(
+            g,
+            name,
+            TensorOp::Requant(Requant {
+                mul: vec![rng.random_range(1..=3)],
+                shift,
+                rounding: rounding(rng),
+                lo,
+                hi,
+            }),
+            vec![Port::now(src)],
+        )
+    };
+    // Projections by constants; K sometimes stored transposed.
+    let wq = konst(&mut g, &mut rng, "wq", shape(c, d), 7);
+    let q = tensor(
+        &mut g,
+        "q",
+        TensorOp::IntMatmul {
+            ta: false,
+            tb: false,
+        },
+        vec![Port::now(x), Port::now(wq)],
+    );
+    let k_t = rng.random_bool(0.5);
+    let wk = konst(
+        &mut g,
+        &mut rng,
+        "wk",
+        if k_t { shape(d, c) } else { shape(c, d) },
+        7,
+    );
+    let k = tensor(
+        &mut g,
+        "k",
+        if k_t {
+            TensorOp::IntMatmul {
+                ta: false,
+                tb: true,
+            }
+        } else {
+            TensorOp::IntMatmul {
+                ta: false,
+                tb: false,
+            }
+        },
+        vec![Port::now(x), Port::now(wk)],
+    );
+    let qr = requant(&mut g, &mut rng, "qr", q, -8, 7);
+    let kr = requant(&mut g, &mut rng, "kr", k, -8, 7);
+    let scores = tensor(
+        &mut g,
+        "scores",
+        TensorOp::IntMatmul {
+            ta: false,
+            tb: true,
+        },
+        vec![Port::now(qr), Port::now(kr)],
+    );
+    // exp[d] ~ 2^e exp(-rate d), to a random length.
+    let (e, rate) = (rng.random_range(4..=16u32), rng.random_range(0.05..2.0f64));
+    let len = rng.random_range(1..=24usize);
+    let exp: Vec<i64> = (0..len)
+        .map(|i| ((1i64 << e) as f64 * (-rate * i as f64).exp()).round() as i64)
+        .collect();
+    let frac = rng.random_range(0..=8u32);
+    let hi = rng.random_range(0..=1i64 << frac);
+    let p = tensor(
+        &mut g,
+        "p",
+        TensorOp::Softmax(Softmax { exp, frac, hi }),
+        vec![Port::now(scores)],
+    );
+    // Values: a spike input projected (a spike operand of the integer matmul).
+    let s = g.add("s", Op::Input, vec![], Type::new(Elem::Spike, shape(t, c)));
+    let wv = konst(&mut g, &mut rng, "wv", shape(c, d), 7);
+    let v = tensor(
+        &mut g,
+        "v",
+        TensorOp::IntMatmul {
+            ta: false,
+            tb: false,
+        },
+        vec![Port::now(s), Port::now(wv)],
+    );
+    let ctx = tensor(
+        &mut g,
+        "ctx",
+        TensorOp::IntMatmul {
+            ta: false,
+            tb: false,
+        },
+        vec![Port::now(p), Port::now(v)],
+    );
+    let mut bshape = shape(1, d);
+    if heads.is_some() && rng.random_bool(0.5) {
+        bshape[0] = 1;
+    }
+    let bias = konst(&mut g, &mut rng, "bias", bshape, 20);
+    let sum = tensor(
+        &mut g,
+        "sum",
+        TensorOp::Add,
+        vec![Port::now(ctx), Port::now(bias)],
+    );
+    let per = |rng: &mut ChaCha8Rng, m: i64| -> Vec<i64> {
+        let n = if rng.random_bool(0.5) { 1 } else { d };
+        (0..n).map(|_| rng.random_range(-m..=m)).collect()
+    };
+    let lo = rng.random_range(-40..=0i64);
+    let ln = LayerNorm {
+        eps: rng.random_range(1..=200),
+        frac: rng.random_range(0..=12),
+        mul: per(&mut rng, 300),
+        add: per(&mut rng, 5000),
+        shift: rng.random_range(0..=14),
+        rounding: rounding(&mut rng),
+        lo,
+        hi: rng.random_range(lo..=lo + 80),
+    };
+    let norm = tensor(
+        &mut g,
+        "norm",
+        TensorOp::LayerNorm(ln),
+        vec![Port::now(sum)],
+    );
+    for (name, id) in [("out_p", p), ("out_norm", norm), ("out_scores", scores)] {
+        let ty = g.node(id).ty.clone();
+        g.add(name, Op::Output, vec![Port::now(id)], ty);
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,5 +1008,15 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 7, "{seen:?}");
+    }
+
+    #[test]
+    fn random_int_transformers_are_valid_and_run() {
+        for seed in 0..300 {
+            let g = random_int_transformer(seed);
+            crate::ir::verify::verify(&g).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let stim = crate::cosim::stimulus::random_for(&g, 1, 2, 0.5, seed);
+            crate::golden::run(&g, &stim).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        }
     }
 }

@@ -20,8 +20,8 @@ use spikeforge::ir::{self, Graph, Op};
 use spikeforge::quant::QuantOptions;
 use spikeforge::synth;
 use spikeforge::testgen::{
-    random_conv_snn, random_int_mlp, random_multi_threshold, random_snn, random_spike_transformer,
-    RandomSnn,
+    random_conv_snn, random_int_mlp, random_int_transformer, random_multi_threshold, random_snn,
+    random_spike_transformer, RandomSnn,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +49,10 @@ enum Family {
     },
     /// Spike-driven attention: every weightless tensor operator.
     Tensor {
+        seed: u64,
+    },
+    /// Integer attention: matmul, constants, softmax, LayerNorm (multi-cycle units).
+    IntTensor {
         seed: u64,
     },
 }
@@ -93,6 +97,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         2 => any::<u64>().prop_map(|seed| Family::MultiThreshold { seed }),
         2 => any::<u64>().prop_map(|seed| Family::IntMlp { seed }),
         2 => any::<u64>().prop_map(|seed| Family::Tensor { seed }),
+        2 => any::<u64>().prop_map(|seed| Family::IntTensor { seed }),
     ];
     let layout = prop_oneof![
         Just(Layout::Parallel),
@@ -149,6 +154,7 @@ fn graph(spec: &Spec, tag: usize) -> Graph {
         Family::MultiThreshold { seed } => random_multi_threshold(seed),
         Family::IntMlp { seed } => random_int_mlp(seed),
         Family::Tensor { seed } => random_spike_transformer(seed),
+        Family::IntTensor { seed } => random_int_transformer(seed),
     };
     g.name = format!("p{tag}_{}", g.name);
     g
@@ -310,6 +316,7 @@ impl Coverage {
                 LayerArch::Event => "event".to_string(),
                 LayerArch::Pipelined { .. } => "pipelined".to_string(),
                 LayerArch::Unit(v) => format!("unit {}", v.name()),
+                LayerArch::Serial => "serial".to_string(),
             });
         }
     }
@@ -439,7 +446,7 @@ fn shrink(
 fn random_graphs_match_the_golden_model_in_verilator() {
     let mut runner = runner();
     let strategy = spec();
-    let mut families = [0usize; 5];
+    let mut families = [0usize; 6];
     let mut extreme = 0;
     let mut total = 0;
     let mut cov = Coverage::default();
@@ -455,6 +462,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
                 Family::MultiThreshold { .. } => 2,
                 Family::IntMlp { .. } => 3,
                 Family::Tensor { .. } => 4,
+                Family::IntTensor { .. } => 5,
             }] += 1;
             extreme += !matches!(s.drive, Drive::Rate(_)) as usize;
         }
@@ -486,7 +494,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
     assert!(c.convolutions >= 10 && c.pools >= 5, "{c:?}");
     assert!(c.multi_thresholds >= 10, "{c:?}");
     assert!(c.integer_dense >= 10, "{c:?}");
-    assert_eq!(c.tensor_ops.len(), 7, "{c:?}");
+    assert_eq!(c.tensor_ops.len(), 11, "{c:?}");
     assert_eq!(c.neuron_kinds.len(), 7, "{c:?}");
     // Every core and every multi-threshold unit.
     for a in [
@@ -498,6 +506,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
         "unit bsearch",
         "unit parallel",
         "unit rom",
+        "serial",
     ] {
         assert!(c.architectures.contains(a), "{a} never generated: {c:?}");
     }

@@ -83,11 +83,25 @@ fn table(
 ) -> (Vec<NodeId>, Vec<Vec<(LayerArch, u64)>>) {
     let layers: Vec<NodeId> = g
         .ids()
-        .filter(|&id| matches!(g.node(id).op, Op::IntNeuron(_) | Op::MultiThreshold(_)))
+        .filter(|&id| match &g.node(id).op {
+            Op::IntNeuron(_) | Op::MultiThreshold(_) => true,
+            Op::Tensor(t) => t.sequential(),
+            _ => false,
+        })
         .collect();
     let opts = layers
         .iter()
         .map(|&id| match (&g.node(id).op, fixed.get(&g.node(id).name)) {
+            // A multi-cycle tensor unit: one way to build it.
+            (Op::Tensor(t), _) => {
+                let ins: Vec<&crate::ir::Type> = g
+                    .node(id)
+                    .inputs
+                    .iter()
+                    .map(|p| &g.node(p.node).ty)
+                    .collect();
+                vec![(LayerArch::Serial, super::tensor_seq::latency(t, &ins) + 1)]
+            }
             // A multi-threshold stage: its units' variant, one option.
             (Op::MultiThreshold(mt), a) => {
                 let v = match a {
@@ -108,7 +122,7 @@ fn table(
                         .map(|x| x.0)
                         .unwrap_or(u64::MAX / 4),
                     LayerArch::Event => folded::event_schedule(g, &syns).unwrap_or(u64::MAX / 4),
-                    LayerArch::Unit(_) => u64::MAX / 4,
+                    LayerArch::Unit(_) | LayerArch::Serial => u64::MAX / 4,
                 };
                 vec![(a, c)]
             }
@@ -153,6 +167,8 @@ fn chosen(
         .zip(at)
         .zip(opts)
         .map(|((&id, &k), o)| (g.node(id).name.clone(), o[k].0))
+        // Tensor units have no choice to pass on.
+        .filter(|(_, a)| *a != LayerArch::Serial)
         .collect()
 }
 

@@ -8,6 +8,7 @@ pub mod hardwired;
 pub mod names;
 pub mod ramp;
 pub mod tensor;
+pub mod tensor_seq;
 
 use crate::ir::{signed_width, Compare, Elem, Graph, IntNeuron, NodeId, Op, Reset, TensorOp, Type};
 use crate::opt::cmvm;
@@ -222,6 +223,8 @@ pub enum LayerArch {
     /// A multi-threshold activation as ramp-family units of this variant (`parallel` on such a
     /// node means [`ramp::Variant::Parallel`]).
     Unit(ramp::Variant),
+    /// A multi-cycle tensor unit (integer matmul, softmax, LayerNorm): one element per cycle.
+    Serial,
 }
 
 impl LayerArch {
@@ -270,6 +273,7 @@ impl std::fmt::Display for LayerArch {
             LayerArch::Event => write!(f, "event"),
             LayerArch::Pipelined { levels } => write!(f, "parallel:{levels}"),
             LayerArch::Unit(v) => write!(f, "{}", v.name()),
+            LayerArch::Serial => write!(f, "serial"),
         }
     }
 }
@@ -382,8 +386,15 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
     // One folded layer makes the whole design a multi-cycle schedule; parallel layers are then
     // stages of it.
     // Multi-threshold units take a start pulse and some cycles: stages of the schedule too.
+    // So are the multi-cycle tensor units.
     let folded = g.ids().any(|id| {
-        is_folded(id) || pipelined(id).is_some() || matches!(g.node(id).op, Op::MultiThreshold(_))
+        is_folded(id)
+            || pipelined(id).is_some()
+            || match &g.node(id).op {
+                Op::MultiThreshold(_) => true,
+                Op::Tensor(t) => t.sequential(),
+                _ => false,
+            }
     });
     // Every identifier in the top module and every module name comes from one namer, so node
     // names can never collide with the fixed ports or with each other.
@@ -555,7 +566,10 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let folded_as = match arch[id.index()] {
                     LayerArch::Folded { reuse } => Some((reuse, false)),
                     LayerArch::Event => Some((None, true)),
-                    LayerArch::Parallel | LayerArch::Pipelined { .. } | LayerArch::Unit(_) => None,
+                    LayerArch::Parallel
+                    | LayerArch::Pipelined { .. }
+                    | LayerArch::Unit(_)
+                    | LayerArch::Serial => None,
                 };
                 if let Some((reuse, event)) = folded_as {
                     data_dependent |= event;
@@ -858,6 +872,50 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     node.name.clone(),
                     LayerArch::Unit(variant),
                     unit_stage_cycles(&units),
+                ));
+            }
+            Op::Tensor(t) if t.sequential() => {
+                let module = namer.fresh(&format!("{top}_{s}_{}", t.keyword()));
+                let inst = namer.fresh(&format!("u_{s}"));
+                let ins: Vec<&Type> = node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
+                let (f, latency) =
+                    tensor_seq::files(&module, &header_src(id), t, &ins, &node.ty).map_err(err)?;
+                files.extend(f);
+                let go = namer.fresh(&format!("{s}_go"));
+                let done = namer.fresh(&format!("{s}_done"));
+                let ports: Vec<String> = node
+                    .inputs
+                    .iter()
+                    .zip(if ins.len() == 2 {
+                        ["a", "b"]
+                    } else {
+                        ["x", "x"]
+                    })
+                    .map(|(p, port)| format!(".{port}({})", port_sig(p, &sig)))
+                    .collect();
+                lines.push(format!(
+                    "// {} {}: a multi-cycle unit, a stage of the schedule ({latency} cycles)",
+                    t.keyword(),
+                    header_src(id)
+                ));
+                lines.push(format!("reg {go};"));
+                lines.push(format!("wire {done};"));
+                lines.push(format!("always @(posedge clk) {go} <= ~rst & {start};"));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!(
+                    "{module} {inst} (.clk(clk), .rst(rst), .start({go}), {}, .done({done}), .y({s}));",
+                    ports.join(", ")
+                ));
+                start = done;
+                cycles += latency + 1;
+                layer_cycles.push((node.name.clone(), LayerArch::Serial, latency + 1));
+            }
+            Op::Tensor(TensorOp::Const { data, .. }) => {
+                lines.push(format!("// Constant {}", header_src(id)));
+                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                lines.push(format!(
+                    "assign {s} = {};",
+                    pack_hex(data, node.ty.elem_bits().unwrap_or(1))
                 ));
             }
             Op::Tensor(t) => {

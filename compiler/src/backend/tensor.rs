@@ -30,7 +30,7 @@ struct SumTreeV {
 }
 
 /// `v` (a `from`-bit signed wire) sign-extended to `to` bits.
-fn sext(v: &str, from: u32, to: u32) -> String {
+pub(super) fn sext(v: &str, from: u32, to: u32) -> String {
     if from >= to {
         v.to_string()
     } else {
@@ -182,6 +182,71 @@ impl Gen {
     }
 }
 
+/// Lines rounding the signed `pw`-bit wire `p` by `2^s` (`rounding`), clamping to
+/// `[lo, hi]` and assigning the `ow`-bit result to `dst`; wires are named with prefix `pre`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn round_clamp(
+    p: &str,
+    pw: u32,
+    rounding: Rounding,
+    s: u32,
+    lo: i64,
+    hi: i64,
+    ow: u32,
+    pre: &str,
+    dst: &str,
+) -> Vec<String> {
+    // The rounded quotient and the bounds compare in a width holding both.
+    let qw = (pw + 1 - s.min(pw)).max(ow) + 1;
+    let half = if s > 0 { 1i64 << (s - 1) } else { 0 };
+    let full = (1i64 << s) - 1;
+    let sign = format!("{p}[{}]", pw - 1);
+    let offset = match (s, rounding) {
+        (0, _) | (_, Rounding::Floor) => signed_lit(0, pw + 1),
+        (_, Rounding::Ceil) => signed_lit(full, pw + 1),
+        (_, Rounding::HalfUp) => signed_lit(half, pw + 1),
+        (_, Rounding::HalfDown) => signed_lit(half - 1, pw + 1),
+        (_, Rounding::HalfEven) => {
+            format!("{} + {{{}'d0, {p}[{s}]}}", signed_lit(half - 1, pw + 1), pw)
+        }
+        (_, Rounding::Trunc) => format!(
+            "({sign} ? {} : {})",
+            signed_lit(full, pw + 1),
+            signed_lit(0, pw + 1)
+        ),
+        (_, Rounding::HalfAway) => format!(
+            "({sign} ? {} : {})",
+            signed_lit(half - 1, pw + 1),
+            signed_lit(half, pw + 1)
+        ),
+    };
+    let mut l = vec![format!(
+        "wire [{pw}:0] {pre}r = {} + {offset};",
+        sext(p, pw, pw + 1)
+    )];
+    if s > 0 {
+        l.push(format!("wire [{s}-1:0] unused_{pre}r = {pre}r[{s}-1:0];"));
+    }
+    let qb = pw + 1 - s;
+    l.push(format!("wire [{qb}-1:0] {pre}q0 = {pre}r[{pw}:{s}];"));
+    l.push(format!(
+        "wire signed [{qw}-1:0] {pre}q = {};",
+        sext(&format!("{pre}q0"), qb, qw)
+    ));
+    let (h, lw) = (signed_lit(hi, qw), signed_lit(lo, qw));
+    l.push(format!(
+        "wire signed [{qw}-1:0] {pre}sat = {pre}q > $signed({h}) ? $signed({h}) : {pre}q < $signed({lw}) ? $signed({lw}) : {pre}q;"
+    ));
+    if qw > ow {
+        l.push(format!(
+            "wire [{}-1:0] unused_{pre}sat = {pre}sat[{qw}-1:{ow}];",
+            qw - ow
+        ));
+    }
+    l.push(format!("assign {dst} = {pre}sat[{ow}-1:0];"));
+    l
+}
+
 /// Extends element `e` (a genvar expression) of input `x` with `b`-bit elements to `w` bits.
 fn elem_ext(x: &str, e: &str, t: &Type, w: u32) -> String {
     let b = bits(t);
@@ -195,6 +260,25 @@ fn elem_ext(x: &str, e: &str, t: &Type, w: u32) -> String {
             w - b,
             b - 1
         )
+    }
+}
+
+/// The index into `b` of the element broadcast to element `e` (a genvar) of `a`: axis `k` of
+/// `a` picks axis `k` of `b` unless `b` has size 1 there.
+fn broadcast_expr(a: &[usize], b: &[usize]) -> String {
+    if a == b {
+        return "e".into();
+    }
+    let (sa, sb) = (strides(a), strides(b));
+    let terms: Vec<String> = (0..a.len())
+        .filter(|&k| b[k] != 1)
+        .map(|k| format!("(e / {}) % {} * {}", sa[k], a[k], sb[k]))
+        .collect();
+    debug_assert_eq!(broadcast_index(a, b, 0), 0);
+    if terms.is_empty() {
+        "0".into()
+    } else {
+        terms.join(" + ")
     }
 }
 
@@ -228,24 +312,7 @@ pub fn files(
             let (a, b) = (&ins[0].shape, &ins[1].shape);
             let mut gen = Gen::default();
             gen.each("e", 0, n, "g_and");
-            let idx = if a == b {
-                "e".to_string()
-            } else {
-                // The broadcast index, term by term: axis k of `a` picks axis k of `b` unless
-                // `b` has size 1 there.
-                let sa = strides(a);
-                let sb = strides(b);
-                let terms: Vec<String> = (0..a.len())
-                    .filter(|&k| b[k] != 1)
-                    .map(|k| format!("(e / {}) % {} * {}", sa[k], a[k], sb[k]))
-                    .collect();
-                debug_assert_eq!(broadcast_index(a, b, 0), 0);
-                if terms.is_empty() {
-                    "0".into()
-                } else {
-                    terms.join(" + ")
-                }
-            };
+            let idx = broadcast_expr(a, b);
             gen.line(format!("assign y[e] = a[e] & b[{idx}];"));
             gen.finish(&mut lines);
             format!(
@@ -323,7 +390,7 @@ pub fn files(
             let terms: Vec<String> = names
                 .iter()
                 .zip(ins)
-                .map(|(nm, t)| elem_ext(nm, "e", t, ow))
+                .map(|(nm, t)| elem_ext(nm, &broadcast_expr(&ins[0].shape, &t.shape), t, ow))
                 .collect();
             gen.line(format!("assign y[e*{ow} +: {ow}] = {};", terms.join(" + ")));
             gen.finish(&mut lines);
@@ -403,35 +470,7 @@ pub fn files(
             let s = rq.shift;
             // Wide enough for the product and for the quotient's low bit and sign.
             let pw = (ib + mb).max(s + 2);
-            // The rounded quotient and the bounds compare in a width holding both.
-            let qw = (pw + 1 - s.min(pw)).max(ow) + 1;
             let per = n / rq.mul.len();
-            let half = if s > 0 { 1i64 << (s - 1) } else { 0 };
-            let full = (1i64 << s) - 1;
-            let sign = format!("p[{}]", pw - 1);
-            let offset = match (s, rq.rounding) {
-                (0, _) | (_, Rounding::Floor) => signed_lit(0, pw + 1),
-                (_, Rounding::Ceil) => signed_lit(full, pw + 1),
-                (_, Rounding::HalfUp) => signed_lit(half, pw + 1),
-                (_, Rounding::HalfDown) => signed_lit(half - 1, pw + 1),
-                (_, Rounding::HalfEven) => {
-                    format!("{} + {{{}'d0, p[{s}]}}", signed_lit(half - 1, pw + 1), pw)
-                }
-                (_, Rounding::Trunc) => {
-                    format!(
-                        "({sign} ? {} : {})",
-                        signed_lit(full, pw + 1),
-                        signed_lit(0, pw + 1)
-                    )
-                }
-                (_, Rounding::HalfAway) => {
-                    format!(
-                        "({sign} ? {} : {})",
-                        signed_lit(half - 1, pw + 1),
-                        signed_lit(half, pw + 1)
-                    )
-                }
-            };
             let mut gen = Gen::default();
             for (c, &m) in rq.mul.iter().enumerate() {
                 gen.line(format!(
@@ -451,34 +490,19 @@ pub fn files(
                     sext("xe", ib, pw),
                     signed_lit(m, pw)
                 ));
-                gen.line(format!(
-                    "wire [{pw}:0] r = {} + {offset};",
-                    sext("p", pw, pw + 1)
-                ));
-                if s > 0 {
-                    gen.line(format!("wire [{s}-1:0] unused_r = r[{s}-1:0];"));
+                for line in round_clamp(
+                    "p",
+                    pw,
+                    rq.rounding,
+                    s,
+                    rq.lo,
+                    rq.hi,
+                    ow,
+                    "",
+                    &format!("y[e*{ow} +: {ow}]"),
+                ) {
+                    gen.line(line);
                 }
-                let qb = pw + 1 - s;
-                gen.line(format!("wire [{qb}-1:0] q0 = r[{pw}:{s}];"));
-                gen.line(format!(
-                    "wire signed [{qw}-1:0] q = {};",
-                    sext("q0", qb, qw)
-                ));
-                gen.line(format!(
-                    "wire signed [{qw}-1:0] sat = q > $signed({}) ? $signed({}) : q < $signed({}) ? $signed({}) : q;",
-                    signed_lit(rq.hi, qw),
-                    signed_lit(rq.hi, qw),
-                    signed_lit(rq.lo, qw),
-                    signed_lit(rq.lo, qw)
-                ));
-                if qw > ow {
-                    gen.line(format!(
-                        "wire [{}-1:0] unused_sat = sat[{}-1:{ow}];",
-                        qw - ow,
-                        qw
-                    ));
-                }
-                gen.line(format!("assign y[e*{ow} +: {ow}] = sat[{ow}-1:0];"));
                 gen.end();
             }
             gen.finish(&mut lines);
@@ -489,6 +513,13 @@ pub fn files(
                 rq.rounding.word(),
                 rq.mul.len()
             )
+        }
+        // Constants are wires of the top level; the others multi-cycle units (tensor_seq).
+        TensorOp::Const { .. }
+        | TensorOp::IntMatmul { .. }
+        | TensorOp::Softmax(_)
+        | TensorOp::LayerNorm(_) => {
+            return Err(format!("{} has no combinational module", op.keyword()))
         }
     };
     let main = render(&TensorV {

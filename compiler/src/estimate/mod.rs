@@ -49,6 +49,9 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
     if let (Op::MultiThreshold(mt), LayerArch::Unit(v)) = (&node.op, arch) {
         return Ok(unit_luts(g, id, mt, v));
     }
+    if let (Op::Tensor(t), LayerArch::Serial) = (&node.op, arch) {
+        return Ok(serial_luts(g, id, t));
+    }
     let Op::IntNeuron(n) = &node.op else {
         return Err(format!("'{}' is not a neuron layer", node.name));
     };
@@ -67,7 +70,40 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
             node.name
         )),
         LayerArch::Event => folded_luts(g, &syns, None, true, state_bits),
+        LayerArch::Serial => Err(format!(
+            "'{}' is a neuron layer, not a tensor unit",
+            node.name
+        )),
     }
+}
+
+/// Multi-cycle tensor units (a first guess, not fitted): the read multiplexers (about one LUT
+/// per two input bits), a multiplier (about `a b / 2` LUTs without DSPs) and the result's
+/// shift register.
+fn serial_luts(g: &Graph, id: NodeId, t: &crate::ir::TensorOp) -> f64 {
+    let node = g.node(id);
+    let bits = |n: NodeId| {
+        let ty = &g.node(n).ty;
+        (ty.len() as f64, ty.elem_bits().unwrap_or(1) as f64)
+    };
+    let mux: f64 = node
+        .inputs
+        .iter()
+        .map(|p| {
+            let (n, b) = bits(p.node);
+            n * b / 2.0
+        })
+        .sum();
+    let width: Vec<f64> = node.inputs.iter().map(|p| bits(p.node).1 + 1.0).collect();
+    let mult = match t {
+        crate::ir::TensorOp::IntMatmul { .. } => width.iter().product::<f64>() / 2.0,
+        // Softmax: the reciprocal's divider and a 17 x 33 product; LayerNorm: the squares,
+        // the bisection's and the affine's products.
+        crate::ir::TensorOp::Softmax(_) => 33.0 * 33.0 + 17.0 * 33.0 / 2.0,
+        _ => 4.0 * 24.0 * 24.0 / 2.0,
+    };
+    let (n, b) = bits(id);
+    mux + mult + n * b / 8.0
 }
 
 /// Multi-threshold units (a first guess, not fitted): a thermometer compares every threshold,

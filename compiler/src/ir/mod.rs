@@ -20,5 +20,5 @@ pub use op::{
     Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
     Reset, Tensor, MAX_DELAY_STEPS,
 };
-pub use tensor_ops::{Requant, Rounding, TensorOp};
+pub use tensor_ops::{LayerNorm, Requant, Rounding, Softmax, TensorOp};
 pub use types::{signed_range, signed_width, Elem, Type};

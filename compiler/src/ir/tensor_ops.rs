@@ -1,8 +1,9 @@
-//! Weightless tensor operators of spike-driven transformers (Spike-driven Transformer,
+//! Tensor operators of transformers. Spike-driven ones (Spike-driven Transformer,
 //! Meta-SpikeFormer, QSD-Transformer): spike AND, popcount, spike matrix products, the
-//! membrane shortcut, spike max-pooling and requantisation. Their integer semantics live here,
-//! beside the definitions, so the type checker, the golden model and the backend read one
-//! description.
+//! membrane shortcut, spike max-pooling and requantisation; and those of integer-only
+//! transformers (I-BERT style): integer matrix products, constants, softmax and LayerNorm.
+//! Their integer semantics live here, beside the definitions, so the type checker, the golden
+//! model and the backend read one description.
 //!
 //! Tensors are row-major over their type's shape (channel-major for convolution outputs, so a
 //! `[channels, tokens]` value is what a 1-D convolution over tokens produces).
@@ -115,6 +116,206 @@ pub enum TensorOp {
     Requant(Requant),
     /// Axes permuted: output axis `k` is input axis `perm[k]` (wiring only in hardware).
     Transpose { perm: Vec<usize> },
+    /// `y[b.., i, j] = sum_k A[b.., i, k] * B[b.., k, j]` on integers (attention scores,
+    /// attention times values, projections by a constant): multiplies, so a folded unit.
+    IntMatmul { ta: bool, tb: bool },
+    /// A constant integer tensor (a projection's weights, a bias); no inputs.
+    Const { shape: Vec<usize>, data: Vec<i64> },
+    /// Softmax of integers along the last axis ([`Softmax::row`]).
+    Softmax(Softmax),
+    /// LayerNorm of integers along the last axis, with a per-channel affine and requantiser
+    /// ([`LayerNorm::row`]).
+    LayerNorm(LayerNorm),
+}
+
+/// Bits of the softmax's reciprocal: `r = floor(2^32 / sum)`.
+pub const SOFTMAX_RECIP_BITS: u32 = 32;
+/// Longest exponential table, largest table entry, finest output step (`2^-16`).
+pub const MAX_EXP_TABLE: usize = 4096;
+pub const MAX_EXP: i64 = 1 << 16;
+pub const MAX_SOFTMAX_FRAC: u32 = 16;
+/// Longest softmax or LayerNorm row, largest constant.
+pub const MAX_ROW: usize = 4096;
+pub const MAX_CONST_ELEMENTS: usize = 1 << 22;
+/// LayerNorm: largest `frac` and `|add|`; the variance sum must fit `i64` with room.
+pub const MAX_NORM_FRAC: u32 = 30;
+pub const MAX_NORM_ADD: i64 = 1 << 52;
+pub const MAX_NORM_VARIANCE: i128 = 1 << 62;
+
+/// Integer softmax of one row `x`: with `m = max x`, `d_i = min(m - x_i, L - 1)` indexes the
+/// exponential table (`exp[d] ~ 2^16 exp(-scale d)`, non-increasing, `exp[0] >= 1`),
+/// `e_i = exp[d_i]`, `S = sum e`, `r = floor(2^32 / S)`, and
+/// `y_i = min((e_i r + 2^(31 - frac)) >> (32 - frac), hi)`: `e_i / S` to `frac` bits, rounded
+/// half up, saturated at `hi`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Softmax {
+    pub exp: Vec<i64>,
+    pub frac: u32,
+    pub hi: i64,
+}
+
+impl Softmax {
+    pub fn row(&self, x: &[i64], y: &mut Vec<i64>) {
+        let m = x.iter().copied().max().unwrap_or(0);
+        let last = self.exp.len() as i64 - 1;
+        let e: Vec<i64> = x
+            .iter()
+            .map(|&v| self.exp[(m - v).min(last) as usize])
+            .collect();
+        let s: i64 = e.iter().sum();
+        let r = (1i64 << SOFTMAX_RECIP_BITS) / s.max(1);
+        let sh = SOFTMAX_RECIP_BITS - self.frac;
+        y.extend(
+            e.iter()
+                .map(|&ei| ((ei * r + (1 << (sh - 1))) >> sh).min(self.hi)),
+        );
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let l = self.exp.len();
+        if l == 0 || l > MAX_EXP_TABLE {
+            return Err(format!(
+                "the exp table has {l} entries (1 to {MAX_EXP_TABLE})"
+            ));
+        }
+        if !(1..=MAX_EXP).contains(&self.exp[0]) {
+            return Err(format!("exp[0] = {} must be in 1..={MAX_EXP}", self.exp[0]));
+        }
+        if self.exp.windows(2).any(|w| w[1] > w[0]) || self.exp[l - 1] < 0 {
+            return Err("the exp table must be non-negative and non-increasing".into());
+        }
+        if self.frac > MAX_SOFTMAX_FRAC {
+            return Err(format!("frac {} exceeds {MAX_SOFTMAX_FRAC}", self.frac));
+        }
+        if !(0..=1i64 << self.frac).contains(&self.hi) {
+            return Err(format!("hi {} is outside 0..=2^{}", self.hi, self.frac));
+        }
+        Ok(())
+    }
+}
+
+/// Integer LayerNorm of one row `x` of `n`: `S = sum x`, `D_i = n x_i - S` (`n` times the
+/// deviation from the mean, exact), `V = sum D^2 + eps`, `r` the largest integer with
+/// `r^2 V <= n 4^frac` (so `r = floor(2^frac sqrt(n / V))`, the reciprocal standard deviation
+/// of the deviations `D / n`, scaled), `z_i = D_i r`, then the per-channel affine and
+/// requantiser `y_i = clamp(round((z_i mul[c] + add[c]) / 2^shift), lo, hi)`, `c = i` (or 0
+/// when one multiplier serves all).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNorm {
+    pub eps: i64,
+    pub frac: u32,
+    pub mul: Vec<i64>,
+    pub add: Vec<i64>,
+    pub shift: u32,
+    pub rounding: Rounding,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+impl LayerNorm {
+    /// `n 4^frac`, the bound `r^2 V` must not pass.
+    pub fn target(&self, n: usize) -> i128 {
+        (n as i128) << (2 * self.frac)
+    }
+
+    /// Bits of `r`: enough for its largest value, `floor(sqrt(n 4^frac / eps))`.
+    pub fn r_bits(&self, n: usize) -> u32 {
+        let rmax = isqrt(self.target(n) / self.eps.max(1) as i128);
+        (128 - rmax.leading_zeros()).max(1)
+    }
+
+    /// `r` for variance sum `v`, found bit by bit from the top as the hardware does.
+    pub fn recip(&self, n: usize, v: i128) -> i128 {
+        let t = self.target(n);
+        let mut r = 0i128;
+        for k in (0..self.r_bits(n)).rev() {
+            let c = r | (1 << k);
+            if c * c * v <= t {
+                r = c;
+            }
+        }
+        r
+    }
+
+    pub fn row(&self, x: &[i64], y: &mut Vec<i64>) {
+        let n = x.len() as i128;
+        let s: i128 = x.iter().map(|&v| v as i128).sum();
+        let d: Vec<i128> = x.iter().map(|&v| n * v as i128 - s).collect();
+        let v = d.iter().map(|&di| di * di).sum::<i128>() + self.eps as i128;
+        let r = self.recip(x.len(), v);
+        let per = |k: &[i64], i: usize| k[if k.len() == 1 { 0 } else { i }] as i128;
+        y.extend(d.iter().enumerate().map(|(i, &di)| {
+            let z = di * r;
+            let q = self
+                .rounding
+                .shift(z * per(&self.mul, i) + per(&self.add, i), self.shift);
+            q.clamp(self.lo as i128, self.hi as i128) as i64
+        }));
+    }
+
+    /// The largest `|D|` and `V` on inputs in `[lo, hi]`, rows of `n`.
+    pub fn bounds(&self, n: usize, (lo, hi): (i64, i64)) -> (i128, i128) {
+        let dmax = (n as i128 - 1) * (hi as i128 - lo as i128);
+        (dmax, n as i128 * dmax * dmax + self.eps as i128)
+    }
+
+    fn check(&self, n: usize, range: (i64, i64)) -> Result<(), String> {
+        if !(1..=u32::MAX as i64).contains(&self.eps) {
+            return Err(format!("eps {} must be in 1..={}", self.eps, u32::MAX));
+        }
+        if self.frac > MAX_NORM_FRAC || self.shift > MAX_REQUANT_SHIFT {
+            return Err(format!(
+                "frac {} or shift {} too large ({MAX_NORM_FRAC}, {MAX_REQUANT_SHIFT})",
+                self.frac, self.shift
+            ));
+        }
+        for (what, k) in [("mul", &self.mul), ("add", &self.add)] {
+            if k.len() != 1 && k.len() != n {
+                return Err(format!(
+                    "{what} has {} entries; rows have {n} (one entry, or one per channel)",
+                    k.len()
+                ));
+            }
+        }
+        if let Some(m) = self.mul.iter().find(|m| m.abs() > MAX_REQUANT_MUL) {
+            return Err(format!(
+                "multiplier {m} exceeds {MAX_REQUANT_MUL} in magnitude"
+            ));
+        }
+        if let Some(a) = self.add.iter().find(|a| a.abs() > MAX_NORM_ADD) {
+            return Err(format!("offset {a} exceeds {MAX_NORM_ADD} in magnitude"));
+        }
+        let vmax = self.bounds(n, range).1;
+        // The bisection's r^2 V, in 128-bit arithmetic with room.
+        if vmax > MAX_NORM_VARIANCE || 2 * self.r_bits(n) + (128 - vmax.leading_zeros()) > 120 {
+            return Err(format!(
+                "rows of {n} of inputs in [{}, {}] overflow the variance sum",
+                range.0, range.1
+            ));
+        }
+        if self.lo > self.hi || signed_width(self.lo as i128, self.hi as i128) > 32 {
+            return Err(format!(
+                "range [{}, {}] is empty or wider than 32 bits",
+                self.lo, self.hi
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `floor(sqrt(v))` for `v >= 0`.
+pub fn isqrt(v: i128) -> i128 {
+    if v <= 0 {
+        return 0;
+    }
+    let mut r = (v as f64).sqrt() as i128;
+    while r * r > v {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= v {
+        r += 1;
+    }
+    r
 }
 
 /// Row-major strides of `shape`.
@@ -124,6 +325,11 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
         s[k] = s[k + 1] * shape[k + 1];
     }
     s
+}
+
+/// Whether a tensor of shape `b` broadcasts to shape `a`: same rank, each size equal or 1.
+pub fn broadcasts(b: &[usize], a: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| x == y || y == 1)
 }
 
 /// Index of `b`'s element that broadcasts to `a`'s element `e`.
@@ -229,7 +435,20 @@ impl TensorOp {
             TensorOp::OrPool { .. } => "or_pool",
             TensorOp::Requant(_) => "requant",
             TensorOp::Transpose { .. } => "transpose",
+            TensorOp::IntMatmul { .. } => "matmul",
+            TensorOp::Const { .. } => "const",
+            TensorOp::Softmax(_) => "softmax",
+            TensorOp::LayerNorm(_) => "layer_norm",
         }
+    }
+
+    /// Whether the operator is a multi-cycle unit (a stage of the schedule) rather than
+    /// combinational logic.
+    pub fn sequential(&self) -> bool {
+        matches!(
+            self,
+            TensorOp::IntMatmul { .. } | TensorOp::Softmax(_) | TensorOp::LayerNorm(_)
+        )
     }
 
     /// The dimensions of a matmul on inputs `a` and `b`.
@@ -278,12 +497,7 @@ impl TensorOp {
                 let (a, b) = (ins[0], ins[1]);
                 spikes(a, "the first input")?;
                 spikes(b, "the second input")?;
-                let fits = a.shape.len() == b.shape.len()
-                    && a.shape
-                        .iter()
-                        .zip(&b.shape)
-                        .all(|(&x, &y)| x == y || y == 1);
-                if !fits {
+                if !broadcasts(&b.shape, &a.shape) {
                     return Err(format!(
                         "{b} does not broadcast to {a} (same rank; each size equal or 1)"
                     ));
@@ -322,8 +536,12 @@ impl TensorOp {
                 }
                 let (mut lo, mut hi) = (0i128, 0i128);
                 for (k, t) in ins.iter().enumerate() {
-                    if t.shape != ins[0].shape {
-                        return Err(format!("input {k} is {t}, input 0 is {}", ins[0]));
+                    if !broadcasts(&t.shape, &ins[0].shape) {
+                        return Err(format!(
+                            "input {k} is {t} and does not broadcast to input 0, {} (same \
+                             rank; each size equal or 1)",
+                            ins[0]
+                        ));
                     }
                     let (l, h) = integer_range(t, "every input")?;
                     lo += l as i128;
@@ -400,6 +618,70 @@ impl TensorOp {
                 }
                 Ok(fix_for(rq.lo as i128, rq.hi as i128, a.shape.clone()))
             }
+            TensorOp::IntMatmul { ta, tb } => {
+                arity(2)?;
+                let (a, b) = (ins[0], ins[1]);
+                let (alo, ahi) = integer_range(a, "the first input")?;
+                let (blo, bhi) = integer_range(b, "the second input")?;
+                let d = Self::matmul_dims(a, b, *ta, *tb)?;
+                let corners = [alo * blo, alo * bhi, ahi * blo, ahi * bhi].map(|p| p as i128);
+                let k = d.k as i128;
+                let lo = k * corners.iter().copied().min().unwrap_or(0).min(0);
+                let hi = k * corners.iter().copied().max().unwrap_or(0).max(0);
+                let t = fix_for(lo, hi, {
+                    let mut shape = a.shape[..a.shape.len() - 2].to_vec();
+                    shape.extend([d.m, d.n]);
+                    shape
+                });
+                if t.elem_bits().unwrap_or(0) > 62 {
+                    return Err(format!(
+                        "the products of {a} and {b} need more than 62 bits"
+                    ));
+                }
+                Ok(t)
+            }
+            TensorOp::Const { shape, data } => {
+                arity(0)?;
+                let n: usize = shape.iter().product();
+                if shape.is_empty() || n != data.len() || n > MAX_CONST_ELEMENTS {
+                    return Err(format!(
+                        "shape {shape:?} does not hold the {} values (at most {MAX_CONST_ELEMENTS})",
+                        data.len()
+                    ));
+                }
+                let lo = data.iter().copied().min().unwrap_or(0).min(0);
+                let hi = data.iter().copied().max().unwrap_or(0).max(0);
+                if signed_width(lo as i128, hi as i128) > MAX_INPUT_BITS {
+                    return Err(format!(
+                        "values [{lo}, {hi}] need more than {MAX_INPUT_BITS} bits"
+                    ));
+                }
+                Ok(fix_for(lo as i128, hi as i128, shape.clone()))
+            }
+            TensorOp::Softmax(sm) => {
+                arity(1)?;
+                let a = ins[0];
+                let (lo, hi) = integer_range(a, "the input")?;
+                let n = a.shape.last().copied().unwrap_or(0);
+                if n == 0 || n > MAX_ROW || hi as i128 - lo as i128 > 1 << 24 {
+                    return Err(format!(
+                        "{a}: rows of 1 to {MAX_ROW} elements of at most 24 bits"
+                    ));
+                }
+                sm.check()?;
+                Ok(fix_for(0, sm.hi as i128, a.shape.clone()))
+            }
+            TensorOp::LayerNorm(ln) => {
+                arity(1)?;
+                let a = ins[0];
+                let range = integer_range(a, "the input")?;
+                let n = a.shape.last().copied().unwrap_or(0);
+                if n == 0 || n > MAX_ROW {
+                    return Err(format!("{a}: rows of 1 to {MAX_ROW} elements"));
+                }
+                ln.check(n, range)?;
+                Ok(fix_for(ln.lo as i128, ln.hi as i128, a.shape.clone()))
+            }
         }
     }
 
@@ -446,7 +728,12 @@ impl TensorOp {
                 y
             }
             TensorOp::Add => (0..ins[0].len())
-                .map(|e| xs.iter().map(|x| x[e]).sum())
+                .map(|e| {
+                    xs.iter()
+                        .zip(ins)
+                        .map(|(x, t)| x[broadcast_index(&ins[0].shape, &t.shape, e)])
+                        .sum()
+                })
                 .collect(),
             TensorOp::OrPool { kernel, stride } => {
                 let a = &ins[0].shape;
@@ -481,6 +768,37 @@ impl TensorOp {
                     .enumerate()
                     .map(|(e, &x)| rq.apply(e / per.max(1), x))
                     .collect()
+            }
+            TensorOp::IntMatmul { ta, tb } => {
+                let Ok(d) = Self::matmul_dims(ins[0], ins[1], *ta, *tb) else {
+                    return Vec::new();
+                };
+                let mut y = Vec::with_capacity(d.batch * d.m * d.n);
+                for b in 0..d.batch {
+                    for i in 0..d.m {
+                        for j in 0..d.n {
+                            y.push(
+                                (0..d.k)
+                                    .map(|k| xs[0][d.a_index(b, i, k)] * xs[1][d.b_index(b, k, j)])
+                                    .sum(),
+                            );
+                        }
+                    }
+                }
+                y
+            }
+            TensorOp::Const { data, .. } => data.clone(),
+            TensorOp::Softmax(sm) => {
+                let n = ins[0].shape.last().copied().unwrap_or(1).max(1);
+                let mut y = Vec::with_capacity(xs[0].len());
+                xs[0].chunks(n).for_each(|r| sm.row(r, &mut y));
+                y
+            }
+            TensorOp::LayerNorm(ln) => {
+                let n = ins[0].shape.last().copied().unwrap_or(1).max(1);
+                let mut y = Vec::with_capacity(xs[0].len());
+                xs[0].chunks(n).for_each(|r| ln.row(r, &mut y));
+                y
             }
         }
     }

@@ -17,6 +17,7 @@
 pub mod elementwise;
 pub mod proto;
 pub mod quantised;
+mod tensors;
 
 use crate::ir::{
     Compare, Conv, Elem, FloatNeuron, Graph, MultiThreshold, NeuronKind, NodeId, Op, Port, Tensor,

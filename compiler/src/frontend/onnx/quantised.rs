@@ -12,6 +12,7 @@
 
 use super::elementwise::{Binary, Expr, Unary};
 use super::proto::{attribute_type, GraphProto, NodeProto};
+use super::tensors;
 use super::{attr_int, input_shape, node_label};
 use crate::ir::{
     signed_range, signed_width, Graph, IntDense, MultiThreshold, NodeId, Op, Port, Tensor, Type,
@@ -48,6 +49,9 @@ pub fn lowers(n: &NodeProto) -> bool {
                 "Tanh",
                 "Erf",
                 "Gelu",
+                "Softmax",
+                "LayerNormalization",
+                "Transpose",
                 "Identity",
                 "Flatten",
                 "Reshape",
@@ -215,7 +219,7 @@ impl Quantiser {
 
 /// A tensor while lowering.
 #[derive(Clone, Debug)]
-enum QValue {
+pub(super) enum QValue {
     Const {
         dims: Vec<usize>,
         data: Vec<f64>,
@@ -239,6 +243,20 @@ enum QValue {
     /// A graph input not yet quantised.
     Input {
         shape: Vec<usize>,
+    },
+    /// Softmax along the last axis of computed integers (`real = scale * q`), pending until
+    /// the quantiser that gives its output grid.
+    Softmax {
+        id: NodeId,
+        scale: f64,
+    },
+    /// LayerNormalization along the last axis of computed integers, pending likewise.
+    Norm {
+        id: NodeId,
+        scale: f64,
+        gamma: Vec<f64>,
+        beta: Vec<f64>,
+        eps: f64,
     },
 }
 
@@ -409,11 +427,23 @@ fn lower_node(
                     let n: usize = shape.iter().product();
                     let q = q.per_element(shape)?;
                     let width = q.bits + u32::from(!q.signed);
+                    // Matrices keep their shape (the batch axis is already dropped).
+                    let dims = if shape.len() >= 2 {
+                        shape.clone()
+                    } else {
+                        vec![n]
+                    };
                     let id = g.add(
                         node.input[0].clone(),
                         Op::Input,
                         vec![],
-                        Type::fix(width.max(2), n),
+                        Type::new(
+                            crate::ir::Elem::Fix {
+                                width: width.max(2),
+                                frac: 0,
+                            },
+                            dims,
+                        ),
                     );
                     let scale: Vec<f64> = q.scale.iter().map(|&v| v as f64).collect();
                     let shift: Vec<f64> = (0..n).map(|e| -(q.zero[e] as f64) * scale[e]).collect();
@@ -450,8 +480,23 @@ fn lower_node(
                         scale: scale.clone(),
                         shift: shift.clone(),
                     });
+                    // Matrices take the requantiser when it is exact: a threshold per level
+                    // per element would not fit.
+                    if g.node(*id).ty.shape.len() >= 2 {
+                        if let Some(v) = tensors::requant(g, &name, &q, *id, &f)? {
+                            return Ok(v);
+                        }
+                    }
                     requantise(g, &name, &q, *id, *n, &f)
                 }
+                QValue::Softmax { id, scale } => tensors::softmax(g, &name, &q, *id, *scale),
+                QValue::Norm {
+                    id,
+                    scale,
+                    gamma,
+                    beta,
+                    eps,
+                } => tensors::layer_norm(g, &name, &q, *id, *scale, gamma, beta, *eps),
                 QValue::QConst { .. } => Err("a quantised constant quantised again".into()),
             }
         }
@@ -530,6 +575,70 @@ fn lower_node(
                 scale: vec![out_scale; *n],
                 shift: vec![out_bias; *n],
                 expr: None,
+            })
+        }
+        "MatMul" | "Gemm" if matrix(g, arg(0)?) || matrix(g, arg(1)?) => {
+            let gemm = node.op_type == "Gemm";
+            if gemm
+                && (attr_int(node, "transA", 0) != 0
+                    || super::attr_float(node, "alpha", 1.0) != 1.0
+                    || super::attr_float(node, "beta", 1.0) != 1.0
+                    || node.input.get(2).is_some_and(|s| !s.is_empty()))
+            {
+                return Err("Gemm of matrices takes neither transA, alpha, beta nor C; \
+                            use MatMul and Add"
+                    .into());
+            }
+            let tb = gemm && attr_int(node, "transB", 0) != 0;
+            let a = operand_int(g, &name, arg(0)?, 0)?;
+            let b = operand_int(g, &name, arg(1)?, 1)?;
+            tensors::matmul(g, &name, a, b, tb)
+        }
+        "Transpose" => {
+            let (id, scale) = operand_int(g, &name, arg(0)?, 0)?;
+            let perm = super::attr_ints(node, "perm", &[]);
+            tensors::transpose(g, &name, id, scale, &perm)
+        }
+        "Softmax" => {
+            let (id, scale) = linear_int(arg(0)?, "Softmax", true)?;
+            let rank = g.node(id).ty.shape.len() as i64;
+            let axis = attr_int(node, "axis", -1);
+            // ONNX counts the batch axis the IR drops.
+            if axis != -1 && axis != rank && axis != rank - 1 {
+                return Err(format!(
+                    "Softmax along axis {axis}: Spikeforge takes the last axis"
+                ));
+            }
+            Ok(QValue::Softmax { id, scale })
+        }
+        "LayerNormalization" => {
+            let (id, scale) = linear_int(arg(0)?, "LayerNormalization", true)?;
+            let rank = g.node(id).ty.shape.len() as i64;
+            let axis = attr_int(node, "axis", -1);
+            if axis != -1 && axis != rank && axis != rank - 1 {
+                return Err(format!(
+                    "LayerNormalization over axes from {axis}: Spikeforge normalises the last \
+                     axis"
+                ));
+            }
+            let n = g.node(id).ty.shape.last().copied().unwrap_or(1);
+            let param = |i: usize, default: f64| -> Result<Vec<f64>, String> {
+                match node.input.get(i).filter(|s| !s.is_empty()) {
+                    None => Ok(vec![default; n]),
+                    Some(_) => super::broadcast(&konst_values(arg(i)?)?, n),
+                }
+            };
+            let (gamma, beta) = (param(1, 1.0)?, param(2, 0.0)?);
+            let eps = super::attr_float(node, "epsilon", 1e-5);
+            if gamma.iter().chain(&beta).any(|v| !v.is_finite()) || !eps.is_finite() || eps <= 0.0 {
+                return Err("scale, bias and epsilon must be numbers, epsilon positive".into());
+            }
+            Ok(QValue::Norm {
+                id,
+                scale,
+                gamma,
+                beta,
+                eps,
             })
         }
         "MatMul" | "Gemm" => {
@@ -652,9 +761,24 @@ fn lower_node(
                 expr: None,
             })
         }
+        "Add" if two_matrices(g, arg(0)?, arg(1)?) => {
+            let (a, sa, ba) = linear_parts(arg(0)?)?;
+            let (b, sb, bb) = linear_parts(arg(1)?)?;
+            tensors::add(g, &name, (a, sa, ba), (b, sb, bb))
+        }
         op @ ("Add" | "Sub" | "Mul" | "Div") => {
             let bin = Binary::from_op(op).ok_or("unreachable")?;
-            binary(bin, arg(0)?, arg(1)?)
+            // Constants broadcast against a matrix by its shape (numpy's rules).
+            let dims = [arg(0)?, arg(1)?].into_iter().find_map(|v| match v {
+                QValue::Int { id, .. } if g.node(*id).ty.shape.len() >= 2 => {
+                    Some(g.node(*id).ty.shape.clone())
+                }
+                _ => None,
+            });
+            match dims {
+                Some(d) => binary(bin, &shaped(arg(0)?, &d)?, &shaped(arg(1)?, &d)?),
+                None => binary(bin, arg(0)?, arg(1)?),
+            }
         }
         op @ ("Relu" | "Sigmoid" | "Tanh" | "Erf" | "Gelu") => {
             let tanh = super::attr(node, "approximate").is_some_and(|a| a.s == b"tanh");
@@ -785,6 +909,89 @@ fn binary(op: Binary, a: &QValue, b: &QValue) -> Result<QValue, String> {
                 }
             }
         }
+    }
+}
+
+/// Whether `v` is a computed integer matrix (two or more axes).
+fn matrix(g: &Graph, v: &QValue) -> bool {
+    matches!(v, QValue::Int { id, .. } if g.node(*id).ty.shape.len() >= 2)
+}
+
+fn two_matrices(g: &Graph, a: &QValue, b: &QValue) -> bool {
+    matrix(g, a) && matrix(g, b)
+}
+
+/// A constant broadcast to one value per element of a tensor of `dims` (others unchanged).
+fn shaped(v: &QValue, dims: &[usize]) -> Result<QValue, String> {
+    let (data, vdims) = match v {
+        QValue::Const { data, dims } => (data.clone(), dims.clone()),
+        QValue::QConst { dims, .. } => (konst_values(v)?, dims.clone()),
+        other => return Ok(other.clone()),
+    };
+    let f: Vec<f32> = data.iter().map(|&x| x as f32).collect();
+    let b = broadcast_to(&f, &vdims, dims)?;
+    Ok(QValue::Const {
+        dims: dims.to_vec(),
+        data: b.into_iter().map(f64::from).collect(),
+    })
+}
+
+/// A computed integer tensor with no pending function: (node, scale, per-element shift).
+fn linear_parts(v: &QValue) -> Result<(NodeId, f64, Vec<f64>), String> {
+    match v {
+        QValue::Int {
+            id,
+            scale,
+            shift,
+            expr: None,
+            ..
+        } => Ok((*id, uniform(scale)?, shift.clone())),
+        _ => Err("both operands must be quantised integer tensors (a Quant before each)".into()),
+    }
+}
+
+/// A computed integer tensor with one scale and (unless `offset_ok`) no offset.
+fn linear_int(v: &QValue, what: &str, offset_ok: bool) -> Result<(NodeId, f64), String> {
+    let (id, scale, shift) =
+        linear_parts(v).map_err(|_| format!("{what} takes a quantised integer tensor"))?;
+    if !offset_ok && shift.iter().any(|&b| b != 0.0) {
+        return Err(format!(
+            "{what} of a tensor with an offset (zero point or bias) is not lowered; quantise it \
+             first"
+        ));
+    }
+    Ok((id, scale))
+}
+
+/// An operand of a matrix product: a computed tensor, or a quantised constant made a `const`
+/// node. Returns (node, scale).
+fn operand_int(g: &mut Graph, name: &str, v: &QValue, i: usize) -> Result<(NodeId, f64), String> {
+    match v {
+        QValue::QConst {
+            dims,
+            q,
+            scale,
+            zero,
+        } => {
+            if zero.iter().any(|&z| z != 0.0) {
+                return Err("weights must have zero point 0".into());
+            }
+            let s: Vec<f64> = scale.iter().map(|&x| x as f64).collect();
+            let s = uniform(&s).map_err(|_| {
+                "a weight matrix multiplying a computed matrix needs one scale".to_string()
+            })?;
+            let id = tensors::constant(g, &format!("{name}_w{i}"), dims, q)?;
+            Ok((id, s))
+        }
+        v => linear_int(v, "a matrix product", false),
+    }
+}
+
+/// The one value of `v`, or an error when its elements differ.
+fn uniform(v: &[f64]) -> Result<f64, String> {
+    match v.first() {
+        Some(&x) if v.iter().all(|&y| y == x) => Ok(x),
+        _ => Err("the tensor's elements must share one scale".into()),
     }
 }
 

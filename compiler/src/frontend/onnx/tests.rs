@@ -393,9 +393,9 @@ fn hostile_quantisers_get_clear_errors() {
         ),
         (
             qonnx(&|_, nodes| {
-                nodes.push(node("Softmax", &["y"], "z"));
+                nodes.push(node("Cos", &["y"], "z"));
             }),
-            "in a quantised graph: 'Softmax_z' (Softmax)",
+            "in a quantised graph: 'Cos_z' (Cos)",
         ),
         (
             qonnx(&|_, nodes| {

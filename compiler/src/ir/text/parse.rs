@@ -12,7 +12,7 @@ use crate::ir::op::{
     Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
     Reset, Tensor,
 };
-use crate::ir::tensor_ops::{Requant, Rounding, TensorOp};
+use crate::ir::tensor_ops::{LayerNorm, Requant, Rounding, Softmax, TensorOp};
 use crate::ir::types::{Elem, Type};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while_m_n};
@@ -356,6 +356,10 @@ enum OpKind {
     OrPool,
     Requant,
     Transpose,
+    IntMatmul,
+    Const,
+    Softmax,
+    LayerNorm,
 }
 
 const KINDS: [NeuronKind; 7] = NeuronKind::ALL;
@@ -450,6 +454,31 @@ fn op_spec(kw: &str) -> Option<(OpKind, Vec<(&'static str, Kind)>)> {
             OpKind::Requant,
             &[
                 ("mul", Kind::IntVec),
+                ("shift", Kind::U32),
+                ("rounding", Kind::Rounding),
+                ("range", Kind::IntVec),
+            ],
+        ),
+        "matmul" => simple(OpKind::IntMatmul, &[("ta", Kind::Bool), ("tb", Kind::Bool)]),
+        "const" => simple(
+            OpKind::Const,
+            &[("shape", Kind::IntVec), ("data", Kind::IntVec)],
+        ),
+        "softmax" => simple(
+            OpKind::Softmax,
+            &[
+                ("exp", Kind::IntVec),
+                ("frac", Kind::U32),
+                ("hi", Kind::U32),
+            ],
+        ),
+        "layer_norm" => simple(
+            OpKind::LayerNorm,
+            &[
+                ("eps", Kind::U32),
+                ("frac", Kind::U32),
+                ("mul", Kind::IntVec),
+                ("add", Kind::IntVec),
                 ("shift", Kind::U32),
                 ("rounding", Kind::Rounding),
                 ("range", Kind::IntVec),
@@ -789,6 +818,37 @@ impl<'a> State<'a> {
                 };
                 Op::Tensor(TensorOp::Requant(Requant {
                     mul,
+                    shift,
+                    rounding,
+                    lo,
+                    hi,
+                }))
+            }
+            OpKind::IntMatmul => Op::Tensor(TensorOp::IntMatmul {
+                ta: attrs.bool("ta"),
+                tb: attrs.bool("tb"),
+            }),
+            OpKind::Const => Op::Tensor(TensorOp::Const {
+                shape: sizes(attrs.int_vec("shape"), "shape", op_at)?,
+                data: attrs.int_vec("data"),
+            }),
+            OpKind::Softmax => Op::Tensor(TensorOp::Softmax(Softmax {
+                exp: attrs.int_vec("exp"),
+                frac: attrs.u32("frac"),
+                hi: attrs.u32("hi") as i64,
+            })),
+            OpKind::LayerNorm => {
+                let (eps, frac) = (attrs.u32("eps") as i64, attrs.u32("frac"));
+                let (mul, add) = (attrs.int_vec("mul"), attrs.int_vec("add"));
+                let (shift, rounding) = (attrs.u32("shift"), attrs.rounding());
+                let [lo, hi] = attrs.int_vec("range")[..] else {
+                    return fail(op_at, "attribute 'range' must be [lo, hi]");
+                };
+                Op::Tensor(TensorOp::LayerNorm(LayerNorm {
+                    eps,
+                    frac,
+                    mul,
+                    add,
                     shift,
                     rounding,
                     lo,

@@ -73,6 +73,28 @@ pub(super) fn graph(g: &Graph) -> String {
                     a.word("rounding", r.rounding.word());
                     a.vector("range", &[r.lo, r.hi]);
                 }
+                TensorOp::IntMatmul { ta, tb } => {
+                    a.word("ta", if *ta { "true" } else { "false" });
+                    a.word("tb", if *tb { "true" } else { "false" });
+                }
+                TensorOp::Const { shape, data } => {
+                    a.vector("shape", &as_i64(shape));
+                    a.vector("data", data);
+                }
+                TensorOp::Softmax(sm) => {
+                    a.vector("exp", &sm.exp);
+                    a.scalar("frac", &sm.frac);
+                    a.scalar("hi", &sm.hi);
+                }
+                TensorOp::LayerNorm(ln) => {
+                    a.scalar("eps", &ln.eps);
+                    a.scalar("frac", &ln.frac);
+                    a.vector("mul", &ln.mul);
+                    a.vector("add", &ln.add);
+                    a.scalar("shift", &ln.shift);
+                    a.word("rounding", ln.rounding.word());
+                    a.vector("range", &[ln.lo, ln.hi]);
+                }
             },
             Op::Neuron(nr) => {
                 for (field, v) in nr.fields() {

@@ -6,7 +6,7 @@ use crate::ir::op::{
     Compare, Conv, FloatNeuron, IntConv, IntDense, IntNeuron, MultiThreshold, NeuronKind, Op, Pool,
     Reset, Tensor,
 };
-use crate::ir::tensor_ops::{Requant, Rounding, TensorOp};
+use crate::ir::tensor_ops::{LayerNorm, Requant, Rounding, Softmax, TensorOp};
 use crate::ir::types::{Elem, Type};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -232,8 +232,21 @@ fn arb_op(n: usize, nan: bool) -> BoxedStrategy<Op> {
                 scale,
             })),
         3 => int_neuron,
-        2 => (0usize..7, any::<bool>(), any::<bool>(), prop::collection::vec(0usize..9, 1..3), ivec(), 0u32..41, 0usize..7, arb_i64(), arb_i64())
+        2 => (0usize..11, any::<bool>(), any::<bool>(), prop::collection::vec(0usize..9, 1..3), ivec(), 0u32..41, 0usize..7, arb_i64(), arb_i64())
             .prop_map(|(k, ta, tb, win, mul, shift, r, lo, hi)| Op::Tensor(match k {
+                7 => TensorOp::IntMatmul { ta, tb },
+                8 => TensorOp::Const { shape: win, data: mul },
+                9 => TensorOp::Softmax(Softmax { exp: mul, frac: shift, hi: shift as i64 * 3 }),
+                10 => TensorOp::LayerNorm(LayerNorm {
+                    eps: shift as i64 * 7,
+                    frac: shift,
+                    add: mul.iter().rev().copied().collect(),
+                    mul,
+                    shift,
+                    rounding: Rounding::ALL[r],
+                    lo,
+                    hi,
+                }),
                 0 => TensorOp::And,
                 1 => TensorOp::Add,
                 2 => TensorOp::Popcount { axis: win[0] },
