@@ -15,6 +15,9 @@ Tanh, GELU as PyTorch exports it (x * 0.5 * (1 + Erf(x / sqrt 2))) and SiLU (x *
 onnxruntime (inside qonnx's execution) computes the transcendental functions.
 bnn.onnx: a binarised MLP, 16 -> 24 -> 5: BipolarQuant weights (sign times a power of two)
 and a BipolarQuant activation (sign of the biased accumulator).
+trunc_v1.onnx, trunc_v2.onnx: Quant(8 bits) -> MatMul -> Trunc (QONNX v1: 16 to 10 bits,
+FLOOR; v2: to an output scale 2^6 coarser, 6 bits signed, ROUND, clamping) -> output, as
+Brevitas exports the truncation after an average pool's sum.
 jet_mlp.onnx: the jet-tagging architecture (16-64-32-32-5, 6-bit weights, 3-bit ReLU
 activations, ROUND), random weights (not trained).
 <name>.expected.json: the integer inputs (the input Quant's integers), and qonnx's outputs.
@@ -136,6 +139,31 @@ def build_bnn(rng):
                              producer_name="tools/qonnx_fixtures.py")
 
 
+def build_trunc(rng, version):
+    nodes, inits = [], []
+    nodes.append(quant("x", "xq", 2.0 ** -4, 8, 1, 0, "ROUND", inits, "qin"))
+    inits.append(const("w", rng.normal(0, 0.6, (16, 6))))
+    nodes.append(quant("w", "wq", 2.0 ** -4, 6, 1, 1, "ROUND", inits, "qw"))
+    nodes.append(helper.make_node("MatMul", ["xq", "wq"], ["m"], name="fc"))
+    inits += [const("t_s", 2.0 ** -8), const("t_z", 0.0), const("t_in", 16.0)]
+    if version == 1:
+        inits.append(const("t_out", 10.0))
+        ins, mode = ["m", "t_s", "t_z", "t_in", "t_out"], "FLOOR"
+    else:
+        inits += [const("t_os", 2.0 ** -2), const("t_out", 6.0)]
+        ins, mode = ["m", "t_s", "t_z", "t_in", "t_os", "t_out"], "ROUND"
+    nodes.append(helper.make_node("Trunc", ins, ["y"], domain=DOMAIN, name="trunc",
+                                  rounding_mode=mode))
+    graph = helper.make_graph(
+        nodes, f"trunc_v{version}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                   helper.make_opsetid(DOMAIN, version)],
+                             producer_name="tools/qonnx_fixtures.py")
+
+
 def expected(model, n_in, rng, count):
     mw = ModelWrapper(model).transform(InferShapes())
     inputs, outputs = [], []
@@ -178,7 +206,12 @@ def main():
     m = build_bnn(rng)
     onnx.save(m, out / "bnn.onnx")
     (out / "bnn.expected.json").write_text(json.dumps(expected(m, 16, rng, 16)) + "\n")
-    print(f"wrote {len(MODES) + len(acts) + 2} QONNX fixtures to {out}")
+    for version in (1, 2):
+        m = build_trunc(rng, version)
+        onnx.save(m, out / f"trunc_v{version}.onnx")
+        (out / f"trunc_v{version}.expected.json").write_text(
+            json.dumps(expected(m, 16, rng, 16)) + "\n")
+    print(f"wrote {len(MODES) + len(acts) + 4} QONNX fixtures to {out}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ fn is_custom(n: &NodeProto, op: &str) -> bool {
     n.op_type == op && CUSTOM_DOMAINS.contains(&n.domain.as_str())
 }
 
+/// A QONNX `Trunc` (v1: five inputs; v2: six, with an output scale).
+pub fn is_trunc(n: &NodeProto) -> bool {
+    is_custom(n, "Trunc")
+}
+
 /// A QONNX or FINN quantiser: the graph is a quantised ANN.
 pub fn is_quantiser(n: &NodeProto) -> bool {
     is_custom(n, "Quant")
@@ -36,6 +41,7 @@ pub fn is_quantiser(n: &NodeProto) -> bool {
 /// Whether the quantised lowering takes this node.
 pub fn lowers(n: &NodeProto) -> bool {
     is_quantiser(n)
+        || is_trunc(n)
         || ((n.domain.is_empty() || n.domain == "ai.onnx")
             && [
                 "MatMul",
@@ -364,9 +370,27 @@ pub fn lower(
             values.insert(input.name.clone(), QValue::Input { shape });
         }
     }
+    // Axes ONNX counts before the IR's (a leading batch of one, dropped).
+    let batch = graph
+        .input
+        .iter()
+        .filter_map(|i| {
+            let rank = i
+                .r#type
+                .as_ref()?
+                .tensor_type
+                .as_ref()?
+                .shape
+                .as_ref()?
+                .dim
+                .len();
+            Some(rank.saturating_sub(input_shape(i).ok()?.len()) as i64)
+        })
+        .max()
+        .unwrap_or(0);
     let mut g = Graph::new(name);
     for node in &graph.node {
-        let v = lower_node(&mut g, &values, node)
+        let v = lower_node(&mut g, &values, node, batch)
             .map_err(|m| format!("node {}: {m}", node_label(node)))?;
         if let Some(out) = node.output.first() {
             values.insert(out.clone(), v);
@@ -410,7 +434,13 @@ fn lower_node(
     g: &mut Graph,
     values: &HashMap<String, QValue>,
     node: &NodeProto,
+    batch: i64,
 ) -> Result<QValue, String> {
+    // Whether ONNX axis `a` is the last of the IR tensor `id`.
+    let last_axis = |g: &Graph, id: NodeId, a: i64| {
+        let rank = g.node(id).ty.shape.len() as i64 + batch;
+        a == -1 || a == rank - 1
+    };
     let arg = |i: usize| super::operand(values, node, i);
     let name = if node.name.is_empty() {
         node.output.first().cloned().unwrap_or_default()
@@ -499,6 +529,35 @@ fn lower_node(
                 } => tensors::layer_norm(g, &name, &q, *id, *scale, gamma, beta, *eps),
                 QValue::QConst { .. } => Err("a quantised constant quantised again".into()),
             }
+        }
+        "Trunc" => {
+            let (id, scale) = linear_int(arg(0)?, "Trunc", false)?;
+            let konst = |i: usize| -> Result<f64, String> {
+                match arg(i)? {
+                    QValue::Const { data, .. } if data.len() == 1 => Ok(data[0]),
+                    _ => Err(format!("input {i} must be one constant")),
+                }
+            };
+            let rounding = match node.attribute.iter().find(|a| a.name == "rounding_mode") {
+                Some(a) => {
+                    let s = String::from_utf8_lossy(&a.s).to_string();
+                    Rounding::parse(&s)
+                        .ok_or_else(|| format!("rounding mode '{s}' is not one of QONNX's"))?
+                }
+                None => Rounding::Floor,
+            };
+            let v2 = node.input.len() >= 6;
+            let t = tensors::Trunc {
+                scale: konst(1)?,
+                zero: konst(2)?,
+                in_bits: konst(3)?,
+                out_scale: if v2 { Some(konst(4)?) } else { None },
+                out_bits: konst(if v2 { 5 } else { 4 })?,
+                signed: attr_int(node, "signed", 1) != 0,
+                narrow: attr_int(node, "narrow", 0) != 0,
+                rounding,
+            };
+            tensors::trunc(g, &name, id, scale, &t)
         }
         "MultiThreshold" => {
             let QValue::Int {
@@ -601,10 +660,8 @@ fn lower_node(
         }
         "Softmax" => {
             let (id, scale) = linear_int(arg(0)?, "Softmax", true)?;
-            let rank = g.node(id).ty.shape.len() as i64;
             let axis = attr_int(node, "axis", -1);
-            // ONNX counts the batch axis the IR drops.
-            if axis != -1 && axis != rank && axis != rank - 1 {
+            if !last_axis(g, id, axis) {
                 return Err(format!(
                     "Softmax along axis {axis}: Spikeforge takes the last axis"
                 ));
@@ -613,9 +670,8 @@ fn lower_node(
         }
         "LayerNormalization" => {
             let (id, scale) = linear_int(arg(0)?, "LayerNormalization", true)?;
-            let rank = g.node(id).ty.shape.len() as i64;
             let axis = attr_int(node, "axis", -1);
-            if axis != -1 && axis != rank && axis != rank - 1 {
+            if !last_axis(g, id, axis) {
                 return Err(format!(
                     "LayerNormalization over axes from {axis}: Spikeforge normalises the last \
                      axis"

@@ -363,3 +363,108 @@ pub(super) fn layer_norm(
     let id = tensor(g, name, TensorOp::LayerNorm(ln), &[src])?;
     Ok(int(g, id, s_out))
 }
+
+/// A QONNX `Trunc` node's parameters.
+pub(super) struct Trunc {
+    pub scale: f64,
+    pub zero: f64,
+    pub in_bits: f64,
+    /// v2's output scale (`None`: v1, which keeps `scale`).
+    pub out_scale: Option<f64>,
+    pub out_bits: f64,
+    pub signed: bool,
+    pub narrow: bool,
+    pub rounding: QRounding,
+}
+
+/// QONNX `Trunc` of computed integers (`real = scale_in q`): `y = mode(round(x / scale) /
+/// 2^k)`, `k = in_bits - out_bits` (v1) or `log2(out_scale / scale)` rounded (v2, which also
+/// clamps to the output width), as a requantiser shifting by `k`. Exact when `x / scale` is
+/// `q` times a power of two of at least 1, which holds for the exported average pools.
+pub(super) fn trunc(
+    g: &mut Graph,
+    name: &str,
+    src: NodeId,
+    s_in: f64,
+    t: &Trunc,
+) -> Result<QValue, String> {
+    if t.zero != 0.0 {
+        return Err("Trunc with a zero point other than 0 is not lowered".into());
+    }
+    if !(t.scale > 0.0 && t.scale.is_finite()) {
+        return Err(format!("Trunc scale {} must be a positive number", t.scale));
+    }
+    let up = log2_exact(s_in / t.scale)
+        .filter(|&j| j >= 0)
+        .ok_or_else(|| {
+            format!(
+                "Trunc's scale {} is not the input's grid {s_in} divided by a power of two",
+                t.scale
+            )
+        })?;
+    let (k, out_scale) = match t.out_scale {
+        None => {
+            let k = t.in_bits - t.out_bits;
+            if k.fract() != 0.0 || !(0.0..=40.0).contains(&k) {
+                return Err(format!(
+                    "Trunc from {} to {} bits: whole widths, the output narrower",
+                    t.in_bits, t.out_bits
+                ));
+            }
+            (k as i32, t.scale)
+        }
+        Some(os) => {
+            if !(os > 0.0 && os.is_finite()) {
+                return Err(format!("Trunc output scale {os} must be a positive number"));
+            }
+            ((os / t.scale).log2().round() as i32, os)
+        }
+    };
+    let rounding = ir_rounding(t.rounding)
+        .ok_or("Trunc rounding UP or HALF_DOWN is not lowered (the IR has neither)")?;
+    // y = mode(q 2^up / 2^k): a shift by k - up, or a multiply.
+    let (mul, shift) = match k - up {
+        d if d >= 0 => (1i64, d as u32),
+        d if d >= -24 => (1i64 << -d, 0),
+        _ => return Err("Trunc multiplies by more than 2^24".into()),
+    };
+    if shift > crate::ir::tensor_ops::MAX_REQUANT_SHIFT {
+        return Err(format!("Trunc shifts by {shift} bits; at most 40"));
+    }
+    let (qlo, qhi) = g.node(src).ty.elem_range().ok_or("Trunc takes integers")?;
+    let round = |v: i64| rounding.shift(v as i128 * mul as i128, shift) as i64;
+    let (lo, hi) = match t.out_scale {
+        // v1 does not clamp: the range is what the shift leaves.
+        None => (round(qlo), round(qhi)),
+        Some(_) => {
+            let bits = t.out_bits;
+            if bits.fract() != 0.0 || !(1.0..=32.0).contains(&bits) {
+                return Err(format!("Trunc output width {bits}: 1 to 32 bits"));
+            }
+            let q = Quantiser {
+                scale: vec![1.0],
+                scale_dims: vec![],
+                zero: vec![0.0],
+                zero_dims: vec![],
+                bits: bits as u32,
+                signed: t.signed,
+                narrow: t.narrow,
+                rounding: t.rounding,
+            };
+            (q.min_int(), q.max_int())
+        }
+    };
+    let id = tensor(
+        g,
+        name,
+        TensorOp::Requant(Requant {
+            mul: vec![mul],
+            shift,
+            rounding,
+            lo,
+            hi,
+        }),
+        &[src],
+    )?;
+    Ok(int(g, id, out_scale))
+}

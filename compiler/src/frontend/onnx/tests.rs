@@ -578,3 +578,116 @@ fn spike_attention_operators_lower_and_bad_ones_are_refused_clearly() {
         assert!(e.starts_with("a.onnx: ") && e.contains(want), "{want}: {e}");
     }
 }
+
+/// The encoder fixture (`tools/encoder_onnx.py`), edited by `edit`.
+fn encoder(edit: &dyn Fn(&mut GraphProto)) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx/encoder_e8_h2_s4.onnx");
+    let mut m = proto::decode(&std::fs::read(path).unwrap()).unwrap();
+    edit(m.graph.as_mut().unwrap());
+    m.encode_to_vec()
+}
+
+fn set_const(g: &mut GraphProto, name: &str, v: f32) {
+    let t = g.initializer.iter_mut().find(|t| t.name == name).unwrap();
+    t.float_data = vec![v];
+    t.raw_data.clear();
+}
+
+/// The quantiser reading the output of the first node with op `op`.
+fn quant_after<'a>(g: &'a mut GraphProto, op: &str) -> &'a mut NodeProto {
+    let out = g.node.iter().find(|n| n.op_type == op).unwrap().output[0].clone();
+    g.node
+        .iter_mut()
+        .find(|n| n.op_type == "Quant" && n.input[0] == out)
+        .unwrap()
+}
+
+#[test]
+fn the_encoder_lowers_and_bad_transformer_layers_are_refused_clearly() {
+    let g = load_bytes("enc.onnx", &encoder(&|_| {})).unwrap();
+    let count = |kw: &str| g.nodes.iter().filter(|n| n.op.keyword() == kw).count();
+    // Per head: Q, K, V, Q K^T, P V, the output projection; then the two MLP layers.
+    assert_eq!(count("matmul"), 2 * 6 + 2);
+    assert_eq!((count("softmax"), count("layer_norm")), (2, 2));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            // A fine grid before the softmax: exp over thousands of steps.
+            encoder(&|g| {
+                let q = quant_after(g, "Mul").input[1].clone();
+                set_const(g, &q, 1.0 / 4096.0);
+                let b = quant_after(g, "Mul").input[3].clone();
+                set_const(g, &b, 16.0);
+            }),
+            "exponential table",
+        ),
+        (
+            encoder(&|g| {
+                let n = g
+                    .node
+                    .iter_mut()
+                    .find(|n| n.op_type == "LayerNormalization")
+                    .unwrap();
+                n.attribute.retain(|a| a.name != "axis");
+                n.attribute.push(int_attr("axis", 1));
+            }),
+            "normalises the last axis",
+        ),
+        (
+            encoder(&|g| {
+                let q = quant_after(g, "LayerNormalization");
+                let a = q
+                    .attribute
+                    .iter_mut()
+                    .find(|a| a.name == "rounding_mode")
+                    .unwrap();
+                a.s = b"UP".to_vec();
+            }),
+            "UP or HALF_DOWN",
+        ),
+        (
+            encoder(&|g| {
+                let n = g.node.iter_mut().find(|n| n.op_type == "Softmax").unwrap();
+                n.attribute.retain(|a| a.name != "axis");
+                n.attribute.push(int_attr("axis", 1));
+            }),
+            "takes the last axis",
+        ),
+        (
+            encoder(&|g| {
+                let n = g
+                    .node
+                    .iter_mut()
+                    .find(|n| n.op_type == "Transpose")
+                    .unwrap();
+                n.attribute = vec![ints_attr("perm", &[1, 0, 2])];
+            }),
+            "moves the batch axis",
+        ),
+        (
+            // The residual's two sides on different grids.
+            encoder(&|g| {
+                let q = g.node.iter().find(|n| n.op_type == "Quant").unwrap().input[1].clone();
+                set_const(g, &q, 0.125);
+            }),
+            "different grids",
+        ),
+        (
+            encoder(&|g| {
+                let q = quant_after(g, "Softmax").input[1].clone();
+                set_const(g, &q, 0.3);
+            }),
+            "power-of-two scale",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let Err(e) = load_bytes("enc.onnx", &bytes) else {
+            panic!("{want}: loaded");
+        };
+        let e = e.to_string();
+        assert!(
+            e.starts_with("enc.onnx: ") && e.contains(want),
+            "{want}: {e}"
+        );
+    }
+}
