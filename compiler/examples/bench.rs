@@ -490,6 +490,8 @@ fn transformer_section(tmp: &Path) -> String {
         (examples.join("sdsa_64x64.onnx"), 1, 4, &["xc7a100t"]),
         (fixtures.join("jet_mlp.onnx"), 1, 64, &["xc7a35t", "xcvu9p"]),
         (fixtures.join("qmlp_act_gelu.onnx"), 1, 64, &["xc7a35t"]),
+        // Integer matmuls, softmax and LayerNorm as multi-cycle units, tensors in LUT RAM.
+        (examples.join("encoder_e32_h2_s16.onnx"), 1, 2, &["xc7a35t"]),
     ];
     let (begin, end) = TRANSFORMER_MARKS;
     let mut md = String::new();
@@ -501,7 +503,12 @@ fn transformer_section(tmp: &Path) -> String {
          by Yosys. SDSA = Q AND SN(sum over tokens of K AND V), Spike-driven Transformer v1 \
          (`tools/sdsa_sfir.py`, `tools/sdsa_onnx.py`); T = steps per sample. `jet_mlp.onnx` is \
          the jet-tagging architecture 16-64-32-32-5 with 6-bit weights and 3-bit ReLUs (random \
-         weights: no trained model or dataset is available offline). Refreshed alone by \
+         weights: no trained model or dataset is available offline). `encoder_e32_h2_s16.onnx` \
+         is a quantised post-norm transformer encoder layer (embedding 32, 2 heads, sequence 16, \
+         64 hidden; `tools/encoder_onnx.py`): its integer outputs equal the float graph's \
+         (qonnx with onnxruntime) on 4,051 of 4,096 values and are within one step on 4,094 \
+         (`onnx_frontend::quantised_encoder_agrees_with_the_float_graph_and_cosims_bit_exact`). \
+         Refreshed alone by \
          `cargo run --release --example bench -- BENCHMARKS.md --only transformer`.\n"
     );
     let _ = writeln!(

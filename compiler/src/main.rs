@@ -228,7 +228,9 @@ struct Common {
     #[arg(long, value_enum)]
     arch: Option<ArchArg>,
     /// One layer's architecture, overriding --arch and the config: NAME=parallel, NAME=folded
-    /// or NAME=folded:R (R output channels share an accumulator). Repeatable.
+    /// or NAME=folded:R (R output channels share an accumulator); a multi_threshold node takes
+    /// ramp, bsearch, parallel or rom; a matmul by a constant matrix serial (one
+    /// multiply-accumulate a cycle, the default) or parallel (hardwired rows). Repeatable.
     #[arg(long = "layer-arch", value_name = "NAME=ARCH")]
     layer_arch: Vec<String>,
     /// spikeforge.toml with per-model, per-kind and per-layer choices ([model], [kind.lif],
@@ -326,6 +328,11 @@ struct DatasetArgs {
     /// Seed of the sweep: design i depends on (seed, i) alone.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Model families, comma-separated; design i is of family i mod their count (snn, conv,
+    /// multi_threshold, int_mlp, spike_attention, int_attention).
+    #[arg(long, default_value = "snn,conv,multi_threshold,int_mlp,spike_attention,int_attention",
+          value_parser = parse_families)]
+    families: Families,
     /// This run's share: i/K runs the designs i, i + K, i + 2K, ...
     #[arg(long, default_value = "0/1", value_parser = parse_shard)]
     shard: (u64, u64),
@@ -360,6 +367,29 @@ enum SurrogateCmd {
         #[arg(short, long)]
         out: PathBuf,
     },
+}
+
+/// A list of dataset families.
+#[derive(Clone, Debug)]
+struct Families(Vec<&'static str>);
+
+fn parse_families(s: &str) -> Result<Families, String> {
+    let list = s
+        .split(',')
+        .map(|f| {
+            spikeforge::dataset::FAMILIES
+                .iter()
+                .find(|k| **k == f.trim())
+                .copied()
+                .ok_or_else(|| {
+                    format!(
+                        "'{f}' is not a family ({})",
+                        spikeforge::dataset::FAMILIES.join(", ")
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Families(list))
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -1037,6 +1067,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     &target,
                     a.n,
                     a.seed,
+                    &a.families.0,
                     a.shard,
                     &a.out,
                     &work,

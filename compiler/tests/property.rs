@@ -12,7 +12,7 @@
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use spikeforge::backend::{ramp, Arch, LayerArch};
+use spikeforge::backend::{ramp, tensor_seq, Arch, LayerArch};
 use spikeforge::cosim::{self, stimulus, Case};
 use spikeforge::flow::{self, Compiled};
 use spikeforge::golden::{self, Stimulus};
@@ -184,13 +184,18 @@ fn mixed_layers(g: &Graph, seed: u64) -> BTreeMap<String, LayerArch> {
             .wrapping_add(1442695040888963407);
         (k >> 33) as usize % n
     };
-    g.nodes
-        .iter()
-        .filter_map(|n| match n.op {
+    g.ids()
+        .map(|id| (id, g.node(id)))
+        .filter_map(|(id, n)| match n.op {
             Op::Neuron(_) => Some((n.name.clone(), cores[next(cores.len())])),
             Op::MultiThreshold(_) => {
                 Some((n.name.clone(), LayerArch::Unit(units[next(units.len())])))
             }
+            // Products by constants: serial, or hardwired rows.
+            Op::Tensor(_) if tensor_seq::hardwired_operand(g, id).is_some() => Some((
+                n.name.clone(),
+                [LayerArch::Serial, LayerArch::Parallel][next(2)],
+            )),
             _ => None,
         })
         .collect()
@@ -309,8 +314,13 @@ impl Coverage {
             }
             self.recurrent_edges += n.inputs.iter().filter(|p| p.delayed).count();
         }
-        for (_, arch, _) in &c.design.layers {
+        for (name, arch, _) in &c.design.layers {
+            let tensor = c
+                .int
+                .find(name)
+                .is_some_and(|id| matches!(c.int.node(id).op, Op::Tensor(_)));
             self.architectures.insert(match arch {
+                LayerArch::Parallel if tensor => "tensor rows".to_string(),
                 LayerArch::Parallel => "parallel".to_string(),
                 LayerArch::Folded { .. } => "folded".to_string(),
                 LayerArch::Event => "event".to_string(),
@@ -507,6 +517,7 @@ fn random_graphs_match_the_golden_model_in_verilator() {
         "unit parallel",
         "unit rom",
         "serial",
+        "tensor rows",
     ] {
         assert!(c.architectures.contains(a), "{a} never generated: {c:?}");
     }

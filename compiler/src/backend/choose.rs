@@ -92,15 +92,21 @@ fn table(
     let opts = layers
         .iter()
         .map(|&id| match (&g.node(id).op, fixed.get(&g.node(id).name)) {
-            // A multi-cycle tensor unit: one way to build it.
-            (Op::Tensor(t), _) => {
+            // A multi-cycle tensor unit: serial, or hardwired rows when asked for.
+            (Op::Tensor(t), a) => {
                 let ins: Vec<&crate::ir::Type> = g
                     .node(id)
                     .inputs
                     .iter()
                     .map(|p| &g.node(p.node).ty)
                     .collect();
-                vec![(LayerArch::Serial, super::tensor_seq::latency(t, &ins) + 1)]
+                match a {
+                    Some(&LayerArch::Parallel) => vec![(
+                        LayerArch::Parallel,
+                        super::tensor_seq::rows_latency(ins[0]) + 1,
+                    )],
+                    _ => vec![(LayerArch::Serial, super::tensor_seq::latency(t, &ins) + 1)],
+                }
             }
             // A multi-threshold stage: its units' variant, one option.
             (Op::MultiThreshold(mt), a) => {
@@ -167,7 +173,7 @@ fn chosen(
         .zip(at)
         .zip(opts)
         .map(|((&id, &k), o)| (g.node(id).name.clone(), o[k].0))
-        // Tensor units have no choice to pass on.
+        // Serial is the tensor units' default: nothing to pass on.
         .filter(|(_, a)| *a != LayerArch::Serial)
         .collect()
 }

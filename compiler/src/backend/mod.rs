@@ -7,6 +7,7 @@ pub mod folded;
 pub mod hardwired;
 pub mod names;
 pub mod ramp;
+pub mod stream;
 pub mod tensor;
 pub mod tensor_seq;
 
@@ -240,6 +241,7 @@ impl LayerArch {
             None if s == "parallel" => Ok(LayerArch::Parallel),
             None if s == "folded" => Ok(LayerArch::Folded { reuse: None }),
             None if s == "event" => Ok(LayerArch::Event),
+            None if s == "serial" => Ok(LayerArch::Serial),
             None if ramp::Variant::parse(s).is_some() => {
                 Ok(LayerArch::Unit(ramp::Variant::parse(s).expect("checked")))
             }
@@ -251,7 +253,8 @@ impl LayerArch {
             },
             _ => Err(format!(
                 "'{s}' is not a layer architecture (parallel, parallel:N, folded, folded:R or event; \
-                 ramp, bsearch or rom for a multi_threshold node)"
+                 ramp, bsearch or rom for a multi_threshold node; serial or parallel for a \
+                 tensor unit)"
             )),
         }
     }
@@ -317,9 +320,25 @@ pub fn generate_layers(
     arch: Arch,
     layers: &std::collections::BTreeMap<String, LayerArch>,
 ) -> Result<Design, BackendError> {
-    let layer_op = |op: &Op| matches!(op, Op::IntNeuron(_) | Op::MultiThreshold(_));
+    let layer_op = |id: NodeId| match &g.node(id).op {
+        Op::IntNeuron(_) | Op::MultiThreshold(_) => true,
+        Op::Tensor(t) => t.sequential(),
+        _ => false,
+    };
     for (name, a) in layers {
         let misfit = match g.find(name).map(|id| (&g.node(id).op, a)) {
+            Some((Op::Tensor(_), LayerArch::Serial)) => None,
+            Some((Op::Tensor(TensorOp::IntMatmul { .. }), LayerArch::Parallel))
+                if g.find(name)
+                    .and_then(|id| tensor_seq::hardwired_operand(g, id))
+                    .is_some() =>
+            {
+                None
+            }
+            Some((Op::Tensor(_), a)) => Some(format!(
+                "{a} does not fit a tensor unit: serial, or parallel (hardwired rows) for a \
+                 product by a constant matrix"
+            )),
             Some((Op::MultiThreshold(_), LayerArch::Unit(_) | LayerArch::Parallel)) => None,
             Some((Op::MultiThreshold(_), a)) => Some(format!(
                 "{a} is for neuron layers; a multi_threshold node takes ramp, bsearch, parallel \
@@ -336,12 +355,11 @@ pub fn generate_layers(
                 message,
             });
         }
-        if !g.find(name).is_some_and(|id| layer_op(&g.node(id).op)) {
+        if !g.find(name).is_some_and(layer_op) {
             let known: Vec<&str> = g
-                .nodes
-                .iter()
-                .filter(|n| layer_op(&n.op))
-                .map(|n| n.name.as_str())
+                .ids()
+                .filter(|&id| layer_op(id))
+                .map(|id| g.node(id).name.as_str())
                 .collect();
             return Err(BackendError {
                 node: name.clone(),
@@ -352,10 +370,16 @@ pub fn generate_layers(
             });
         }
     }
+    // Tensor units are serial unless named otherwise.
     let plan = |all: LayerArch| -> Vec<LayerArch> {
         g.nodes
             .iter()
-            .map(|n| layers.get(&n.name).copied().unwrap_or(all))
+            .map(|n| {
+                layers.get(&n.name).copied().unwrap_or(match n.op {
+                    Op::Tensor(_) => LayerArch::Serial,
+                    _ => all,
+                })
+            })
             .collect()
     };
     let folded = LayerArch::Folded { reuse: None };
@@ -443,6 +467,10 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
             }
         }
     }
+    // Results of multi-cycle units read only by other units live in memories (`stream`).
+    let kinds = stream::kinds(g, arch, &delayed_regs);
+    let wiring = stream::wire(g, arch, &kinds, &sig, &mut namer);
+    lines.extend(wiring.decls.iter().cloned());
     // Weight layers read only by folded neuron layers are part of those layers' cores.
     let mut absorbed = vec![true; g.nodes.len()];
     for id in g.ids() {
@@ -878,12 +906,47 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 let module = namer.fresh(&format!("{top}_{s}_{}", t.keyword()));
                 let inst = namer.fresh(&format!("u_{s}"));
                 let ins: Vec<&Type> = node.inputs.iter().map(|p| &g.node(p.node).ty).collect();
-                let (f, latency) =
-                    tensor_seq::files(&module, &header_src(id), t, &ins, &node.ty).map_err(err)?;
+                let rows = match (t, arch[id.index()]) {
+                    (TensorOp::IntMatmul { tb, .. }, LayerArch::Parallel) => {
+                        match tensor_seq::hardwired_operand(g, id).map(|b| &g.node(b).op) {
+                            Some(Op::Tensor(TensorOp::Const { data, .. })) => Some((*tb, data)),
+                            _ => {
+                                return Err(err(
+                                    "only a product by a constant matrix (no batch axes) can \
+                                     be parallel (hardwired rows)"
+                                        .into(),
+                                ))
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let (f, latency) = match rows {
+                    Some((tb, data)) => tensor_seq::rows_files(
+                        &module,
+                        &header_src(id),
+                        (ins[0], ins[1]),
+                        data,
+                        tb,
+                        &node.ty,
+                    ),
+                    None => {
+                        let io = tensor_seq::Io {
+                            streamed: wiring.operand[id.index()]
+                                .iter()
+                                .map(Option::is_some)
+                                .collect(),
+                            read_ports: wiring.ports[id.index()].len(),
+                        };
+                        tensor_seq::files(&module, &header_src(id), t, &ins, &node.ty, &io)
+                            .map_err(err)?
+                    }
+                };
                 files.extend(f);
                 let go = namer.fresh(&format!("{s}_go"));
                 let done = namer.fresh(&format!("{s}_done"));
-                let ports: Vec<String> = node
+                let streamed = &wiring.operand[id.index()];
+                let mut ports: Vec<String> = node
                     .inputs
                     .iter()
                     .zip(if ins.len() == 2 {
@@ -891,8 +954,24 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                     } else {
                         ["x", "x"]
                     })
-                    .map(|(p, port)| format!(".{port}({})", port_sig(p, &sig)))
+                    .enumerate()
+                    .map(|(k, (p, port))| match streamed.get(k).cloned().flatten() {
+                        Some((a, d)) => format!(".{port}_addr({a}), .{port}_data({d})"),
+                        None => format!(".{port}({})", port_sig(p, &sig)),
+                    })
                     .collect();
+                let memory = kinds[id.index()] == stream::Kind::Memory;
+                if memory {
+                    ports.extend(
+                        wiring.ports[id.index()]
+                            .iter()
+                            .enumerate()
+                            .map(|(p, (a, d))| format!(".r{p}_addr({a}), .r{p}_data({d})")),
+                    );
+                } else {
+                    ports.push(format!(".y({s})"));
+                }
+                lines.extend(wiring.reads[id.index()].iter().cloned());
                 lines.push(format!(
                     "// {} {}: a multi-cycle unit, a stage of the schedule ({latency} cycles)",
                     t.keyword(),
@@ -901,14 +980,24 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 lines.push(format!("reg {go};"));
                 lines.push(format!("wire {done};"));
                 lines.push(format!("always @(posedge clk) {go} <= ~rst & {start};"));
-                lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                if !memory {
+                    lines.push(format!("wire [{w}-1:0] {s} {public};"));
+                }
                 lines.push(format!(
-                    "{module} {inst} (.clk(clk), .rst(rst), .start({go}), {}, .done({done}), .y({s}));",
+                    "{module} {inst} (.clk(clk), .rst(rst), .start({go}), {}, .done({done}));",
                     ports.join(", ")
                 ));
                 start = done;
                 cycles += latency + 1;
-                layer_cycles.push((node.name.clone(), LayerArch::Serial, latency + 1));
+                layer_cycles.push((
+                    node.name.clone(),
+                    if rows.is_some() {
+                        LayerArch::Parallel
+                    } else {
+                        LayerArch::Serial
+                    },
+                    latency + 1,
+                ));
             }
             Op::Tensor(TensorOp::Const { data, .. }) => {
                 lines.push(format!("// Constant {}", header_src(id)));
@@ -916,6 +1005,13 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
                 lines.push(format!(
                     "assign {s} = {};",
                     pack_hex(data, node.ty.elem_bits().unwrap_or(1))
+                ));
+            }
+            Op::Tensor(t) if kinds[id.index()] == stream::Kind::Virtual => {
+                lines.push(format!(
+                    "// {} {}: computed per element where units read it",
+                    t.keyword(),
+                    header_src(id)
                 ));
             }
             Op::Tensor(t) => {
@@ -966,7 +1062,8 @@ fn generate_as(g: &Graph, arch: &[LayerArch]) -> Result<Design, BackendError> {
             });
         }
         let weight_only = matches!(node.op, Op::Dense(_) | Op::IntConv(_)) && absorbed[id.index()];
-        let hidden = matches!(node.op, Op::Input) || weight_only;
+        let hidden =
+            matches!(node.op, Op::Input) || weight_only || kinds[id.index()] != stream::Kind::Bus;
         if !hidden {
             traces.push(TraceSignal {
                 node: id,

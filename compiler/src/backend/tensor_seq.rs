@@ -5,10 +5,12 @@
 //! transformer then fits a small FPGA. Inputs are read through multiplexers from the
 //! producers' buses; results enter a shift register in row-major order, so no write decoder.
 
+use super::hardwired::{self, InputBus};
 use super::tensor::{round_clamp, sext};
 use super::{render, signed_lit};
 use crate::ir::tensor_ops::{LayerNorm, Softmax, TensorOp, SOFTMAX_RECIP_BITS};
 use crate::ir::{signed_width, Elem, Type};
+use crate::quant::interval::Interval;
 use askama::Template;
 
 #[derive(Template)]
@@ -18,9 +20,93 @@ struct UnitV {
     doc: String,
     module: String,
     latency: u64,
-    inputs: Vec<(String, usize)>,
-    y_bits: usize,
+    /// Port declarations after `start` (inputs, then the result's bus or read ports).
+    ports: Vec<String>,
     lines: Vec<String>,
+}
+
+/// How a unit meets its neighbours: per input, whether it is read through an address/data
+/// port pair (a stored tensor upstream) rather than a bus; and how many read ports its own
+/// result has (0: a bus `y` of registers; more: a memory written one element a cycle, each port
+/// an asynchronous read, so the tensor sits in LUT RAM instead of flip-flops).
+#[derive(Clone, Debug, Default)]
+pub struct Io {
+    pub streamed: Vec<bool>,
+    pub read_ports: usize,
+}
+
+/// The result's storage: a shift register on the bus `y`, or a memory with read ports.
+struct Store {
+    n: usize,
+    w: u32,
+    ports: usize,
+}
+
+impl Store {
+    fn aw(&self) -> u32 {
+        cw(self.n)
+    }
+
+    fn decl(&self, l: &mut Vec<String>) {
+        let (n, w, aw) = (self.n, self.w, self.aw());
+        if self.ports == 0 {
+            l.push(format!("reg [{n}*{w}-1:0] y_r;"));
+            l.push("assign y = y_r;".into());
+            return;
+        }
+        l.push(format!("reg [{w}-1:0] mem [0:{n}-1];"));
+        l.push(format!("reg [{aw}-1:0] wa;"));
+        for p in 0..self.ports {
+            l.push(format!("wire [{aw}-1:0] r{p}_a = r{p}_addr[{aw}-1:0];"));
+            if aw < 32 {
+                l.push(format!(
+                    "wire [{}-1:0] unused_r{p}_addr = r{p}_addr[31:{aw}];",
+                    32 - aw
+                ));
+            }
+            l.push(format!("assign r{p}_data = mem[r{p}_a];"));
+        }
+    }
+
+    /// The statement storing the next element `el`.
+    fn put(&self, el: &str) -> String {
+        if self.ports == 0 {
+            shift_in(self.n, self.w, el)
+        } else {
+            format!("mem[wa] <= {el}; wa <= wa + {};", ulit(1, self.aw()))
+        }
+    }
+
+    /// What `start` resets.
+    fn reset(&self) -> String {
+        if self.ports == 0 {
+            String::new()
+        } else {
+            format!(" wa <= {};", ulit(0, self.aw()))
+        }
+    }
+
+    fn ports(&self) -> Vec<String> {
+        if self.ports == 0 {
+            return vec![format!("output wire [{}-1:0] y", self.n * self.w as usize)];
+        }
+        (0..self.ports)
+            .flat_map(|p| {
+                [
+                    format!("input  wire [31:0] r{p}_addr"),
+                    format!("output wire [{}-1:0] r{p}_data", self.w),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// What the datapath builders share: the lines, the input ports and the result's storage.
+struct Unit<'a> {
+    l: Vec<String>,
+    ports: Vec<String>,
+    io: &'a Io,
+    store: Store,
 }
 
 /// Bits of an unsigned counter over `0..n`.
@@ -65,32 +151,42 @@ pub fn latency(op: &TensorOp, ins: &[&Type]) -> u64 {
     }
 }
 
-/// Reads element `idx` (a 32-bit element index expression) of `bus` (elements of type `t`) as
-/// a signed `w`-bit wire `name`.
-fn read(lines: &mut Vec<String>, name: &str, bus: &str, idx: &str, t: &Type, w: u32) {
+/// Reads element `idx` (a 32-bit element index expression) of input `k`, port `bus`
+/// (elements of type `t`), as a signed `w`-bit wire `name`: through a multiplexer on the bus,
+/// or, for a stored tensor, an address out and the element back.
+fn read(u: &mut Unit, k: usize, name: &str, bus: &str, idx: &str, t: &Type, w: u32) {
     let (b, spike) = match t.elem {
         Elem::Spike => (1, true),
         _ => (t.elem_bits().unwrap_or(1), false),
     };
-    let total = t.len() * b as usize;
-    let ow = cw(total);
-    lines.push(format!("wire [31:0] {name}_at = ({idx}) * 32'd{b};"));
-    lines.push(format!("wire [{ow}-1:0] {name}_o = {name}_at[{ow}-1:0];"));
-    if ow < 32 {
-        lines.push(format!(
-            "wire [{}-1:0] unused_{name}_at = {name}_at[31:{ow}];",
-            32 - ow
+    let l = &mut u.l;
+    if u.io.streamed.get(k).copied().unwrap_or(false) {
+        u.ports.push(format!("output wire [31:0] {bus}_addr"));
+        u.ports.push(format!("input  wire [{b}-1:0] {bus}_data"));
+        l.push(format!("assign {bus}_addr = {idx};"));
+        l.push(format!("wire [{b}-1:0] {name}_raw = {bus}_data;"));
+    } else {
+        let total = t.len() * b as usize;
+        u.ports.push(format!("input  wire [{total}-1:0] {bus}"));
+        let ow = cw(total);
+        l.push(format!("wire [31:0] {name}_at = ({idx}) * 32'd{b};"));
+        l.push(format!("wire [{ow}-1:0] {name}_o = {name}_at[{ow}-1:0];"));
+        if ow < 32 {
+            l.push(format!(
+                "wire [{}-1:0] unused_{name}_at = {name}_at[31:{ow}];",
+                32 - ow
+            ));
+        }
+        l.push(format!(
+            "wire [{b}-1:0] {name}_raw = {bus}[{name}_o +: {b}];"
         ));
     }
-    lines.push(format!(
-        "wire [{b}-1:0] {name}_raw = {bus}[{name}_o +: {b}];"
-    ));
     let v = if spike {
         format!("{{{}'d0, {name}_raw}}", w - 1)
     } else {
         sext(&format!("{name}_raw"), b, w)
     };
-    lines.push(format!("wire signed [{w}-1:0] {name} = {v};"));
+    l.push(format!("wire signed [{w}-1:0] {name} = {v};"));
 }
 
 /// Width of an element read as signed (spikes gain a zero sign bit).
@@ -154,31 +250,23 @@ pub fn files(
     op: &TensorOp,
     ins: &[&Type],
     out: &Type,
+    io: &Io,
 ) -> Result<(Vec<(String, String)>, u64), String> {
     let ob = out.elem_bits().unwrap_or(1);
-    let n_out = out.len();
-    let names: Vec<&str> = if ins.len() == 2 {
-        vec!["a", "b"]
-    } else {
-        vec!["x"]
+    let mut u = Unit {
+        l: Vec::new(),
+        ports: Vec::new(),
+        io,
+        store: Store {
+            n: out.len(),
+            w: ob,
+            ports: io.read_ports,
+        },
     };
-    let inputs = names
-        .iter()
-        .zip(ins)
-        .map(|(nm, t)| {
-            (
-                nm.to_string(),
-                t.len() * t.elem_bits().unwrap_or(1) as usize,
-            )
-        })
-        .collect();
-    let mut l = vec![
-        format!("reg [{n_out}*{ob}-1:0] y_r;"),
-        "assign y = y_r;".into(),
-    ];
+    u.store.decl(&mut u.l);
     let doc = match op {
         TensorOp::IntMatmul { ta, tb } => {
-            matmul(&mut l, ins, *ta, *tb, ob, n_out)?;
+            matmul(&mut u, ins, *ta, *tb, ob)?;
             format!(
                 "Integer matrix product: y[b,i,j] = sum_k A[b,i,k] B[b,k,j], A = {:?}{}, B = {:?}{}; \
                  one multiply-accumulate per cycle.",
@@ -189,7 +277,7 @@ pub fn files(
             )
         }
         TensorOp::Softmax(sm) => {
-            softmax(&mut l, sm, ins[0], ob, n_out);
+            softmax(&mut u, sm, ins[0], ob);
             format!(
                 "Softmax along the last axis of {:?}: max, exp table ({} entries), sum, \
                  reciprocal floor(2^32 / sum), products rounded to {} fractional bits; one \
@@ -200,7 +288,7 @@ pub fn files(
             )
         }
         TensorOp::LayerNorm(ln) => {
-            layer_norm(&mut l, ln, ins[0], ob, n_out);
+            layer_norm(&mut u, ln, ins[0], ob);
             format!(
                 "LayerNorm along the last axis of {:?}: sum, sum of squared deviations, \
                  reciprocal square root by bisection, affine and requantiser (rounding {}); one \
@@ -212,14 +300,23 @@ pub fn files(
         other => return Err(format!("{} is not a multi-cycle unit", other.keyword())),
     };
     let lat = latency(op, ins);
+    let mut ports = u.ports;
+    ports.extend(u.store.ports());
     let text = render(&UnitV {
         header: header.to_string(),
-        doc,
+        doc: if io.read_ports > 0 {
+            format!(
+                "{doc} The result is a memory written one element a cycle, read through {} \
+                 asynchronous port(s).",
+                io.read_ports
+            )
+        } else {
+            doc
+        },
         module: module.to_string(),
         latency: lat,
-        inputs,
-        y_bits: n_out * ob as usize,
-        lines: l,
+        ports,
+        lines: u.l,
     });
     Ok((vec![(format!("{module}.v"), text)], lat))
 }
@@ -235,21 +332,14 @@ fn counter(l: &mut Vec<String>, name: &str, n: usize) -> u32 {
     w
 }
 
-fn matmul(
-    l: &mut Vec<String>,
-    ins: &[&Type],
-    ta: bool,
-    tb: bool,
-    yb: u32,
-    n_out: usize,
-) -> Result<(), String> {
+fn matmul(u: &mut Unit, ins: &[&Type], ta: bool, tb: bool, yb: u32) -> Result<(), String> {
     let d = TensorOp::matmul_dims(ins[0], ins[1], ta, tb)?;
     let (m, k, n) = (d.m, d.k, d.n);
-    l.push("reg busy;".into());
-    let bw = counter(l, "bt", d.batch);
-    let iw = counter(l, "i", m);
-    let jw = counter(l, "j", n);
-    let kw = counter(l, "kk", k);
+    u.l.push("reg busy;".into());
+    let bw = counter(&mut u.l, "bt", d.batch);
+    let iw = counter(&mut u.l, "i", m);
+    let jw = counter(&mut u.l, "j", n);
+    let kw = counter(&mut u.l, "kk", k);
     let (bt, i, j, kk) = (
         ext32("bt", bw),
         ext32("i", iw),
@@ -267,32 +357,32 @@ fn matmul(
         format!("{bt} * 32'd{} + {kk} * 32'd{n} + {j}", k * n)
     };
     let (aw, bwid) = (signed_bits(ins[0]), signed_bits(ins[1]));
-    read(l, "av", "a", &a_idx, ins[0], aw);
-    read(l, "bv", "b", &b_idx, ins[1], bwid);
+    read(u, 0, "av", "a", &a_idx, ins[0], aw);
+    read(u, 1, "bv", "b", &b_idx, ins[1], bwid);
     // Products and partial sums in one width holding both; every partial sum fits `yb`.
     let xw = (aw + bwid).max(yb);
-    l.push(format!(
+    u.l.push(format!(
         "wire signed [{xw}-1:0] prod = $signed({}) * $signed({});",
         sext("av", aw, xw),
         sext("bv", bwid, xw)
     ));
-    l.push(format!("reg signed [{yb}-1:0] acc;"));
-    l.push(format!(
+    u.l.push(format!("reg signed [{yb}-1:0] acc;"));
+    u.l.push(format!(
         "wire signed [{xw}-1:0] acc_in = kk == {} ? {} : {};",
         ulit(0, kw),
         signed_lit(0, xw),
         sext("acc", yb, xw)
     ));
-    l.push(format!("wire signed [{xw}-1:0] total = acc_in + prod;"));
+    u.l.push(format!("wire signed [{xw}-1:0] total = acc_in + prod;"));
     if xw > yb {
-        l.push(format!(
+        u.l.push(format!(
             "wire [{}-1:0] unused_total = total[{xw}-1:{yb}];",
             xw - yb
         ));
     }
-    l.push(format!("wire [{yb}-1:0] el = total[{yb}-1:0];"));
+    u.l.push(format!("wire [{yb}-1:0] el = total[{yb}-1:0];"));
     let inc = |c: &str, w: u32| format!("{c} <= {c} + {};", ulit(1, w));
-    l.extend([
+    u.l.extend([
         "always @(posedge clk) begin".into(),
         "    done <= 1'b0;".into(),
         "    if (rst) begin".into(),
@@ -300,16 +390,17 @@ fn matmul(
         "    end else if (start) begin".into(),
         "        busy <= 1'b1;".into(),
         format!(
-            "        bt <= {}; i <= {}; j <= {}; kk <= {};",
+            "        bt <= {}; i <= {}; j <= {}; kk <= {};{}",
             ulit(0, bw),
             ulit(0, iw),
             ulit(0, jw),
-            ulit(0, kw)
+            ulit(0, kw),
+            u.store.reset()
         ),
         "    end else if (busy) begin".into(),
         "        acc <= el;".into(),
         "        if (kk_last) begin".into(),
-        format!("            {}", shift_in(n_out, yb, "el")),
+        format!("            {}", u.store.put("el")),
         format!("            kk <= {};", ulit(0, kw)),
         "            if (j_last) begin".into(),
         format!("                j <= {};", ulit(0, jw)),
@@ -330,27 +421,27 @@ fn matmul(
 
 /// Row and column counters and the element read shared by the row units; returns the widths
 /// of (column counter, read element).
-fn row_reader(l: &mut Vec<String>, x: &Type) -> (u32, u32, usize, usize) {
+fn row_reader(u: &mut Unit, x: &Type) -> (u32, u32, usize, usize) {
     let n = x.shape.last().copied().unwrap_or(1).max(1);
     let rows = x.len() / n;
-    l.push("reg busy;".into());
-    l.push("reg [1:0] ph;".into());
-    counter(l, "row", rows);
-    let cwid = counter(l, "c", n);
+    u.l.push("reg busy;".into());
+    u.l.push("reg [1:0] ph;".into());
+    counter(&mut u.l, "row", rows);
+    let cwid = counter(&mut u.l, "c", n);
     let xw = signed_bits(x);
     let idx = format!(
         "{} * 32'd{n} + {}",
         ext32("row", cw(rows)),
         ext32("c", cwid)
     );
-    read(l, "xv", "x", &idx, x, xw);
+    read(u, 0, "xv", "x", &idx, x, xw);
     (cwid, xw, n, rows)
 }
 
 /// The row-stepping state machine: `phases[p]` is the body of phase `p` (the column counter
 /// runs over the row in every phase but the one at `fixed`, which lasts until its own exit);
 /// the last phase shifts an element out and moves to the next row.
-fn row_fsm(l: &mut Vec<String>, cwid: u32, rows: usize, phases: [Vec<String>; 4], fixed: usize) {
+fn row_fsm(u: &mut Unit, cwid: u32, rows: usize, phases: [Vec<String>; 4], fixed: usize) {
     let rw = cw(rows);
     let mut body = vec![
         "always @(posedge clk) begin".to_string(),
@@ -359,9 +450,10 @@ fn row_fsm(l: &mut Vec<String>, cwid: u32, rows: usize, phases: [Vec<String>; 4]
         "        busy <= 1'b0;".into(),
         "    end else if (start) begin".into(),
         format!(
-            "        busy <= 1'b1; ph <= 2'd0; row <= {}; c <= {};",
+            "        busy <= 1'b1; ph <= 2'd0; row <= {}; c <= {};{}",
             ulit(0, rw),
-            ulit(0, cwid)
+            ulit(0, cwid),
+            u.store.reset()
         ),
         "    end else if (busy) begin".into(),
         "        case (ph)".into(),
@@ -387,20 +479,20 @@ fn row_fsm(l: &mut Vec<String>, cwid: u32, rows: usize, phases: [Vec<String>; 4]
         body.push("            end".into());
     }
     body.extend(["        endcase".into(), "    end".into(), "end".into()]);
-    l.extend(body);
+    u.l.extend(body);
 }
 
-fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
-    let (cwid, xw, n, rows) = row_reader(l, x);
+fn softmax(u: &mut Unit, sm: &Softmax, x: &Type, ob: u32) {
+    let (cwid, xw, n, rows) = row_reader(u, x);
     let len = sm.exp.len();
     let eb = ubits(sm.exp[0] as i128);
     let db = cw(len);
     let sb = ubits(sm.exp[0] as i128 * n as i128);
     let rb = SOFTMAX_RECIP_BITS + 1;
     let sh = SOFTMAX_RECIP_BITS - sm.frac;
-    l.push(format!("reg signed [{xw}-1:0] m;"));
+    u.l.push(format!("reg signed [{xw}-1:0] m;"));
     // d = m - x >= 0 once m is the row's maximum; clamped to the table's last entry.
-    l.push(format!(
+    u.l.push(format!(
         "wire signed [{}-1:0] d = {} - {};",
         xw + 1,
         sext("m", xw, xw + 1),
@@ -408,20 +500,20 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
     ));
     let dmax = (1i128 << xw) - 1;
     if dmax > len as i128 - 1 {
-        l.push(format!(
+        u.l.push(format!(
             "wire [{db}-1:0] dc = d > {} ? {} : d[{db}-1:0];",
             signed_lit(len as i64 - 1, xw + 1),
             ulit(len as i128 - 1, db)
         ));
         if xw + 1 > db {
-            l.push(format!(
+            u.l.push(format!(
                 "wire [{}-1:0] unused_d = d[{xw}:{db}];",
                 xw + 1 - db
             ));
         }
     } else {
         // Every difference indexes the table directly.
-        l.push(format!(
+        u.l.push(format!(
             "wire [{db}-1:0] dc = {};",
             if db > xw {
                 format!("{{{}'d0, d[{xw}-1:0]}}", db - xw)
@@ -429,13 +521,13 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
                 format!("d[{db}-1:0]")
             }
         ));
-        l.push(format!("wire unused_d = d[{xw}];"));
+        u.l.push(format!("wire unused_d = d[{xw}];"));
     }
-    l.extend(rom("exp_rom", &sm.exp, eb, db, false));
-    l.push(format!("wire [{eb}-1:0] e = exp_rom(dc);"));
-    l.push(format!("reg [{sb}-1:0] s;"));
-    l.push(format!("reg [{rb}-1:0] r;"));
-    l.push(format!(
+    u.l.extend(rom("exp_rom", &sm.exp, eb, db, false));
+    u.l.push(format!("wire [{eb}-1:0] e = exp_rom(dc);"));
+    u.l.push(format!("reg [{sb}-1:0] s;"));
+    u.l.push(format!("reg [{rb}-1:0] r;"));
+    u.l.push(format!(
         "wire [{rb}-1:0] r_next = {} / {};",
         ulit(1i128 << SOFTMAX_RECIP_BITS, rb),
         if rb > sb {
@@ -445,15 +537,15 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
         }
     ));
     let pw = eb + rb + 1;
-    l.push(format!(
+    u.l.push(format!(
         "wire [{pw}-1:0] prod = {{{}'d0, e}} * {{{}'d0, r}} + {};",
         pw - eb,
         pw - rb,
         ulit(1i128 << (sh - 1), pw)
     ));
     let qb = pw - sh;
-    l.push(format!("wire [{sh}-1:0] unused_prod = prod[{sh}-1:0];"));
-    l.push(format!("wire [{qb}-1:0] q = prod[{pw}-1:{sh}];"));
+    u.l.push(format!("wire [{sh}-1:0] unused_prod = prod[{sh}-1:0];"));
+    u.l.push(format!("wire [{qb}-1:0] q = prod[{pw}-1:{sh}];"));
     let hi = ulit(sm.hi as i128, qb.max(ubits(sm.hi as i128)));
     let qx = if qb >= ubits(sm.hi as i128) {
         "q".to_string()
@@ -461,10 +553,10 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
         format!("{{{}'d0, q}}", ubits(sm.hi as i128) - qb)
     };
     let qxw = qb.max(ubits(sm.hi as i128));
-    l.push(format!("wire [{qxw}-1:0] sat = {qx} > {hi} ? {hi} : {qx};"));
+    u.l.push(format!("wire [{qxw}-1:0] sat = {qx} > {hi} ? {hi} : {qx};"));
     let el = if qxw >= ob {
         if qxw > ob {
-            l.push(format!(
+            u.l.push(format!(
                 "wire [{}-1:0] unused_sat = sat[{qxw}-1:{ob}];",
                 qxw - ob
             ));
@@ -473,14 +565,14 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
     } else {
         format!("{{{}'d0, sat}}", ob - qxw)
     };
-    l.push(format!("wire [{ob}-1:0] el = {el};"));
+    u.l.push(format!("wire [{ob}-1:0] el = {el};"));
     let s_in = if sb > eb {
         format!("{{{}'d0, e}}", sb - eb)
     } else {
         "e".into()
     };
     row_fsm(
-        l,
+        u,
         cwid,
         rows,
         [
@@ -491,15 +583,15 @@ fn softmax(l: &mut Vec<String>, sm: &Softmax, x: &Type, ob: u32, n_out: usize) {
                 ulit(0, sb)
             )],
             vec!["r <= r_next; ph <= 2'd3;".into()],
-            vec![shift_in(n_out, ob, "el")],
+            vec![u.store.put("el")],
         ],
         2,
     );
     let _ = n;
 }
 
-fn layer_norm(l: &mut Vec<String>, ln: &LayerNorm, x: &Type, ob: u32, n_out: usize) {
-    let (cwid, xw, n, rows) = row_reader(l, x);
+fn layer_norm(u: &mut Unit, ln: &LayerNorm, x: &Type, ob: u32) {
+    let (cwid, xw, n, rows) = row_reader(u, x);
     let (lo, hi) = x.elem_range().unwrap_or((0, 1));
     let (dmax, vmax) = ln.bounds(n, (lo, hi));
     let nn = n as i128;
@@ -509,51 +601,51 @@ fn layer_norm(l: &mut Vec<String>, ln: &LayerNorm, x: &Type, ob: u32, n_out: usi
     let vw = ubits(vmax);
     let rbits = ln.r_bits(n);
     let kbw = cw(rbits as usize);
-    l.push(format!("reg signed [{sw}-1:0] s;"));
-    l.push(format!(
+    u.l.push(format!("reg signed [{sw}-1:0] s;"));
+    u.l.push(format!(
         "wire signed [{sw}-1:0] nx = $signed({}) * {};",
         sext("xv", xw, sw),
         signed_lit(n as i64, sw)
     ));
-    l.push(format!(
+    u.l.push(format!(
         "wire signed [{dw}-1:0] dv = {} - {};",
         sext("nx", sw, dw),
         sext("s", sw, dw)
     ));
     let qw = (2 * dw).max(vw + 1);
-    l.push(format!(
+    u.l.push(format!(
         "wire signed [{qw}-1:0] sq = $signed({}) * $signed({});",
         sext("dv", dw, qw),
         sext("dv", dw, qw)
     ));
-    l.push(format!("wire [{vw}-1:0] sq_v = sq[{vw}-1:0];"));
-    l.push(format!(
+    u.l.push(format!("wire [{vw}-1:0] sq_v = sq[{vw}-1:0];"));
+    u.l.push(format!(
         "wire [{}-1:0] unused_sq = sq[{qw}-1:{vw}];",
         qw - vw
     ));
-    l.push(format!("reg [{vw}-1:0] v;"));
+    u.l.push(format!("reg [{vw}-1:0] v;"));
     // Bisection: r keeps each bit, from the top, whose candidate still has cand^2 v <= n 4^frac.
     let target = ln.target(n);
     let cw2 = (2 * rbits + vw).max(ubits(target)) + 1;
-    l.push(format!("reg [{rbits}-1:0] r;"));
-    l.push(format!("reg [{kbw}-1:0] kb;"));
-    l.push(format!(
+    u.l.push(format!("reg [{rbits}-1:0] r;"));
+    u.l.push(format!("reg [{kbw}-1:0] kb;"));
+    u.l.push(format!(
         "wire [{rbits}-1:0] cand = r | ({} << kb);",
         ulit(1, rbits)
     ));
-    l.push(format!(
+    u.l.push(format!(
         "wire [{cw2}-1:0] cand_sq = {{{}'d0, cand}} * {{{}'d0, cand}};",
         cw2 - rbits,
         cw2 - rbits
     ));
-    l.push(format!(
+    u.l.push(format!(
         "wire [{cw2}-1:0] cand_v = cand_sq * {{{}'d0, v}};",
         cw2 - vw
     ));
-    l.push(format!("wire fits = cand_v <= {};", ulit(target, cw2)));
+    u.l.push(format!("wire fits = cand_v <= {};", ulit(target, cw2)));
     // z = D r, then the affine and the requantiser.
     let zw = dw + rbits + 1;
-    l.push(format!(
+    u.l.push(format!(
         "wire signed [{zw}-1:0] z = $signed({}) * $signed({{{}'d0, r}});",
         sext("dv", dw, zw),
         zw - rbits
@@ -579,18 +671,18 @@ fn layer_norm(l: &mut Vec<String>, ln: &LayerNorm, x: &Type, ob: u32, n_out: usi
             format!("{name}(c)")
         }
     };
-    let mul = per_channel("mul_rom", &ln.mul, mb, l);
-    let add = per_channel("add_rom", &ln.add, ab, l);
-    l.push(format!("wire signed [{mb}-1:0] mul_c = {mul};"));
-    l.push(format!("wire signed [{ab}-1:0] add_c = {add};"));
-    l.push(format!(
+    let mul = per_channel("mul_rom", &ln.mul, mb, &mut u.l);
+    let add = per_channel("add_rom", &ln.add, ab, &mut u.l);
+    u.l.push(format!("wire signed [{mb}-1:0] mul_c = {mul};"));
+    u.l.push(format!("wire signed [{ab}-1:0] add_c = {add};"));
+    u.l.push(format!(
         "wire signed [{pw}-1:0] p = $signed({}) * $signed({}) + $signed({});",
         sext("z", zw, pw),
         sext("mul_c", mb, pw),
         sext("add_c", ab, pw)
     ));
-    l.push(format!("wire [{ob}-1:0] el;"));
-    l.extend(round_clamp(
+    u.l.push(format!("wire [{ob}-1:0] el;"));
+    u.l.extend(round_clamp(
         "p",
         pw,
         ln.rounding,
@@ -603,7 +695,7 @@ fn layer_norm(l: &mut Vec<String>, ln: &LayerNorm, x: &Type, ob: u32, n_out: usi
     ));
     let _ = dmax;
     row_fsm(
-        l,
+        u,
         cwid,
         rows,
         [
@@ -633,8 +725,162 @@ fn layer_norm(l: &mut Vec<String>, ln: &LayerNorm, x: &Type, ob: u32, n_out: usi
                     ulit(1, kbw)
                 ),
             ],
-            vec![shift_in(n_out, ob, "el")],
+            vec![u.store.put("el")],
         ],
         2,
     );
+}
+
+/// The constant operand of a matmul that can be built as hardwired rows: `A B` (or `A B^T`)
+/// with `B` a `const` node and no batch axes.
+pub fn hardwired_operand(g: &crate::ir::Graph, id: crate::ir::NodeId) -> Option<crate::ir::NodeId> {
+    use crate::ir::Op;
+    let node = g.node(id);
+    let Op::Tensor(TensorOp::IntMatmul { ta: false, tb }) = &node.op else {
+        return None;
+    };
+    let b = node.inputs.get(1)?.node;
+    let a = &g.node(node.inputs[0].node).ty;
+    let d = TensorOp::matmul_dims(a, &g.node(b).ty, false, *tb).ok()?;
+    (d.batch == 1 && matches!(g.node(b).op, Op::Tensor(TensorOp::Const { .. }))).then_some(b)
+}
+
+/// Cycles from start to done of a matmul built as hardwired rows: one row of `A` a cycle.
+pub fn rows_latency(a: &Type) -> u64 {
+    let k = a.shape.last().copied().unwrap_or(1).max(1);
+    (a.len() / k) as u64 + 1
+}
+
+/// `A B` with constant `B` (`data`, shape `[k, n]`, or `[n, k]` when `tb`) as one hardwired
+/// shift-add block (`crate::opt::cmvm`) computing a whole output row from a row of `A`, stepped
+/// over the rows: the projections of a transformer with their weights in logic, `m + 1`
+/// cycles instead of `m n k + 1`.
+pub fn rows_files(
+    module: &str,
+    header: &str,
+    (a, b): (&Type, &Type),
+    data: &[i64],
+    tb: bool,
+    out: &Type,
+) -> (Vec<(String, String)>, u64) {
+    let k = a.shape.last().copied().unwrap_or(1).max(1);
+    let m = a.len() / k;
+    let n = out.shape.last().copied().unwrap_or(1).max(1);
+    let yb = out.elem_bits().unwrap_or(1);
+    // Row j of the block's matrix is output j: B's column j.
+    let w: Vec<i64> = (0..n)
+        .flat_map(|j| {
+            (0..k).map(move |kk| {
+                if tb {
+                    data[j * k + kk]
+                } else {
+                    data[kk * n + j]
+                }
+            })
+        })
+        .collect();
+    let (lo, hi) = a.elem_range().unwrap_or((0, 1));
+    let bus = match a.elem {
+        Elem::Spike => InputBus::Spikes,
+        _ => InputBus::Signed {
+            bits: a.elem_bits().unwrap_or(1),
+        },
+    };
+    let ab = match bus {
+        InputBus::Spikes => 1,
+        InputBus::Signed { bits } => bits,
+    };
+    let (graph, st) =
+        crate::opt::cmvm::solve(&w, n, &vec![Interval::new(lo as i128, hi as i128); k]);
+    let block = format!("{module}_rows");
+    let (block_v, _) = hardwired::module(
+        &block,
+        &format!("{header}: one output row of {n} from a row of {k}"),
+        &graph,
+        st,
+        &vec![0; n],
+        bus,
+        yb,
+        None,
+    );
+    let mut l = vec![
+        format!("reg [{}*{yb}-1:0] y_r;", out.len()),
+        "assign y = y_r;".into(),
+        "reg busy;".into(),
+    ];
+    let iw = counter(&mut l, "i", m);
+    let total = a.len() * ab as usize;
+    let ow = cw(total);
+    l.push(format!(
+        "wire [31:0] row_at = {} * 32'd{};",
+        ext32("i", iw),
+        k * ab as usize
+    ));
+    l.push(format!("wire [{ow}-1:0] row_o = row_at[{ow}-1:0];"));
+    if ow < 32 {
+        l.push(format!(
+            "wire [{}-1:0] unused_row_at = row_at[31:{ow}];",
+            32 - ow
+        ));
+    }
+    l.push(format!(
+        "wire [{k}*{ab}-1:0] row = a[row_o +: {}];",
+        k * ab as usize
+    ));
+    l.push(format!("wire [{n}*{yb}-1:0] row_y;"));
+    l.push(format!("{block} u_rows (.x(row), .y(row_y));"));
+    let shift = if m == 1 {
+        "y_r <= row_y;".to_string()
+    } else {
+        format!("y_r <= {{row_y, y_r[{}*{yb}-1:{n}*{yb}]}};", out.len())
+    };
+    l.extend([
+        "always @(posedge clk) begin".into(),
+        "    done <= 1'b0;".into(),
+        "    if (rst) begin".into(),
+        "        busy <= 1'b0;".into(),
+        "    end else if (start) begin".into(),
+        format!("        busy <= 1'b1; i <= {};", ulit(0, iw)),
+        "    end else if (busy) begin".into(),
+        format!("        {shift}"),
+        "        if (i_last) begin busy <= 1'b0; done <= 1'b1; end".into(),
+        format!("        else i <= i + {};", ulit(1, iw)),
+        "    end".into(),
+        "end".into(),
+    ]);
+    let lat = rows_latency(a);
+    let text =
+        render(&UnitV {
+            header: header.to_string(),
+            doc: format!(
+            "Matrix product by a constant {}{}, hardwired: a shift-add block turns one row of A \
+             ({:?}) into one row of the result each cycle.",
+            if tb { "transposed " } else { "" },
+            out.shape.last().map_or(String::new(), |_| format!("[{k} x {n}]")),
+            a.shape
+        ),
+            module: module.to_string(),
+            latency: lat,
+            ports: vec![
+                format!("input  wire [{total}-1:0] a"),
+                format!(
+                    "input  wire [{}-1:0] b",
+                    b.len() * b.elem_bits().unwrap_or(1) as usize
+                ),
+                format!("output wire [{}-1:0] y", out.len() * yb as usize),
+            ],
+            lines: {
+                // The constant's bus is in the port list for a uniform interface; its values are
+                // in the block.
+                l.push("wire unused_b = &{1'b0, b};".into());
+                l
+            },
+        });
+    (
+        vec![
+            (format!("{module}.v"), text),
+            (format!("{block}.v"), block_v),
+        ],
+        lat,
+    )
 }

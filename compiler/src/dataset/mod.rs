@@ -15,7 +15,8 @@ use crate::ir::{Graph, Op};
 use crate::quant::QuantOptions;
 use crate::synth::{self, Target};
 use crate::testgen::{
-    random_conv_snn, random_int_mlp, random_multi_threshold, random_snn, RandomSnn,
+    random_conv_snn, random_int_mlp, random_int_transformer, random_multi_threshold, random_snn,
+    random_spike_transformer, RandomSnn,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,8 +26,17 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-/// Model families of the sweep; validation holds whole families out.
-pub const FAMILIES: [&str; 4] = ["snn", "conv", "multi_threshold", "int_mlp"];
+/// Model families of the sweep; validation holds whole families out. A sweep takes a list
+/// of them (`--families`), design `id` being of family `list[id % len]`, so a sweep over the
+/// first four is the same whether or not later families exist.
+pub const FAMILIES: [&str; 6] = [
+    "snn",
+    "conv",
+    "multi_threshold",
+    "int_mlp",
+    "spike_attention",
+    "int_attention",
+];
 
 /// One design of a sweep: what to build.
 #[derive(Clone, Debug)]
@@ -39,13 +49,22 @@ pub struct Spec {
     pub size: usize,
 }
 
-/// Design `id` of the sweep seeded `seed`.
-pub fn spec(seed: u64, id: u64) -> Spec {
+/// Design `id` of the sweep seeded `seed` over `families`.
+pub fn spec(seed: u64, id: u64, families: &[&'static str]) -> Spec {
+    spec_of(
+        seed,
+        id,
+        families[(id % families.len().max(1) as u64) as usize],
+    )
+}
+
+/// Design `id` of the sweep seeded `seed`, of `family` (what a record says it was).
+pub fn spec_of(seed: u64, id: u64, family: &'static str) -> Spec {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let family = FAMILIES[(id % FAMILIES.len() as u64) as usize];
     let arch = match family {
-        // Integer-input and threshold-unit designs are hardwired.
-        "multi_threshold" | "int_mlp" => "parallel",
+        // Integer-input and threshold-unit designs are hardwired; integer attention is its
+        // units (serial).
+        "multi_threshold" | "int_mlp" | "int_attention" => "parallel",
         _ => ["parallel", "folded", "event", "mixed"][rng.random_range(0..4)],
     };
     Spec {
@@ -72,6 +91,8 @@ pub fn graph(s: &Spec) -> Graph {
         ),
         "conv" => random_conv_snn(s.graph_seed),
         "multi_threshold" => random_multi_threshold(s.graph_seed),
+        "spike_attention" => random_spike_transformer(s.graph_seed),
+        "int_attention" => random_int_transformer(s.graph_seed),
         _ => random_int_mlp(s.graph_seed),
     };
     g.name = format!("d{}", s.id);
@@ -230,10 +251,12 @@ pub fn shard_ids(n: u64, shard: (u64, u64)) -> impl Iterator<Item = u64> {
 }
 
 /// Runs (or resumes) one shard of a sweep into `out`; `progress` is told after each design.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     target: &Target,
     n: u64,
     seed: u64,
+    families: &[&'static str],
     shard: (u64, u64),
     out: &Path,
     work: &Path,
@@ -254,7 +277,7 @@ pub fn run(
     let mut timing = open(&timing_path)?;
     let version = synth::yosys_version().map_err(|e| e.to_string())?;
     for (k, &id) in todo.iter().enumerate() {
-        let s = spec(seed, id);
+        let s = spec(seed, id, families);
         let t0 = Instant::now();
         let record = match compile(&s) {
             Err(e) => {
@@ -347,11 +370,18 @@ mod tests {
 
     #[test]
     fn specs_depend_on_seed_and_id_alone_and_cover_every_family() {
-        let a: Vec<_> = (0..50).map(|i| format!("{:?}", spec(7, i))).collect();
-        let b: Vec<_> = (0..50).map(|i| format!("{:?}", spec(7, i))).collect();
+        let a: Vec<_> = (0..50)
+            .map(|i| format!("{:?}", spec(7, i, &FAMILIES)))
+            .collect();
+        let b: Vec<_> = (0..50)
+            .map(|i| format!("{:?}", spec(7, i, &FAMILIES)))
+            .collect();
         assert_eq!(a, b);
-        assert_ne!(format!("{:?}", spec(7, 3)), format!("{:?}", spec(8, 3)));
-        let fams: BTreeSet<_> = (0..50).map(|i| spec(7, i).family).collect();
+        assert_ne!(
+            format!("{:?}", spec(7, 3, &FAMILIES)),
+            format!("{:?}", spec(8, 3, &FAMILIES))
+        );
+        let fams: BTreeSet<_> = (0..50).map(|i| spec(7, i, &FAMILIES).family).collect();
         assert_eq!(fams.len(), FAMILIES.len());
         // Shards partition the ids.
         let mut all: Vec<u64> = (0..3).flat_map(|k| shard_ids(20, (k, 3))).collect();

@@ -49,8 +49,10 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
     if let (Op::MultiThreshold(mt), LayerArch::Unit(v)) = (&node.op, arch) {
         return Ok(unit_luts(g, id, mt, v));
     }
-    if let (Op::Tensor(t), LayerArch::Serial) = (&node.op, arch) {
-        return Ok(serial_luts(g, id, t));
+    match (&node.op, arch) {
+        (Op::Tensor(t), LayerArch::Serial) => return Ok(serial_luts(g, id, t)),
+        (Op::Tensor(_), LayerArch::Parallel) => return Ok(rows_luts(g, id)),
+        _ => {}
     }
     let Op::IntNeuron(n) = &node.op else {
         return Err(format!("'{}' is not a neuron layer", node.name));
@@ -75,6 +77,21 @@ pub fn layer_luts(g: &Graph, id: NodeId, arch: LayerArch) -> Result<f64, String>
             node.name
         )),
     }
+}
+
+/// A matmul by a constant as hardwired rows (a first guess, not fitted): about one adder of the
+/// accumulator's width per nonzero weight, as an unshared shift-add network would take.
+fn rows_luts(g: &Graph, id: NodeId) -> f64 {
+    let node = g.node(id);
+    let nonzero = crate::backend::tensor_seq::hardwired_operand(g, id)
+        .map(|b| match &g.node(b).op {
+            Op::Tensor(crate::ir::TensorOp::Const { data, .. }) => {
+                data.iter().filter(|&&w| w != 0).count()
+            }
+            _ => 0,
+        })
+        .unwrap_or(0);
+    nonzero as f64 * node.ty.elem_bits().unwrap_or(1) as f64 * coef::PER_ADDER_BIT
 }
 
 /// Multi-cycle tensor units (a first guess, not fitted): the read multiplexers (about one LUT

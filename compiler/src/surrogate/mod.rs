@@ -61,7 +61,14 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         }
         out.target = target;
         out.yosys = v["yosys"].as_str().unwrap_or_default().to_string();
-        let spec = dataset::spec(seed, id);
+        let Some(family) = dataset::FAMILIES
+            .iter()
+            .find(|f| v["family"].as_str() == Some(**f))
+        else {
+            out.stale += 1;
+            continue;
+        };
+        let spec = dataset::spec_of(seed, id, family);
         let Ok(c) = dataset::compile(&spec) else {
             out.stale += 1;
             continue;
@@ -178,7 +185,7 @@ mod tests {
         let weights = |t: &[f64]| 40.0 + 0.9 * t[3] + 4.0 * t[4] + 7.0 * t[8] + 1.5 * t[9];
         let mut lines = String::new();
         for id in 0..24u64 {
-            let spec = dataset::spec(5, id);
+            let spec = dataset::spec(5, id, &dataset::FAMILIES[..4]);
             let c = dataset::compile(&spec).expect("compiles");
             let t = features::terms(&c);
             let mut digest = dataset::rtl_digest(&c.design);
