@@ -490,8 +490,14 @@ fn transformer_section(tmp: &Path) -> String {
         (examples.join("sdsa_64x64.onnx"), 1, 4, &["xc7a100t"]),
         (fixtures.join("jet_mlp.onnx"), 1, 64, &["xc7a35t", "xcvu9p"]),
         (fixtures.join("qmlp_act_gelu.onnx"), 1, 64, &["xc7a35t"]),
-        // Integer matmuls, softmax and LayerNorm as multi-cycle units, tensors in LUT RAM.
-        (examples.join("encoder_e32_h2_s16.onnx"), 1, 2, &["xc7a35t"]),
+        // Integer matmuls, softmax and LayerNorm as multi-cycle units, tensors in LUT RAM;
+        // 42 k LUTs: past the xc7a35t.
+        (
+            examples.join("encoder_e32_h2_s16.onnx"),
+            1,
+            2,
+            &["xc7a100t"],
+        ),
     ];
     let (begin, end) = TRANSFORMER_MARKS;
     let mut md = String::new();

@@ -301,6 +301,9 @@ pub fn wire(
             let a = b.namer.fresh(&format!("{s}_in{k}_addr"));
             lines.push(format!("wire [31:0] {a};"));
             let d = b.elem(p.node, &a, &mut lines);
+            // A tensor of one element ignores the address.
+            let unused = b.namer.fresh(&format!("unused_{a}"));
+            lines.push(format!("wire {unused} = &{{1'b0, {a}}};"));
             ops.push(Some((a, d)));
         }
         b.w.reads[id.index()] = lines;

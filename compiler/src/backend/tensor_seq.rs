@@ -587,13 +587,12 @@ fn softmax(u: &mut Unit, sm: &Softmax, x: &Type, ob: u32) {
         ],
         2,
     );
-    let _ = n;
 }
 
 fn layer_norm(u: &mut Unit, ln: &LayerNorm, x: &Type, ob: u32) {
     let (cwid, xw, n, rows) = row_reader(u, x);
     let (lo, hi) = x.elem_range().unwrap_or((0, 1));
-    let (dmax, vmax) = ln.bounds(n, (lo, hi));
+    let vmax = ln.bounds(n, (lo, hi)).1;
     let nn = n as i128;
     // Sums and n x share one width holding both (and n itself).
     let sw = signed_width(nn * lo as i128, nn * hi as i128).max(signed_width(0, nn));
@@ -693,7 +692,6 @@ fn layer_norm(u: &mut Unit, ln: &LayerNorm, x: &Type, ob: u32) {
         "o_",
         "el",
     ));
-    let _ = dmax;
     row_fsm(
         u,
         cwid,
@@ -849,33 +847,31 @@ pub fn rows_files(
         "end".into(),
     ]);
     let lat = rows_latency(a);
-    let text =
-        render(&UnitV {
-            header: header.to_string(),
-            doc: format!(
-            "Matrix product by a constant {}{}, hardwired: a shift-add block turns one row of A \
-             ({:?}) into one row of the result each cycle.",
+    let text = render(&UnitV {
+        header: header.to_string(),
+        doc: format!(
+            "Matrix product by a constant {}[{k} x {n}], hardwired: a shift-add block turns one \
+             row of A ({:?}) into one row of the result each cycle.",
             if tb { "transposed " } else { "" },
-            out.shape.last().map_or(String::new(), |_| format!("[{k} x {n}]")),
             a.shape
         ),
-            module: module.to_string(),
-            latency: lat,
-            ports: vec![
-                format!("input  wire [{total}-1:0] a"),
-                format!(
-                    "input  wire [{}-1:0] b",
-                    b.len() * b.elem_bits().unwrap_or(1) as usize
-                ),
-                format!("output wire [{}-1:0] y", out.len() * yb as usize),
-            ],
-            lines: {
-                // The constant's bus is in the port list for a uniform interface; its values are
-                // in the block.
-                l.push("wire unused_b = &{1'b0, b};".into());
-                l
-            },
-        });
+        module: module.to_string(),
+        latency: lat,
+        ports: vec![
+            format!("input  wire [{total}-1:0] a"),
+            format!(
+                "input  wire [{}-1:0] b",
+                b.len() * b.elem_bits().unwrap_or(1) as usize
+            ),
+            format!("output wire [{}-1:0] y", out.len() * yb as usize),
+        ],
+        lines: {
+            // The constant's bus is in the port list for a uniform interface; its values are
+            // in the block.
+            l.push("wire unused_b = &{1'b0, b};".into());
+            l
+        },
+    });
     (
         vec![
             (format!("{module}.v"), text),

@@ -4,12 +4,12 @@
 //! folded lanes, bus taps, memories, units, registers), so one coefficient per term carries
 //! across model families; that is what lets a held-out family be predicted at all.
 
-use crate::backend::{folded, ramp, LayerArch};
+use crate::backend::{folded, ramp, stream, LayerArch};
 use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 18] = [
+pub const TERMS: [&str; 22] = [
     "one",
     "io_bits",
     "folded_design",
@@ -28,6 +28,10 @@ pub const TERMS: [&str; 18] = [
     "tensor_bits",
     "delay_bits",
     "register_bits",
+    "serial_units",
+    "serial_multiplier_bits",
+    "serial_read_bits",
+    "stream_memory_bits",
 ];
 
 /// The term vector of a compiled design (same order as [`TERMS`]).
@@ -109,6 +113,71 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
             _ => {}
         }
     }
+    // Multi-cycle tensor units: a datapath each, its operands read through multiplexers
+    // from buses or by address from memories (`backend::stream`).
+    let arch: Vec<LayerArch> = g
+        .nodes
+        .iter()
+        .map(|n| {
+            d.layers
+                .iter()
+                .find(|l| l.0 == n.name)
+                .map_or(LayerArch::Parallel, |l| l.1)
+        })
+        .collect();
+    let delayed = g
+        .ids()
+        .flat_map(|r| {
+            g.node(r)
+                .inputs
+                .iter()
+                .filter(|p| p.delayed)
+                .map(|p| p.node)
+        })
+        .collect();
+    let kinds = stream::kinds(g, &arch, &delayed);
+    for id in g.ids() {
+        let node = g.node(id);
+        let Op::Tensor(t) = &node.op else { continue };
+        if !t.sequential() || arch[id.index()] != LayerArch::Serial {
+            continue;
+        }
+        add("serial_units", 1.0);
+        let width = |p: &crate::ir::Port| g.node(p.node).ty.elem_bits().unwrap_or(1) as f64;
+        add(
+            "serial_multiplier_bits",
+            match t {
+                TensorOp::IntMatmul { .. } => node.inputs.iter().map(width).product(),
+                // Softmax: a 17 x 33 product and a 33-bit divider; LayerNorm: squares, the
+                // bisection's product and the affine's.
+                TensorOp::Softmax(_) => 17.0 * 33.0 + 33.0 * 33.0,
+                _ => 3.0 * 24.0 * 24.0,
+            },
+        );
+        for p in &node.inputs {
+            let src = &g.node(p.node).ty;
+            match kinds[p.node.index()] {
+                stream::Kind::Bus => add(
+                    "serial_read_bits",
+                    src.len() as f64 * src.elem_bits().unwrap_or(1) as f64,
+                ),
+                _ => add("serial_read_bits", width(p)),
+            }
+        }
+    }
+    for id in g.ids() {
+        if kinds[id.index()] == stream::Kind::Memory {
+            let ty = &g.node(id).ty;
+            let readers = g
+                .ids()
+                .filter(|&r| g.node(r).inputs.iter().any(|p| p.node == id))
+                .count();
+            add(
+                "stream_memory_bits",
+                (ty.len() * ty.elem_bits().unwrap_or(1) as usize * readers.max(1)) as f64,
+            );
+        }
+    }
     for id in g.ids() {
         let node = g.node(id);
         let bits = node.ty.len() as f64 * node.ty.elem_bits().unwrap_or(1) as f64;
@@ -117,8 +186,13 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
                 let w = node.ty.elem_bits().unwrap_or(1) as f64;
                 add("delay_bits", steps.iter().map(|&s| s as f64 * w).sum());
             }
-            Op::Tensor(TensorOp::Transpose { .. }) => {}
-            Op::Tensor(_) => add("tensor_bits", bits),
+            Op::Tensor(TensorOp::Transpose { .. } | TensorOp::Const { .. }) => {}
+            // Combinational tensor operators with a bus of their own.
+            Op::Tensor(t) if !t.sequential() && kinds[id.index()] == stream::Kind::Bus => {
+                add("tensor_bits", bits)
+            }
+            // A unit's result bus is registers.
+            Op::Tensor(_) if kinds[id.index()] == stream::Kind::Bus => add("register_bits", bits),
             _ => {}
         }
         // Delayed reads keep the previous step in a register.

@@ -359,7 +359,6 @@ pub(super) fn layer_norm(
         lo: q.min_int(),
         hi: q.max_int(),
     };
-    let _ = n;
     let id = tensor(g, name, TensorOp::LayerNorm(ln), &[src])?;
     Ok(int(g, id, s_out))
 }
