@@ -141,9 +141,11 @@ pub fn latency(op: &TensorOp, ins: &[&Type]) -> u64 {
         TensorOp::Softmax(_) | TensorOp::LayerNorm(_) => {
             let n = ins[0].shape.last().copied().unwrap_or(1).max(1);
             let rows = (ins[0].len() / n) as u64;
+            // The reciprocal: a bisection step per bit of r, or a restoring division step per
+            // quotient bit.
             let per = match op {
                 TensorOp::LayerNorm(ln) => ln.r_bits(n) as u64,
-                _ => 1,
+                _ => SOFTMAX_RECIP_BITS as u64 + 1,
             };
             rows * (3 * n as u64 + per) + 1
         }
@@ -280,8 +282,8 @@ pub fn files(
             softmax(&mut u, sm, ins[0], ob);
             format!(
                 "Softmax along the last axis of {:?}: max, exp table ({} entries), sum, \
-                 reciprocal floor(2^32 / sum), products rounded to {} fractional bits; one \
-                 element per cycle, three passes per row.",
+                 reciprocal floor(2^32 / sum) by restoring division, products rounded to {} \
+                 fractional bits; one element per cycle, three passes per row.",
                 ins[0].shape,
                 sm.exp.len(),
                 sm.frac
@@ -527,15 +529,14 @@ fn softmax(u: &mut Unit, sm: &Softmax, x: &Type, ob: u32) {
     u.l.push(format!("wire [{eb}-1:0] e = exp_rom(dc);"));
     u.l.push(format!("reg [{sb}-1:0] s;"));
     u.l.push(format!("reg [{rb}-1:0] r;"));
-    u.l.push(format!(
-        "wire [{rb}-1:0] r_next = {} / {};",
-        ulit(1i128 << SOFTMAX_RECIP_BITS, rb),
-        if rb > sb {
-            format!("{{{}'d0, s}}", rb - sb)
-        } else {
-            "s".into()
-        }
-    ));
+    // r = floor(2^32 / s) by restoring division, one quotient bit a cycle (33 cycles): the
+    // dividend's only set bit is its first. The remainder stays below s.
+    u.l.push(format!("reg [{sb}-1:0] rem;"));
+    u.l.push("reg [5:0] qk;".into());
+    u.l.push(format!("wire [{sb}:0] trial = {{rem, qk == 6'd0}};"));
+    u.l.push("wire take = trial >= {1'b0, s};".into());
+    u.l.push(format!("wire [{sb}:0] diff = trial - {{1'b0, s}};"));
+    u.l.push(format!("wire unused_diff = diff[{sb}];"));
     let pw = eb + rb + 1;
     u.l.push(format!(
         "wire [{pw}-1:0] prod = {{{}'d0, e}} * {{{}'d0, r}} + {};",
@@ -577,12 +578,22 @@ fn softmax(u: &mut Unit, sm: &Softmax, x: &Type, ob: u32) {
         rows,
         [
             vec![format!("m <= (c == {} || xv > m) ? xv : m;", ulit(0, cwid))],
-            vec![format!(
-                "s <= (c == {} ? {} : s) + {s_in};",
-                ulit(0, cwid),
-                ulit(0, sb)
-            )],
-            vec!["r <= r_next; ph <= 2'd3;".into()],
+            vec![
+                format!(
+                    "s <= (c == {} ? {} : s) + {s_in};",
+                    ulit(0, cwid),
+                    ulit(0, sb)
+                ),
+                format!("if (c_last) begin rem <= {}; qk <= 6'd0; end", ulit(0, sb)),
+            ],
+            vec![
+                format!("rem <= take ? diff[{sb}-1:0] : trial[{sb}-1:0];"),
+                format!("r <= {{r[{}:0], take}};", rb - 2),
+                format!(
+                    "if (qk == 6'd{}) ph <= 2'd3; else qk <= qk + 6'd1;",
+                    SOFTMAX_RECIP_BITS
+                ),
+            ],
             vec![u.store.put("el")],
         ],
         2,
