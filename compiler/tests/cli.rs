@@ -899,8 +899,9 @@ fn surrogate_train_refuses_unusable_data_in_one_line() {
     let (code, _, err) = spikeforge(&["surrogate", "train", "few.jsonl", "-o", "w.json"], d);
     assert_eq!(code, 1);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let need = spikeforge::surrogate::features::TERMS.len();
     assert!(
-        err.contains("0 usable designs; at least 18 are needed"),
+        err.contains(&format!("0 usable designs; at least {need} are needed")),
         "{err}"
     );
     let (code, _, err) = spikeforge(&["surrogate", "train", "missing.jsonl", "-o", "w.json"], d);
