@@ -55,7 +55,8 @@ fn main() {
             "mlp" => (mlp_section(tmp.path()), MLP_MARKS),
             "targets" => (targets_section(tmp.path()), TARGET_MARKS),
             "transformer" => (transformer_section(tmp.path()), TRANSFORMER_MARKS),
-            _ => panic!("--only takes mlp, targets or transformer"),
+            "encoder" => (encoder_section(tmp.path()), ENCODER_MARKS),
+            _ => panic!("--only takes mlp, targets, transformer or encoder"),
         };
         let old = std::fs::read_to_string(&out).expect("an existing benchmarks file");
         let new = match (old.find(begin), old.find(end)) {
@@ -322,6 +323,7 @@ fn main() {
     // 7. Every target on the bundled examples; fmax from nextpnr; ASIC area.
     md.push_str(&targets_section(tmp.path()));
     md.push_str(&transformer_section(tmp.path()));
+    md.push_str(&encoder_section(tmp.path()));
     // The Python benchmarks own the sections between their markers; keep them.
     if let Ok(old) = std::fs::read_to_string(&out) {
         for (begin, end) in KEPT {
@@ -490,14 +492,6 @@ fn transformer_section(tmp: &Path) -> String {
         (examples.join("sdsa_64x64.onnx"), 1, 4, &["xc7a100t"]),
         (fixtures.join("jet_mlp.onnx"), 1, 64, &["xc7a35t", "xcvu9p"]),
         (fixtures.join("qmlp_act_gelu.onnx"), 1, 64, &["xc7a35t"]),
-        // Integer matmuls, softmax and LayerNorm as multi-cycle units, tensors in LUT RAM;
-        // 42 k LUTs: past the xc7a35t.
-        (
-            examples.join("encoder_e32_h2_s16.onnx"),
-            1,
-            2,
-            &["xc7a100t"],
-        ),
     ];
     let (begin, end) = TRANSFORMER_MARKS;
     let mut md = String::new();
@@ -509,12 +503,7 @@ fn transformer_section(tmp: &Path) -> String {
          by Yosys. SDSA = Q AND SN(sum over tokens of K AND V), Spike-driven Transformer v1 \
          (`tools/sdsa_sfir.py`, `tools/sdsa_onnx.py`); T = steps per sample. `jet_mlp.onnx` is \
          the jet-tagging architecture 16-64-32-32-5 with 6-bit weights and 3-bit ReLUs (random \
-         weights: no trained model or dataset is available offline). `encoder_e32_h2_s16.onnx` \
-         is a quantised post-norm transformer encoder layer (embedding 32, 2 heads, sequence 16, \
-         64 hidden; `tools/encoder_onnx.py`): its integer outputs equal the float graph's \
-         (qonnx with onnxruntime) on 4,051 of 4,096 values and are within one step on 4,094 \
-         (`onnx_frontend::quantised_encoder_agrees_with_the_float_graph_and_cosims_bit_exact`). \
-         Refreshed alone by \
+         weights: no trained model or dataset is available offline). Refreshed alone by \
          `cargo run --release --example bench -- BENCHMARKS.md --only transformer`.\n"
     );
     let _ = writeln!(
@@ -522,10 +511,32 @@ fn transformer_section(tmp: &Path) -> String {
         "| model | T | cycles/step | values compared | mismatches | target | LUT | FF | BRAM36 | DSP | Yosys s |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    md.push_str(&model_rows(tmp, "tf", &designs));
+    let _ = writeln!(
+        md,
+        "\nPublished on another flow, for scale (not comparable cell for cell): hls4ml/QKeras, the \
+         same jet-tagging architecture with 6-bit uniform quantisation (Q6), fully unrolled (II = 1, \
+         11 cycles = 55 ns at about 200 MHz), VU9P: **39,782 LUT, 8,128 FF, 124 DSP** — Coelho et al., \
+         Nature Machine Intelligence 3, 675-686 (2021), as reproduced in arXiv:2609.16367 (FINNAS), \
+         Table II (the row's model is inferred from its accuracy, 74.8%, and latency). That design \
+         takes a new input every cycle with trained, pruned weights; Spikeforge hardwires random, \
+         unpruned 6-bit weights as shift-add networks (no DSP) and quantised ReLUs as \
+         multi-threshold units, and takes a new input every 12 cycles (cycles/step above).\n"
+    );
+    let _ = writeln!(md, "{end}");
+    md
+}
+
+/// Per model and target, a table row: compiled with default options, cosimulated (0
+/// mismatches asserted), synthesised for each target (none: cosim only).
+type ModelRow<'a> = (std::path::PathBuf, usize, usize, &'a [&'a str]);
+
+fn model_rows(tmp: &Path, tag: &str, designs: &[ModelRow]) -> String {
+    let mut md = String::new();
     for (k, (path, steps, samples, targets)) in designs.iter().enumerate() {
         let g = flow::load(path).expect("model loads");
         let c = flow::compile_opts(g, &flow::Options::default()).expect("compiles");
-        let dir = tmp.join(format!("tf{k}"));
+        let dir = tmp.join(format!("{tag}{k}"));
         let stim = stimulus::random_for(&c.int, *samples, *steps, 0.3, 7);
         let r = flow::cosim(&c, &stim, &dir.join("cosim"), 7).expect("cosim");
         assert_eq!(r.mismatches, 0, "{}", path.display());
@@ -565,19 +576,47 @@ fn transformer_section(tmp: &Path) -> String {
                 c.design.cycles_per_step, r.values_compared, r.mismatches
             );
         }
-        eprintln!("bench: transformer {name} T={steps} done");
+        eprintln!("bench: {tag} {name} T={steps} done");
     }
+    md
+}
+
+/// Markers around the encoder section (`--only encoder`).
+const ENCODER_MARKS: (&str, &str) = ("<!-- encoder-bench:begin -->", "<!-- encoder-bench:end -->");
+
+fn encoder_section(tmp: &Path) -> String {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    // Integer matmuls, softmax and LayerNorm as multi-cycle units, tensors in LUT RAM; about
+    // 40 k LUTs: past the xc7a35t.
+    let designs: Vec<ModelRow> = vec![(
+        examples.join("encoder_e32_h2_s16.onnx"),
+        1,
+        2,
+        &["xc7a100t"],
+    )];
+    let (begin, end) = ENCODER_MARKS;
+    let mut md = String::new();
     let _ = writeln!(
         md,
-        "\nPublished on another flow, for scale (not comparable cell for cell): hls4ml/QKeras, the \
-         same jet-tagging architecture with 6-bit uniform quantisation (Q6), fully unrolled (II = 1, \
-         11 cycles = 55 ns at about 200 MHz), VU9P: **39,782 LUT, 8,128 FF, 124 DSP** — Coelho et al., \
-         Nature Machine Intelligence 3, 675-686 (2021), as reproduced in arXiv:2609.16367 (FINNAS), \
-         Table II (the row's model is inferred from its accuracy, 74.8%, and latency). That design \
-         takes a new input every cycle with trained, pruned weights; Spikeforge hardwires random, \
-         unpruned 6-bit weights as shift-add networks (no DSP) and quantised ReLUs as \
-         multi-threshold units, and takes a new input every 12 cycles (cycles/step above).\n"
+        "\n{begin}\n## A quantised transformer encoder layer (QONNX)\n\n\
+         `examples/encoder_e32_h2_s16.onnx` (`tools/encoder_onnx.py`): a post-norm encoder layer, \
+         embedding 32, 2 heads, sequence 16, 64 hidden, 8-bit weights and activations (random \
+         weights). Integer matmuls (one multiply-accumulate a cycle), softmax (exp table, sum, \
+         reciprocal by restoring division) and LayerNorm (integer mean, bisected reciprocal \
+         square root) are multi-cycle units; tensors between them live in LUT RAM. Compiled with \
+         default options, cosimulated on random inputs with zero mismatches (asserted), and \
+         synthesised by Yosys. Its integer outputs equal the float graph's (qonnx with \
+         onnxruntime) on 4,051 of 4,096 values and are within one step on 4,094 \
+         (`onnx_frontend::quantised_encoder_agrees_with_the_float_graph_and_cosims_bit_exact`). \
+         Refreshed alone by `cargo run --release --example bench -- BENCHMARKS.md --only \
+         encoder`.\n"
     );
+    let _ = writeln!(
+        md,
+        "| model | T | cycles/step | values compared | mismatches | target | LUT | FF | BRAM36 | DSP | Yosys s |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    md.push_str(&model_rows(tmp, "enc", &designs));
     let _ = writeln!(md, "{end}");
     md
 }
