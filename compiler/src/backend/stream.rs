@@ -209,13 +209,7 @@ impl Builder<'_> {
                             }
                             _ => x,
                         };
-                        let mb = rq
-                            .mul
-                            .iter()
-                            .map(|&m| crate::ir::signed_width(m as i128, m as i128))
-                            .max()
-                            .unwrap_or(2);
-                        let pw = (ib + mb).max(rq.shift + 2);
+                        let (_, pw) = rq.widths(ib);
                         let m = if rq.mul.len() == 1 {
                             signed_lit(rq.mul[0], pw)
                         } else {

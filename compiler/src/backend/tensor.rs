@@ -461,15 +461,8 @@ pub fn files(
         TensorOp::Requant(rq) => {
             let t = ins[0];
             let ib = if t.elem == Elem::Spike { 2 } else { bits(t) };
-            let mb = rq
-                .mul
-                .iter()
-                .map(|&m| crate::ir::signed_width(m as i128, m as i128))
-                .max()
-                .unwrap_or(2);
             let s = rq.shift;
-            // Wide enough for the product and for the quotient's low bit and sign.
-            let pw = (ib + mb).max(s + 2);
+            let (_, pw) = rq.widths(ib);
             let per = n / rq.mul.len();
             let mut gen = Gen::default();
             for (c, &m) in rq.mul.iter().enumerate() {

@@ -377,6 +377,19 @@ impl MatmulDims {
             }
     }
 
+    /// The outputs `y[b, i, j] = sum_k term(b, i, j, k)`, row-major.
+    pub fn each(&self, term: impl Fn(usize, usize, usize, usize) -> i64) -> Vec<i64> {
+        let mut y = Vec::with_capacity(self.batch * self.m * self.n);
+        for b in 0..self.batch {
+            for i in 0..self.m {
+                for j in 0..self.n {
+                    y.push((0..self.k).map(|k| term(b, i, j, k)).sum());
+                }
+            }
+        }
+        y
+    }
+
     pub fn b_index(&self, b: usize, k: usize, j: usize) -> usize {
         b * self.k * self.n
             + if self.tb {
@@ -712,20 +725,8 @@ impl TensorOp {
                 let Ok(d) = Self::matmul_dims(ins[0], ins[1], *ta, *tb) else {
                     return Vec::new();
                 };
-                let mut y = Vec::with_capacity(d.batch * d.m * d.n);
-                for b in 0..d.batch {
-                    for i in 0..d.m {
-                        for j in 0..d.n {
-                            y.push(
-                                (0..d.k)
-                                    .filter(|&k| xs[1][d.b_index(b, k, j)] != 0)
-                                    .map(|k| xs[0][d.a_index(b, i, k)])
-                                    .sum(),
-                            );
-                        }
-                    }
-                }
-                y
+                // B is spikes: a product is a conditional add.
+                d.each(|b, i, j, k| xs[0][d.a_index(b, i, k)] * xs[1][d.b_index(b, k, j)])
             }
             TensorOp::Add => (0..ins[0].len())
                 .map(|e| {
@@ -773,19 +774,7 @@ impl TensorOp {
                 let Ok(d) = Self::matmul_dims(ins[0], ins[1], *ta, *tb) else {
                     return Vec::new();
                 };
-                let mut y = Vec::with_capacity(d.batch * d.m * d.n);
-                for b in 0..d.batch {
-                    for i in 0..d.m {
-                        for j in 0..d.n {
-                            y.push(
-                                (0..d.k)
-                                    .map(|k| xs[0][d.a_index(b, i, k)] * xs[1][d.b_index(b, k, j)])
-                                    .sum(),
-                            );
-                        }
-                    }
-                }
-                y
+                d.each(|b, i, j, k| xs[0][d.a_index(b, i, k)] * xs[1][d.b_index(b, k, j)])
             }
             TensorOp::Const { data, .. } => data.clone(),
             TensorOp::Softmax(sm) => {
@@ -810,6 +799,18 @@ impl TensorOp {
 }
 
 impl Requant {
+    /// Bits of the widest multiplier, and of the product with an `ib`-bit input (wide enough
+    /// for the quotient's low bit and sign too): the RTL's widths.
+    pub fn widths(&self, ib: u32) -> (u32, u32) {
+        let mb = self
+            .mul
+            .iter()
+            .map(|&m| signed_width(m as i128, m as i128))
+            .max()
+            .unwrap_or(2);
+        (mb, (ib + mb).max(self.shift + 2))
+    }
+
     /// The output of channel `c` for input `x`.
     pub fn apply(&self, c: usize, x: i64) -> i64 {
         let v = self
