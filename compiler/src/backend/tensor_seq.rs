@@ -170,18 +170,14 @@ fn read(u: &mut Unit, k: usize, name: &str, bus: &str, idx: &str, t: &Type, w: u
     } else {
         let total = t.len() * b as usize;
         u.ports.push(format!("input  wire [{total}-1:0] {bus}"));
-        let ow = cw(total);
-        l.push(format!("wire [31:0] {name}_at = ({idx}) * 32'd{b};"));
-        l.push(format!("wire [{ow}-1:0] {name}_o = {name}_at[{ow}-1:0];"));
-        if ow < 32 {
-            l.push(format!(
-                "wire [{}-1:0] unused_{name}_at = {name}_at[31:{ow}];",
-                32 - ow
-            ));
-        }
-        l.push(format!(
-            "wire [{b}-1:0] {name}_raw = {bus}[{name}_o +: {b}];"
-        ));
+        select(
+            l,
+            &format!("{name}_raw"),
+            bus,
+            total,
+            &format!("({idx}) * 32'd{b}"),
+            b as usize,
+        );
     }
     let v = if spike {
         format!("{{{}'d0, {name}_raw}}", w - 1)
@@ -189,6 +185,21 @@ fn read(u: &mut Unit, k: usize, name: &str, bus: &str, idx: &str, t: &Type, w: u
         sext(&format!("{name}_raw"), b, w)
     };
     l.push(format!("wire signed [{w}-1:0] {name} = {v};"));
+}
+
+/// `dst`: `w` bits of `bus` (`total` bits wide) from the bit offset `off` (a 32-bit
+/// expression), narrowed to the bus's index width (the high bits named unused for lint).
+fn select(l: &mut Vec<String>, dst: &str, bus: &str, total: usize, off: &str, w: usize) {
+    let ow = cw(total);
+    l.push(format!("wire [31:0] {dst}_at = {off};"));
+    l.push(format!("wire [{ow}-1:0] {dst}_o = {dst}_at[{ow}-1:0];"));
+    if ow < 32 {
+        l.push(format!(
+            "wire [{}-1:0] unused_{dst}_at = {dst}_at[31:{ow}];",
+            32 - ow
+        ));
+    }
+    l.push(format!("wire [{w}-1:0] {dst} = {bus}[{dst}_o +: {w}];"));
 }
 
 /// Width of an element read as signed (spikes gain a zero sign bit).
@@ -819,23 +830,14 @@ pub fn rows_files(
     ];
     let iw = counter(&mut l, "i", m);
     let total = a.len() * ab as usize;
-    let ow = cw(total);
-    l.push(format!(
-        "wire [31:0] row_at = {} * 32'd{};",
-        ext32("i", iw),
-        k * ab as usize
-    ));
-    l.push(format!("wire [{ow}-1:0] row_o = row_at[{ow}-1:0];"));
-    if ow < 32 {
-        l.push(format!(
-            "wire [{}-1:0] unused_row_at = row_at[31:{ow}];",
-            32 - ow
-        ));
-    }
-    l.push(format!(
-        "wire [{k}*{ab}-1:0] row = a[row_o +: {}];",
-        k * ab as usize
-    ));
+    select(
+        &mut l,
+        "row",
+        "a",
+        total,
+        &format!("{} * 32'd{}", ext32("i", iw), k * ab as usize),
+        k * ab as usize,
+    );
     l.push(format!("wire [{n}*{yb}-1:0] row_y;"));
     l.push(format!("{block} u_rows (.x(row), .y(row_y));"));
     let shift = if m == 1 {
