@@ -207,6 +207,9 @@ pub struct LayerAgreement {
     pub agreement: f64,
     pub float_spikes: u64,
     pub int_spikes: u64,
+    /// Histogram of per-sample spike-count differences, integer minus float, over the
+    /// layer's neurons: `(difference, how many (sample, neuron) pairs)`.
+    pub count_errors: Vec<(i64, u64)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -257,6 +260,7 @@ pub fn fidelity(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Fidelity, Flow
             },
             float_spikes: fs_n,
             int_spikes: is_n,
+            count_errors: count_errors(fvals, ivals, &lens),
         });
         if matches!(fnode.op, ir::Op::Output) {
             out.outputs
@@ -264,6 +268,23 @@ pub fn fidelity(c: &Compiled, stim: &Stimulus, dt: f64) -> Result<Fidelity, Flow
         }
     }
     Ok(out)
+}
+
+/// Histogram of per-(sample, neuron) spike-count differences, integer minus float.
+fn count_errors(f: &[Vec<f64>], i: &[Vec<i64>], lens: &[usize]) -> Vec<(i64, u64)> {
+    let mut hist = std::collections::BTreeMap::new();
+    let mut step = 0;
+    for &len in lens {
+        let n = f.get(step).map_or(0, Vec::len);
+        for j in 0..n {
+            let d: i64 = (step..step + len)
+                .map(|t| (i[t][j] != 0) as i64 - (f[t][j] != 0.0) as i64)
+                .sum();
+            *hist.entry(d).or_insert(0u64) += 1;
+        }
+        step += len;
+    }
+    hist.into_iter().collect()
 }
 
 /// Per-sample spike counts of an output, float against integer.

@@ -51,6 +51,11 @@ enum Cmd {
     ///
     /// Example: spikeforge synth model.nir --target ice40up5k --pnr
     Synth(SynthArgs),
+    /// Predict LUT, FF, DSP and BRAM per layer and in total from the learned surrogate (no
+    /// Yosys; milliseconds), with device utilisation and the schedule's exact cycles.
+    ///
+    /// Example: spikeforge estimate model.nir --target ice40up5k
+    Estimate(EstimateArgs),
     /// Report pitfalls: defaulted fields, a dt that contradicts the exporter's convention,
     /// Euler overshoot, weights and leaks the chosen precision rounds away.
     ///
@@ -294,6 +299,15 @@ struct SimArgs {
 }
 
 #[derive(Args, Clone)]
+struct EstimateArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Target device name or target .json file (`spikeforge targets` lists them).
+    #[arg(long, default_value = "xc7a35t")]
+    target: String,
+}
+
+#[derive(Args, Clone)]
 struct SynthArgs {
     #[command(flatten)]
     common: Common,
@@ -366,6 +380,10 @@ enum SurrogateCmd {
         data: Vec<PathBuf>,
         #[arg(short, long)]
         out: PathBuf,
+        /// Also write each design's terms, counts and in-sample predictions as CSV (for plots
+        /// and residual analysis).
+        #[arg(long, value_name = "CSV")]
+        terms: Option<PathBuf>,
     },
 }
 
@@ -598,16 +616,24 @@ fn check_out_dir(dir: &Path, force: bool) -> Result<(), String> {
     let ours = [
         "report.json",
         "timing.json",
+        "report.html",
+        "traces.json",
         "rtl",
         "ir",
         "cosim",
         "synth",
         "sim",
+        "Makefile",
+        "README.md",
+        "constraints",
+        "tb",
+        "obj_dir",
+        "synth.log",
     ];
     let foreign: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| !ours.contains(&n.as_str()) && !n.starts_with('.'))
+        .filter(|n| !ours.contains(&n.as_str()) && !n.starts_with('.') && !n.ends_with(".core"))
         .collect();
     let has_report = std::fs::read_to_string(dir.join("report.json"))
         .ok()
@@ -875,6 +901,9 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         eprint!("{}", opt_report(&compiled.prune, &compiled.design.blocks));
     }
     let rtl = write_rtl_folder(&compiled.design, &dir)?;
+    for (name, text) in spikeforge::project::files(&compiled, &c.model.display().to_string())? {
+        write(&dir.join(name), &text)?;
+    }
     if let Some(text) = frontend_ir {
         write(&dir.join("ir/01-frontend.sfir"), &text)?;
         write(
@@ -906,10 +935,49 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         "choice": compiled.choice,
         "optimiser": compiled.design.blocks.iter().map(|(n, b)| json!({"node": n, "block": b})).collect::<Vec<_>>(),
         "rtl": compiled.design.files.iter().map(|(n, _)| format!("rtl/{n}")).collect::<Vec<_>>(),
+        "estimate": estimate_on(&compiled, DEFAULT_ESTIMATE_TARGET),
     });
     // The folder describes its RTL even when a later step (cosim, synth) fails.
     save(&dir, &report)?;
     Ok((compiled, dir, rtl, report, dt))
+}
+
+/// The device every compile report estimates for (`estimate` and `synth` use their own).
+const DEFAULT_ESTIMATE_TARGET: &str = "xc7a35t";
+
+/// The surrogate's estimate on `target` as report JSON (null where no weights were trained).
+fn estimate_on(c: &Compiled, target: &str) -> Value {
+    synth::target::load(target)
+        .and_then(|t| spikeforge::surrogate::estimate::estimate(c, &t))
+        .ok()
+        .and_then(|e| serde_json::to_value(e).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Keeps the first sample's spikes and membranes for the HTML report.
+fn save_traces(
+    dir: &Path,
+    c: &Compiled,
+    s: &Stimulus,
+    golden: Option<&spikeforge::golden::Trace>,
+    source: &str,
+) -> Result<(), String> {
+    let first = Stimulus {
+        samples: s.samples.iter().take(1).cloned().collect(),
+    };
+    let run;
+    let trace = match golden {
+        Some(t) => t,
+        None => {
+            run = spikeforge::golden::run(&c.int, &first).map_err(|e| e.to_string())?;
+            &run
+        }
+    };
+    let t = spikeforge::report::traces(&c.int, trace, first.steps(), source);
+    write(
+        &dir.join("traces.json"),
+        &serde_json::to_string(&t).map_err(|e| e.to_string())?,
+    )
 }
 
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
@@ -981,7 +1049,14 @@ fn write_report(dir: &Path, kept: Option<(Value, Value)>, fresh: &Value) -> Resu
     }
     let text = |v: &Value| serde_json::to_string_pretty(v).map_err(|e| e.to_string());
     write(&dir.join("report.json"), &text(&report)?)?;
-    write(&dir.join("timing.json"), &text(&timing)?)
+    write(&dir.join("timing.json"), &text(&timing)?)?;
+    let traces = std::fs::read_to_string(dir.join("traces.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<spikeforge::report::Traces>(&t).ok());
+    write(
+        &dir.join("report.html"),
+        &spikeforge::report::html(&report, traces.as_ref()),
+    )
 }
 
 /// Writes report.json and timing.json, keeping the sections (sim, cosim, synth) that earlier
@@ -1013,6 +1088,10 @@ fn save(dir: &Path, report: &Value) -> Result<(), String> {
     let kept = read("report.json")
         .filter(|old| old["model"] == report["model"] && old["options"] == report["options"])
         .map(|old| (old, read("timing.json").unwrap_or_else(|| json!({}))));
+    if kept.is_none() {
+        // Another model or options: the last simulation's traces describe something else.
+        let _ = std::fs::remove_file(dir.join("traces.json"));
+    }
     write_report(dir, kept, report)
 }
 
@@ -1090,7 +1169,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         },
         Cmd::Surrogate {
-            cmd: SurrogateCmd::Train { data, out },
+            cmd: SurrogateCmd::Train { data, out, terms },
         } => {
             use spikeforge::surrogate;
             let mut all = surrogate::Loaded::default();
@@ -1124,21 +1203,37 @@ fn run(cli: Cli) -> Result<(), String> {
                 all.failed,
                 all.stale
             );
-            println!("held-out family   designs   LUT APE median / p90   FF APE median / p90");
-            for h in surrogate::leave_one_family_out(&all.samples) {
+            println!(
+                "held-out family   designs   LUT APE median / p90   FF APE median / p90   DSP exact   BRAM exact"
+            );
+            let held_out = surrogate::leave_one_family_out(&all.samples);
+            for h in &held_out {
                 println!(
-                    "{:<16} {:>8}   {:>8.1}% / {:>6.1}%      {:>7.1}% / {:>6.1}%",
-                    h.family, h.designs, h.lut.0, h.lut.1, h.ff.0, h.ff.1
+                    "{:<16} {:>8}   {:>8.1}% / {:>6.1}%      {:>7.1}% / {:>6.1}%   {:>8.1}%   {:>9.1}%",
+                    h.family,
+                    h.designs,
+                    h.lut.0,
+                    h.lut.1,
+                    h.ff.0,
+                    h.ff.1,
+                    100.0 * h.dsp_exact,
+                    100.0 * h.bram_exact
                 );
             }
             let refs: Vec<&surrogate::Sample> = all.samples.iter().collect();
-            let m = surrogate::fit(&refs, &all.target, &all.yosys);
+            let mut m = surrogate::fit(&refs, &all.target, &all.yosys);
+            m.held_out = held_out;
             std::fs::write(
                 &out,
                 serde_json::to_string_pretty(&m).map_err(|e| e.to_string())? + "\n",
             )
             .map_err(|e| format!("{}: {e}", out.display()))?;
             println!("weights: {}", out.display());
+            if let Some(csv) = terms {
+                std::fs::write(&csv, surrogate::csv(&all.samples, &m))
+                    .map_err(|e| format!("{}: {e}", csv.display()))?;
+                println!("terms: {}", csv.display());
+            }
             Ok(())
         }
         Cmd::Targets => {
@@ -1277,6 +1372,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 ));
             }
             report["sim"] = json!({"steps": s.steps(), "agreement": agree.iter().map(|(n, f)| json!({"node": n, "agreement": f})).collect::<Vec<_>>()});
+            save_traces(&dir, &compiled, &s, Some(&golden), "sim")?;
             if a.trace {
                 // Per layer, per step, per neuron: the values the RTL must reproduce.
                 let layers: serde_json::Map<String, Value> = compiled
@@ -1309,6 +1405,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 ),
             };
             report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            save_traces(&dir, &compiled, &s, None, "cosim")?;
             // What quantisation costs, measured on the cosim stimulus.
             let fid = flow::fidelity(&compiled, &s, dt).map_err(|e| e.to_string())?;
             report["quantisation"] = json!({
@@ -1325,6 +1422,48 @@ fn run(cli: Cli) -> Result<(), String> {
                 ));
             }
             Ok(())
+        }
+        Cmd::Estimate(a) => {
+            let t0 = std::time::Instant::now();
+            let target = synth::target::load(&a.target)?;
+            let (compiled, dir, _, mut report, _) = compile(&a.common)?;
+            let e = spikeforge::surrogate::estimate::estimate(&compiled, &target)?;
+            let secs = t0.elapsed().as_secs_f64();
+            let mut lines = vec![format!(
+                "estimate for {} (surrogate fitted to {} designs synthesised by {}; held-out median error up to {:.0}% LUT, {:.0}% FF)",
+                e.target, e.trained_on, e.yosys, e.lut_error_median, e.ff_error_median
+            )];
+            lines.push(format!(
+                "  {:<20} {:<14} {:<12} {:>8} {:>8} {:>7}",
+                "layer", "kind", "arch", "LUT", "FF", "cycles"
+            ));
+            for l in &e.layers {
+                lines.push(format!(
+                    "  {:<20} {:<14} {:<12} {:>8.0} {:>8.0} {:>7}",
+                    l.node,
+                    l.kind,
+                    l.arch.as_deref().unwrap_or("-"),
+                    l.lut,
+                    l.ff,
+                    l.cycles.map_or("-".into(), |c| c.to_string())
+                ));
+            }
+            let [u_lut, u_ff, u_dsp, u_bram] = e.utilisation;
+            lines.push(format!(
+                "  total: {:.0} LUT ({u_lut:.1}%), {:.0} FF ({u_ff:.1}%), {:.0} DSP ({u_dsp:.1}%), {} BRAM ({u_bram:.1}%)",
+                e.lut, e.ff, e.dsp, e.bram
+            ));
+            lines.push(format!(
+                "  {} cycles per timestep: {:.3} us at {} MHz (estimated in {:.0} ms, no synthesis)",
+                e.cycles_per_step,
+                e.latency_us_per_step,
+                e.clock_mhz,
+                1e3 * secs
+            ));
+            let mut v = serde_json::to_value(&e).map_err(|err| err.to_string())?;
+            v["seconds"] = json!(secs);
+            report["estimate"] = v;
+            finish(&dir, &report, a.common.json, &lines.join("\n"))
         }
         Cmd::Synth(a) => {
             let target = synth::target::load(&a.target)?;
@@ -1372,6 +1511,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 ),
             };
             report["synth"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+            // Estimated on the same device, so the report can set the two side by side.
+            report["estimate"] = estimate_on(&compiled, &a.target);
             // Timing: measured where an open placer exists, otherwise said to be unmeasured.
             let cycles = d.cycles_per_step as f64;
             match &r.pnr {

@@ -909,3 +909,71 @@ fn surrogate_train_refuses_unusable_data_in_one_line() {
     assert!(err.contains("missing.jsonl"), "{err}");
     assert!(!d.join("w.json").exists());
 }
+
+fn make(target: &str, dir: &Path) -> (bool, String) {
+    let out = Command::new("make")
+        .args(["-s", target])
+        .current_dir(dir)
+        .output()
+        .expect("make runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// The output folder stands on its own: its Makefile lints the RTL clean, and its testbench
+/// passes on the golden model's beats for a parallel and a folded design, and fails, naming
+/// the beat, when one expected beat is wrong.
+#[test]
+fn project_folder_lints_and_its_testbench_checks_the_rtl() {
+    let d = tempfile::tempdir().unwrap();
+    for (arch, ex) in [
+        ("parallel", "tiny_rsnn.sfir"),
+        ("folded", "int_mlp_16_64_32_32_5.sfir"),
+    ] {
+        let out = d.path().join(arch);
+        let model = example().parent().unwrap().join(ex);
+        let (code, _, err) = spikeforge(
+            &[
+                "compile",
+                model.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--arch",
+                arch,
+            ],
+            d.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
+                .unwrap();
+        let top = report["top"].as_str().unwrap();
+        let read =
+            |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(read(&format!("{top}.core")).contains(&format!("toplevel: {top}_tb")));
+        assert!(read(&format!("constraints/{top}.xdc")).contains("create_clock -period 10.000"));
+        assert!(read(&format!("constraints/{top}.pcf")).contains("set_io clk"));
+        assert!(read("README.md").contains(&format!("{top} u_snn (")));
+        assert!(read("report.html").contains("<svg"));
+        let (ok, log) = make("lint", &out);
+        assert!(ok, "{arch} lint: {log}");
+        let (ok, log) = make("sim", &out);
+        assert!(
+            ok && log.contains("PASS: 32 output beats"),
+            "{arch} sim: {log}"
+        );
+        // One wrong expected beat: the testbench names it and make fails.
+        let want = out.join("tb/expected.hex");
+        let text = std::fs::read_to_string(&want).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let flipped = if lines[3].starts_with('0') { "1" } else { "0" };
+        lines[3].replace_range(0..1, flipped);
+        std::fs::write(&want, lines.join("\n") + "\n").unwrap();
+        let (ok, log) = make("sim", &out);
+        assert!(
+            !ok && log.contains("beat 3:") && log.contains("FAIL: 1 of 32"),
+            "{arch}: {log}"
+        );
+    }
+}

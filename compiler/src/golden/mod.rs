@@ -27,6 +27,9 @@ impl Stimulus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trace {
     pub values: Vec<Vec<Vec<i64>>>,
+    /// Neuron layers' stored membranes after each step, `membranes[node][step][neuron]`
+    /// (empty for other nodes): what the report's membrane plots show.
+    pub membranes: Vec<Vec<Vec<i64>>>,
 }
 
 /// An invariant the quantiser promised was broken.
@@ -70,6 +73,7 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
     let n = g.nodes.len();
     let inputs = g.inputs();
     let mut values: Vec<Vec<Vec<i64>>> = vec![Vec::with_capacity(stim.steps()); n];
+    let mut membranes: Vec<Vec<Vec<i64>>> = vec![Vec::new(); n];
     let fresh = |g: &Graph| -> Vec<Option<LayerState>> {
         g.nodes
             .iter()
@@ -156,12 +160,15 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
                         let st = state[id.index()]
                             .as_mut()
                             .expect("state exists for every neuron");
-                        step_neuron(nr, st, &x).map_err(|(neuron, message)| GoldenError {
-                            node: node.name.clone(),
-                            neuron,
-                            step: step_no,
-                            message,
-                        })?
+                        let y =
+                            step_neuron(nr, st, &x).map_err(|(neuron, message)| GoldenError {
+                                node: node.name.clone(),
+                                neuron,
+                                step: step_no,
+                                message,
+                            })?;
+                        membranes[id.index()].push(st.v.clone());
+                        y
                     }
                     Op::MultiThreshold(mt) => {
                         let x = sum(&cur);
@@ -212,7 +219,7 @@ pub fn run(g: &Graph, stim: &Stimulus) -> Result<Trace, GoldenError> {
             step_no += 1;
         }
     }
-    Ok(Trace { values })
+    Ok(Trace { values, membranes })
 }
 
 fn clamp_or_check(v: i64, bits: u32, saturate: bool, what: &str) -> Result<i64, String> {

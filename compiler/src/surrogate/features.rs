@@ -34,21 +34,44 @@ pub const TERMS: [&str; 22] = [
     "stream_memory_bits",
 ];
 
-/// The term vector of a compiled design (same order as [`TERMS`]).
+/// The term vector of a compiled design (same order as [`TERMS`]): the sum of its
+/// [`per_layer`] rows.
 pub fn terms(c: &Compiled) -> Vec<f64> {
+    let mut t = vec![0.0; TERMS.len()];
+    for (_, row) in per_layer(c) {
+        for (a, b) in t.iter_mut().zip(row) {
+            *a += b;
+        }
+    }
+    t
+}
+
+/// The terms split by the layer (IR node) whose hardware they count, in graph order; the top
+/// level's own (stream control, I/O registers) under the name `top`. The surrogate is linear
+/// in the terms, so a layer's predicted cost is its row times the weights.
+pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
     let g = &c.int;
     let d = &c.design;
-    let mut t = vec![0.0; TERMS.len()];
-    let mut add = |name: &str, v: f64| {
-        if let Some(k) = TERMS.iter().position(|&n| n == name) {
-            t[k] += v;
-        }
+    let mut rows: Vec<(String, Vec<f64>)> = vec![("top".into(), vec![0.0; TERMS.len()])];
+    let mut add_to = |owner: &str, name: &str, v: f64| {
+        let k = TERMS
+            .iter()
+            .position(|&n| n == name)
+            .expect("a term of TERMS");
+        let r = match rows.iter().position(|(o, _)| o == owner) {
+            Some(r) => r,
+            None => {
+                rows.push((owner.to_string(), vec![0.0; TERMS.len()]));
+                rows.len() - 1
+            }
+        };
+        rows[r].1[k] += v;
     };
-    add("one", 1.0);
-    add("io_bits", (d.in_bits + d.out_bits) as f64);
-    add("folded_design", d.folded as u8 as f64);
-    for (_, b) in &d.blocks {
-        add("adder_bits", b.onebit_adders as f64);
+    add_to("top", "one", 1.0);
+    add_to("top", "io_bits", (d.in_bits + d.out_bits) as f64);
+    add_to("top", "folded_design", d.folded as u8 as f64);
+    for (owner, b) in &d.blocks {
+        add_to(owner, "adder_bits", b.onebit_adders as f64);
     }
     for (name, arch, _) in &d.layers {
         let Some(id) = g.find(name) else { continue };
@@ -57,13 +80,13 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
             (Op::IntNeuron(nr), LayerArch::Parallel | LayerArch::Pipelined { .. }) => {
                 let n = nr.len() as f64;
                 let sb = nr.state_bits() as f64;
-                add("parallel_state_bits", n * sb);
-                add("parallel_neurons", n);
+                add_to(name, "parallel_state_bits", n * sb);
+                add_to(name, "parallel_neurons", n);
                 let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
                 let muls = varies(&nr.mem_decay) as u8
                     + (nr.kind.has_synapse() && varies(&nr.syn_decay)) as u8;
-                add("decay_multiplies", n * muls as f64);
-                add("register_bits", n * sb);
+                add_to(name, "decay_multiplies", n * muls as f64);
+                add_to(name, "register_bits", n * sb);
             }
             (Op::IntNeuron(nr), LayerArch::Folded { .. } | LayerArch::Event) => {
                 let syns: Vec<_> = node.inputs.iter().map(|p| p.node).collect();
@@ -75,23 +98,23 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
                     continue;
                 };
                 let sb = nr.state_bits() as f64;
-                add("folded_layers", 1.0);
-                add("folded_lane_bits", s.lanes as f64 * sb);
+                add_to(name, "folded_layers", 1.0);
+                add_to(name, "folded_lane_bits", s.lanes as f64 * sb);
                 let taps: usize = s.syns.iter().map(|&(n, _)| n).sum();
-                add("folded_taps", taps as f64);
+                add_to(name, "folded_taps", taps as f64);
                 for &(_, bits) in &s.syns {
                     if bits < folded::BRAM_MIN_BITS {
-                        add("rom_logic_bits", bits as f64);
+                        add_to(name, "rom_logic_bits", bits as f64);
                     } else {
-                        add("memory_bits", bits as f64);
+                        add_to(name, "memory_bits", bits as f64);
                     }
                 }
-                add("memory_bits", nr.len() as f64 * sb);
+                add_to(name, "memory_bits", nr.len() as f64 * sb);
                 if matches!(arch, LayerArch::Event) {
-                    add("event_taps", taps as f64);
+                    add_to(name, "event_taps", taps as f64);
                 }
                 // Output spikes are registered.
-                add("register_bits", nr.len() as f64);
+                add_to(name, "register_bits", nr.len() as f64);
             }
             (Op::MultiThreshold(mt), _) => {
                 let v = match arch {
@@ -102,13 +125,19 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
                 let ib = g.node(node.inputs[0].node).ty.elem_bits().unwrap_or(1) as f64;
                 let k = mt.thresholds.dims2().1 as f64;
                 match v {
-                    ramp::Variant::Parallel => add("thermometer_bits", n * k * ib),
-                    ramp::Variant::Rom => {
-                        add("memory_bits", n * (1u64 << ib.min(20.0) as u32) as f64)
-                    }
-                    _ => add("unit_compare_bits", n * ib),
+                    ramp::Variant::Parallel => add_to(name, "thermometer_bits", n * k * ib),
+                    ramp::Variant::Rom => add_to(
+                        name,
+                        "memory_bits",
+                        n * (1u64 << ib.min(20.0) as u32) as f64,
+                    ),
+                    _ => add_to(name, "unit_compare_bits", n * ib),
                 }
-                add("register_bits", n * node.ty.elem_bits().unwrap_or(1) as f64);
+                add_to(
+                    name,
+                    "register_bits",
+                    n * node.ty.elem_bits().unwrap_or(1) as f64,
+                );
             }
             _ => {}
         }
@@ -142,9 +171,10 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
         if !t.sequential() || arch[id.index()] != LayerArch::Serial {
             continue;
         }
-        add("serial_units", 1.0);
+        add_to(&node.name, "serial_units", 1.0);
         let width = |p: &crate::ir::Port| g.node(p.node).ty.elem_bits().unwrap_or(1) as f64;
-        add(
+        add_to(
+            &node.name,
             "serial_multiplier_bits",
             match t {
                 TensorOp::IntMatmul { .. } => node.inputs.iter().map(width).product(),
@@ -157,22 +187,25 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
         for p in &node.inputs {
             let src = &g.node(p.node).ty;
             match kinds[p.node.index()] {
-                stream::Kind::Bus => add(
+                stream::Kind::Bus => add_to(
+                    &node.name,
                     "serial_read_bits",
                     src.len() as f64 * src.elem_bits().unwrap_or(1) as f64,
                 ),
-                _ => add("serial_read_bits", width(p)),
+                _ => add_to(&node.name, "serial_read_bits", width(p)),
             }
         }
     }
     for id in g.ids() {
         if kinds[id.index()] == stream::Kind::Memory {
-            let ty = &g.node(id).ty;
+            let node = g.node(id);
+            let ty = &node.ty;
             let readers = g
                 .ids()
                 .filter(|&r| g.node(r).inputs.iter().any(|p| p.node == id))
                 .count();
-            add(
+            add_to(
+                &node.name,
                 "stream_memory_bits",
                 (ty.len() * ty.elem_bits().unwrap_or(1) as usize * readers.max(1)) as f64,
             );
@@ -184,23 +217,29 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
         match &node.op {
             Op::IntDelay { steps } => {
                 let w = node.ty.elem_bits().unwrap_or(1) as f64;
-                add("delay_bits", steps.iter().map(|&s| s as f64 * w).sum());
+                add_to(
+                    &node.name,
+                    "delay_bits",
+                    steps.iter().map(|&s| s as f64 * w).sum(),
+                );
             }
             Op::Tensor(TensorOp::Transpose { .. } | TensorOp::Const { .. }) => {}
             // Combinational tensor operators with a bus of their own.
             Op::Tensor(t) if !t.sequential() && kinds[id.index()] == stream::Kind::Bus => {
-                add("tensor_bits", bits)
+                add_to(&node.name, "tensor_bits", bits)
             }
             // A unit's result bus is registers.
-            Op::Tensor(_) if kinds[id.index()] == stream::Kind::Bus => add("register_bits", bits),
+            Op::Tensor(_) if kinds[id.index()] == stream::Kind::Bus => {
+                add_to(&node.name, "register_bits", bits)
+            }
             _ => {}
         }
         // Delayed reads keep the previous step in a register.
         if g.ids()
             .any(|r| g.node(r).inputs.iter().any(|p| p.delayed && p.node == id))
         {
-            add("register_bits", bits);
+            add_to(&node.name, "register_bits", bits);
         }
     }
-    t
+    rows
 }

@@ -4,6 +4,7 @@
 //! features always come from today's compiler, and keeps a record only while the RTL digest
 //! still matches what Yosys saw. Validation holds whole model families out.
 
+pub mod estimate;
 pub mod features;
 pub mod nnls;
 
@@ -20,6 +21,9 @@ pub struct Sample {
     pub terms: Vec<f64>,
     pub lut: f64,
     pub ff: f64,
+    /// DSP blocks and block RAMs in the target's own unit (36 Kb on Xilinx, 4 Kb on iCE40).
+    pub dsp: f64,
+    pub bram: f64,
 }
 
 /// What reading a dataset found.
@@ -83,6 +87,11 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
             terms: features::terms(&c),
             lut: v["lut"].as_f64().unwrap_or(0.0),
             ff: v["ff"].as_f64().unwrap_or(0.0),
+            dsp: v["dsp"].as_f64().unwrap_or(0.0),
+            bram: ["bram36", "bram_18k", "bram_4k"]
+                .iter()
+                .filter_map(|f| v[*f].as_f64())
+                .sum(),
         });
     }
     Ok(out)
@@ -96,16 +105,24 @@ pub struct Model {
     pub terms: Vec<String>,
     pub lut: Vec<f64>,
     pub ff: Vec<f64>,
+    /// Least-squares weights (absolute error; most designs have none).
+    #[serde(default)]
+    pub dsp: Vec<f64>,
+    #[serde(default)]
+    pub bram: Vec<f64>,
     pub trained_on: usize,
+    /// The errors measured with each family held out of training.
+    #[serde(default)]
+    pub held_out: Vec<HeldOut>,
 }
 
-/// Weights for one resource: relative-error NNLS (each row divided by its count).
-fn fit_one(samples: &[&Sample], y: &dyn Fn(&Sample) -> f64) -> Vec<f64> {
+/// Weights for one resource: NNLS, relative error (each row divided by its count) or absolute.
+fn fit_one(samples: &[&Sample], y: &dyn Fn(&Sample) -> f64, relative: bool) -> Vec<f64> {
     let cols = features::TERMS.len();
     let mut a = Vec::with_capacity(samples.len() * cols);
     let mut b = Vec::with_capacity(samples.len());
     for s in samples {
-        let w = 1.0 / y(s).max(1.0);
+        let w = if relative { 1.0 / y(s).max(1.0) } else { 1.0 };
         a.extend(s.terms.iter().map(|t| t * w));
         b.push(y(s) * w);
     }
@@ -117,14 +134,39 @@ pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
         target: target.to_string(),
         yosys: yosys.to_string(),
         terms: features::TERMS.iter().map(|s| s.to_string()).collect(),
-        lut: fit_one(samples, &|s| s.lut),
-        ff: fit_one(samples, &|s| s.ff),
+        lut: fit_one(samples, &|s| s.lut, true),
+        ff: fit_one(samples, &|s| s.ff, true),
+        dsp: fit_one(samples, &|s| s.dsp, false),
+        bram: fit_one(samples, &|s| s.bram, false),
         trained_on: samples.len(),
+        held_out: Vec::new(),
     }
 }
 
 pub fn predict(coef: &[f64], terms: &[f64]) -> f64 {
     coef.iter().zip(terms).map(|(c, t)| c * t).sum()
+}
+
+/// One row per design: id, family, every term, the counts and the model's predictions.
+pub fn csv(samples: &[Sample], m: &Model) -> String {
+    let mut out = format!(
+        "id,family,{},lut,ff,lut_pred,ff_pred\n",
+        features::TERMS.join(",")
+    );
+    for s in samples {
+        let terms: Vec<String> = s.terms.iter().map(|t| t.to_string()).collect();
+        out += &format!(
+            "{},{},{},{},{},{:.1},{:.1}\n",
+            s.id,
+            s.family,
+            terms.join(","),
+            s.lut,
+            s.ff,
+            predict(&m.lut, &s.terms),
+            predict(&m.ff, &s.terms)
+        );
+    }
+    out
 }
 
 /// Median and 90th percentile of absolute percentage errors.
@@ -137,14 +179,18 @@ pub fn ape_quantiles(errors: &mut [f64]) -> (f64, f64) {
     (q(0.5), q(0.9))
 }
 
-/// Errors on one held-out family: designs, and (median, 90th percentile) absolute percentage
-/// error of LUT and FF.
-#[derive(Clone, Debug)]
+/// Errors on one held-out family: designs, (median, 90th percentile) absolute percentage
+/// error of LUT and FF, and the fraction of designs whose DSP and BRAM counts come out exact.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HeldOut {
     pub family: String,
     pub designs: usize,
     pub lut: (f64, f64),
     pub ff: (f64, f64),
+    #[serde(default)]
+    pub dsp_exact: f64,
+    #[serde(default)]
+    pub bram_exact: f64,
 }
 
 /// Per family, the errors of a model fitted on the other families alone.
@@ -164,11 +210,20 @@ pub fn leave_one_family_out(samples: &[Sample]) -> Vec<HeldOut> {
                     .collect();
                 ape_quantiles(&mut e)
             };
+            let exact = |coef: &[f64], y: &dyn Fn(&Sample) -> f64| {
+                let hits = test
+                    .iter()
+                    .filter(|s| predict(coef, &s.terms).round().max(0.0) == y(s).round())
+                    .count();
+                hits as f64 / test.len().max(1) as f64
+            };
             HeldOut {
                 family: f.clone(),
                 designs: test.len(),
                 lut: ape(&m.lut, &|s| s.lut),
                 ff: ape(&m.ff, &|s| s.ff),
+                dsp_exact: exact(&m.dsp, &|s| s.dsp),
+                bram_exact: exact(&m.bram, &|s| s.bram),
             }
         })
         .collect()

@@ -1,0 +1,488 @@
+//! The HTML report of a compile (`report.html` beside `report.json`): one self-contained page
+//! (inline CSS and SVG, no scripts, nothing fetched) with the model's summary, a per-layer
+//! table, and plots: resources per layer, device utilisation, spike rasters and membrane
+//! traces of the last simulation, float-versus-integer agreement and the quantisation error
+//! histogram. It is rendered from `report.json` (each command adds its section) and
+//! `traces.json` (written by `sim` and `cosim`), so it always shows what was last run.
+
+pub mod svg;
+
+use crate::golden;
+use crate::ir::{Graph, Op};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt::Write;
+use svg::{escape, short};
+
+/// Neurons and steps a raster shows, and membranes plotted per layer.
+const SHOW_NEURONS: usize = 64;
+const SHOW_STEPS: usize = 200;
+const SHOW_MEMBRANES: usize = 3;
+const SHOW_LAYERS: usize = 6;
+
+/// What the last simulation did, kept small for the report: the first sample's spikes and a
+/// few membranes of each spiking layer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Traces {
+    /// The command that ran them (`sim` or `cosim`).
+    pub source: String,
+    /// Steps shown (of the first sample).
+    pub steps: usize,
+    pub layers: Vec<LayerTrace>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LayerTrace {
+    pub node: String,
+    /// Neurons in the layer (the raster shows the first [`SHOW_NEURONS`]).
+    pub neurons: usize,
+    /// `(step, neuron)` of every spike shown.
+    pub spikes: Vec<(u32, u32)>,
+    pub membranes: Vec<Membrane>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Membrane {
+    pub neuron: usize,
+    pub threshold: i64,
+    pub values: Vec<i64>,
+}
+
+/// The traces of the first `first_sample` steps of a golden run: every spiking layer's
+/// raster, and the membranes of its most active neurons.
+pub fn traces(g: &Graph, t: &golden::Trace, first_sample: usize, source: &str) -> Traces {
+    let steps = first_sample.min(SHOW_STEPS);
+    let mut layers = Vec::new();
+    for id in g.ids() {
+        let Op::IntNeuron(nr) = &g.node(id).op else {
+            continue;
+        };
+        if !nr.kind.spikes() || layers.len() == SHOW_LAYERS {
+            continue;
+        }
+        let vals = &t.values[id.index()];
+        let shown = nr.len().min(SHOW_NEURONS);
+        let mut spikes = Vec::new();
+        let mut counts = vec![0usize; nr.len()];
+        for (s, v) in vals.iter().take(steps).enumerate() {
+            for (j, &x) in v.iter().enumerate() {
+                if x != 0 {
+                    counts[j] += 1;
+                    if j < shown {
+                        spikes.push((s as u32, j as u32));
+                    }
+                }
+            }
+        }
+        // The most active neurons (lowest index on ties) say most about the layer.
+        let mut order: Vec<usize> = (0..nr.len()).collect();
+        order.sort_by_key(|&j| (std::cmp::Reverse(counts[j]), j));
+        let mems = &t.membranes[id.index()];
+        let membranes = order
+            .into_iter()
+            .take(SHOW_MEMBRANES)
+            .map(|j| Membrane {
+                neuron: j,
+                threshold: nr.threshold[j],
+                values: mems.iter().take(steps).map(|v| v[j]).collect(),
+            })
+            .collect();
+        layers.push(LayerTrace {
+            node: g.node(id).name.clone(),
+            neurons: nr.len(),
+            spikes,
+            membranes,
+        });
+    }
+    Traces {
+        source: source.to_string(),
+        steps,
+        layers,
+    }
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:1000px;margin:24px auto;color:#222;\
+padding:0 12px}h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ccc;\
+padding-bottom:4px;margin-top:28px}table{border-collapse:collapse;font-size:13px}\
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child,\
+td.l{text-align:left}th{background:#f0f0f0}.cards{display:flex;flex-wrap:wrap;gap:10px}\
+.card{border:1px solid #ccc;border-radius:6px;padding:8px 14px;min-width:130px}\
+.card b{display:block;font-size:20px}.note{color:#666;font-size:13px}\
+.ok{color:#067d2e}.bad{color:#b00020}svg{display:block;margin:10px 0}";
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// The report page for `report` (the contents of `report.json`) and the last traces.
+pub fn html(report: &Value, traces: Option<&Traces>) -> String {
+    let mut h = String::new();
+    let top = report["top"].as_str().unwrap_or("design");
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Spikeforge report: {t}</title><style>{STYLE}</style></head><body>\
+         <h1>Spikeforge report: {t}</h1><p class=\"note\">model <code>{m}</code>; \
+         regenerated by every <code>spikeforge</code> command on this folder</p>",
+        t = escape(top),
+        m = escape(report["model"].as_str().unwrap_or("?"))
+    );
+    summary(&mut h, report);
+    layer_table(&mut h, report);
+    resources(&mut h, report);
+    activity(&mut h, traces);
+    fidelity(&mut h, report);
+    h + "</body></html>\n"
+}
+
+fn card(h: &mut String, label: &str, value: &str, class: &str) {
+    let _ = write!(
+        h,
+        "<div class=\"card\"><b class=\"{class}\">{}</b>{}</div>",
+        escape(value),
+        escape(label)
+    );
+}
+
+fn summary(h: &mut String, r: &Value) {
+    h.push_str("<h2>Summary</h2><div class=\"cards\">");
+    card(h, "architecture", r["arch"].as_str().unwrap_or("?"), "");
+    card(
+        h,
+        "cycles per timestep",
+        &r["cycles_per_step"].to_string(),
+        "",
+    );
+    card(
+        h,
+        "input / output bits",
+        &format!("{} / {}", r["input_bits"], r["output_bits"]),
+        "",
+    );
+    let e = &r["estimate"];
+    if let Some(lut) = num(&e["lut"]) {
+        card(
+            h,
+            &format!("LUT estimated ({})", e["target"].as_str().unwrap_or("?")),
+            &short(lut),
+            "",
+        );
+    }
+    let s = &r["synth"];
+    if let Some(lut) = num(&s["lut"]) {
+        card(
+            h,
+            &format!("LUT synthesised ({})", s["target"].as_str().unwrap_or("?")),
+            &short(lut),
+            "",
+        );
+        card(
+            h,
+            "FF synthesised",
+            &short(num(&s["ff"]).unwrap_or(0.0)),
+            "",
+        );
+    }
+    let c = &r["cosim"];
+    match c["mismatches"].as_u64() {
+        Some(0) => card(
+            h,
+            &format!("cosim: values compared, {} steps", c["steps"]),
+            &format!("{} / 0 mismatches", c["values_compared"]),
+            "ok",
+        ),
+        Some(n) => card(h, "cosim mismatches", &n.to_string(), "bad"),
+        None => card(h, "cosim", "not run", ""),
+    }
+    h.push_str("</div>");
+    if c.is_null() || s.is_null() {
+        let _ = write!(
+            h,
+            "<p class=\"note\">Run <code>spikeforge cosim {m}</code> (simulation traces, RTL \
+             against the golden model) and <code>spikeforge synth {m}</code> (Yosys) on this \
+             model to fill in what is missing.</p>",
+            m = escape(r["model"].as_str().unwrap_or("model"))
+        );
+    }
+}
+
+/// Width of a layer's state or values, from the quantiser's per-layer record.
+fn layer_bits(r: &Value, node: &str) -> Option<i64> {
+    r["layers"]
+        .as_array()?
+        .iter()
+        .find(|l| l["node"] == node)?
+        .get("bits")?
+        .as_i64()
+}
+
+fn layer_table(h: &mut String, r: &Value) {
+    let Some(layers) = r["estimate"]["layers"].as_array() else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<h2>Layers</h2><table><tr><th>node</th><th>kind</th><th>architecture</th>\
+         <th>bits</th><th>weights (nonzero)</th><th>sparsity</th><th>LUT est.</th>\
+         <th>FF est.</th><th>DSP est.</th><th>cycles</th></tr>"
+    );
+    for l in layers {
+        let node = l["node"].as_str().unwrap_or("?");
+        let (weights, sparsity) = match l["weights"]
+            .as_array()
+            .map(|w| (w[0].as_f64().unwrap_or(0.0), w[1].as_f64().unwrap_or(0.0)))
+        {
+            Some((n, nz)) if n > 0.0 => (
+                format!("{} ({})", short(n), short(nz)),
+                format!("{:.0}%", 100.0 * (1.0 - nz / n)),
+            ),
+            _ => ("-".into(), "-".into()),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td></tr>",
+            escape(node),
+            escape(l["kind"].as_str().unwrap_or("")),
+            escape(l["arch"].as_str().unwrap_or("-")),
+            layer_bits(r, node).map_or("-".into(), |b| b.to_string()),
+            weights,
+            sparsity,
+            num(&l["lut"]).unwrap_or(0.0),
+            num(&l["ff"]).unwrap_or(0.0),
+            num(&l["dsp"]).unwrap_or(0.0),
+            l["cycles"].as_u64().map_or("-".into(), |c| c.to_string()),
+        );
+    }
+    let e = &r["estimate"];
+    let _ = write!(
+        h,
+        "<tr><th>total (estimated)</th><th></th><th></th><th></th><th></th><th></th>\
+         <th>{:.0}</th><th>{:.0}</th><th>{:.0}</th><th>{}</th></tr>",
+        num(&e["lut"]).unwrap_or(0.0),
+        num(&e["ff"]).unwrap_or(0.0),
+        num(&e["dsp"]).unwrap_or(0.0),
+        r["cycles_per_step"]
+    );
+    let s = &r["synth"];
+    if !s.is_null() {
+        let _ = write!(
+            h,
+            "<tr><th>total (Yosys, {})</th><th></th><th></th><th></th><th></th><th></th>\
+             <th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
+            escape(s["target"].as_str().unwrap_or("?")),
+            s["lut"],
+            s["ff"],
+            s["dsp"]
+        );
+    }
+    let _ = write!(
+        h,
+        "</table><p class=\"note\">Estimates: the learned surrogate for {} (fitted to {} \
+         synthesised designs; median error on held-out model families up to {:.0}% for LUT and \
+         {:.0}% for FF). Yosys flattens the design, so synthesised counts are for the whole.</p>",
+        escape(e["target"].as_str().unwrap_or("?")),
+        e["trained_on"],
+        num(&e["lut_error_median"]).unwrap_or(0.0),
+        num(&e["ff_error_median"]).unwrap_or(0.0),
+    );
+}
+
+fn resources(h: &mut String, r: &Value) {
+    let e = &r["estimate"];
+    let Some(layers) = e["layers"].as_array() else {
+        return;
+    };
+    h.push_str("<h2>Resources</h2>");
+    let items: Vec<(String, Vec<f64>)> = layers
+        .iter()
+        .map(|l| {
+            (
+                l["node"].as_str().unwrap_or("?").to_string(),
+                vec![num(&l["lut"]).unwrap_or(0.0), num(&l["ff"]).unwrap_or(0.0)],
+            )
+        })
+        .collect();
+    h.push_str(&svg::bars(
+        "Estimated resources per layer",
+        &["LUT", "FF"],
+        &items,
+        None,
+    ));
+    let s = &r["synth"];
+    let util = |v: &Value, k: usize| -> f64 {
+        v.as_array()
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let synth = |key: &str| num(&s["utilisation"][key]).unwrap_or(0.0);
+    let names = ["LUT", "FF", "DSP", "BRAM"];
+    let keys = ["lut", "ff", "dsp", "bram36"];
+    let mut legend = vec!["estimated"];
+    let same_target = s["target"] == e["target"];
+    if !s.is_null() && same_target {
+        legend.push("synthesised");
+    }
+    let items: Vec<(String, Vec<f64>)> = (0..4)
+        .map(|k| {
+            let mut v = vec![util(&e["utilisation"], k)];
+            if legend.len() == 2 {
+                v.push(synth(keys[k]));
+            }
+            (format!("{} (%)", names[k]), v)
+        })
+        .collect();
+    h.push_str(&svg::bars(
+        &format!(
+            "Device utilisation, {}",
+            e["target"].as_str().unwrap_or("?")
+        ),
+        &legend,
+        &items,
+        Some(100.0),
+    ));
+}
+
+fn activity(h: &mut String, traces: Option<&Traces>) {
+    h.push_str("<h2>Activity</h2>");
+    let Some(t) = traces.filter(|t| !t.layers.is_empty()) else {
+        h.push_str(
+            "<p class=\"note\">No spiking layer was simulated yet: <code>spikeforge sim</code> or \
+             <code>cosim</code> records the first sample's spikes and membranes here.</p>",
+        );
+        return;
+    };
+    let _ = write!(
+        h,
+        "<p class=\"note\">Golden model (bit-exact with the RTL), first sample, {} steps, from \
+         <code>spikeforge {}</code>.</p>",
+        t.steps,
+        escape(&t.source)
+    );
+    for l in &t.layers {
+        let shown = l.neurons.min(SHOW_NEURONS);
+        h.push_str(&svg::raster(
+            &format!(
+                "Spikes of '{}' ({} of {} neurons)",
+                l.node, shown, l.neurons
+            ),
+            t.steps,
+            shown,
+            &l.spikes,
+        ));
+        let series: Vec<(String, Vec<i64>)> = l
+            .membranes
+            .iter()
+            .map(|m| (format!("neuron {}", m.neuron), m.values.clone()))
+            .collect();
+        let levels: Vec<(String, i64)> = l
+            .membranes
+            .iter()
+            .map(|m| (format!("threshold {}", m.neuron), m.threshold))
+            .collect();
+        h.push_str(&svg::lines(
+            &format!("Membranes of '{}' (dashed: thresholds)", l.node),
+            &series,
+            &levels,
+        ));
+    }
+}
+
+fn fidelity(h: &mut String, r: &Value) {
+    h.push_str("<h2>Quantisation</h2>");
+    let q = r["quantisation"]["agreement"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .or_else(|| r["sim"]["agreement"].as_array().filter(|a| !a.is_empty()));
+    let Some(layers) = q else {
+        h.push_str(
+            "<p class=\"note\">No float reference compared yet (integer-input models have none; \
+             for spiking models <code>spikeforge cosim</code> measures it).</p>",
+        );
+        return;
+    };
+    let items: Vec<(String, Vec<f64>)> = layers
+        .iter()
+        .map(|l| {
+            (
+                l["node"].as_str().unwrap_or("?").to_string(),
+                vec![100.0 * num(&l["agreement"]).unwrap_or(0.0)],
+            )
+        })
+        .collect();
+    h.push_str(&svg::bars(
+        "Float vs integer: same spike at the same step (%)",
+        &[],
+        &items,
+        Some(100.0),
+    ));
+    let mut hist = std::collections::BTreeMap::new();
+    for l in layers {
+        for b in l["count_errors"].as_array().into_iter().flatten() {
+            if let (Some(d), Some(n)) = (b[0].as_i64(), b[1].as_u64()) {
+                *hist.entry(d).or_insert(0u64) += n;
+            }
+        }
+    }
+    if !hist.is_empty() {
+        let bins: Vec<(i64, u64)> = hist.into_iter().collect();
+        h.push_str(&svg::histogram(
+            "Quantisation error: spike count per sample and neuron, integer minus float",
+            "spike count difference",
+            &bins,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testgen;
+
+    /// A simulated network's traces reach the page: a raster per spiking layer with a mark per
+    /// spike shown, membranes that end where the golden model left them, and the sections a
+    /// fuller report.json adds.
+    #[test]
+    fn traces_and_sections_reach_the_page() {
+        let g = testgen::random_snn(
+            3,
+            &testgen::RandomSnn {
+                max_inputs: 6,
+                max_width: 5,
+                max_layers: 2,
+                ..Default::default()
+            },
+        );
+        let c = crate::flow::compile(g, &Default::default()).expect("compiles");
+        let stim = crate::cosim::stimulus::random_for(&c.int, 1, 40, 0.3, 7);
+        let gt = golden::run(&c.int, &stim).expect("runs");
+        let t = traces(&c.int, &gt, 40, "sim");
+        assert!(!t.layers.is_empty());
+        for l in &t.layers {
+            let id = c.int.find(&l.node).unwrap();
+            let total: i64 = gt.values[id.index()].iter().flatten().sum();
+            assert_eq!(l.spikes.len() as i64, total, "all neurons shown");
+            for m in &l.membranes {
+                assert_eq!(m.values.len(), 40);
+                assert_eq!(m.values[39], gt.membranes[id.index()][39][m.neuron]);
+            }
+        }
+        let report = serde_json::json!({
+            "top": "sf_x", "model": "x.nir", "arch": "parallel", "cycles_per_step": 1,
+            "cosim": {"mismatches": 0, "values_compared": 10, "steps": 40},
+            "quantisation": {"agreement": [{"node": "lif1", "agreement": 0.9,
+                "count_errors": [[-1, 2], [0, 5]]}]},
+        });
+        let page = html(&report, Some(&t));
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        let spikes: usize = t.layers.iter().map(|l| l.spikes.len()).sum();
+        assert_eq!(page.matches("fill=\"#222\"").count(), spikes);
+        assert_eq!(
+            page.matches("<polyline").count(),
+            t.layers.len() * SHOW_MEMBRANES.min(5)
+        );
+        assert!(page.contains("0 mismatches") && page.contains("Quantisation error"));
+        assert!(!page.contains("<script"), "self-contained, no scripts");
+    }
+}
