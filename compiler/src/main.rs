@@ -56,6 +56,11 @@ enum Cmd {
     ///
     /// Example: spikeforge estimate model.nir --target ice40up5k
     Estimate(EstimateArgs),
+    /// Write a commented spikeforge.toml for a model: the [model] defaults, and a table per
+    /// neuron kind and layer (what the file says of each), to edit and pass with --config.
+    ///
+    /// Example: spikeforge init model.nir -o spikeforge.toml
+    Init(InitArgs),
     /// Report pitfalls: defaulted fields, a dt that contradicts the exporter's convention,
     /// Euler overshoot, weights and leaks the chosen precision rounds away.
     ///
@@ -197,9 +202,9 @@ struct Common {
     /// only Spikeforge's own files are replaced).
     #[arg(long)]
     force: bool,
-    /// Signed bits per weight.
-    #[arg(long, default_value_t = 8)]
-    weight_bits: u32,
+    /// Signed bits per weight (default: the config's [model] weight_bits, else 8).
+    #[arg(long)]
+    weight_bits: Option<u32>,
     /// Timestep in seconds (NIR stores none). Default: the framework's (snnTorch 1e-4, Norse
     /// 1e-3), else 1e-4.
     #[arg(long)]
@@ -296,6 +301,18 @@ struct SimArgs {
     /// (sim) Write every node's golden values per step to <out>/sim/golden_trace.json.
     #[arg(long)]
     trace: bool,
+}
+
+#[derive(Args, Clone)]
+struct InitArgs {
+    /// Model file (.nir, .onnx, .sfir).
+    model: PathBuf,
+    /// The config to write.
+    #[arg(short, long, default_value = "spikeforge.toml")]
+    out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone)]
@@ -560,13 +577,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn opts(c: &Common, dt: f64) -> QuantOptions {
+fn opts(c: &Common, dt: f64, choices: &spikeforge::config::Choices) -> QuantOptions {
     QuantOptions {
-        weight_bits: c.weight_bits,
+        weight_bits: c.weight_bits.or(choices.weight_bits).unwrap_or(8),
         dt,
         frac_bits: c.frac_bits,
         max_state_bits: c.max_state_bits,
         guard_bits: c.guard_bits,
+        layer_weight_bits: choices.layer_weight_bits.clone(),
     }
 }
 
@@ -846,16 +864,40 @@ fn opt_report(
 /// Loads, compiles, writes RTL, IR dumps and the compile part of the report.
 fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), String> {
     let m = load_model(c)?;
-    let (g, dt) = (m.graph, m.dt);
+    let (mut g, dt) = (m.graph, m.dt);
     let dir = out_dir(c, &g);
     check_out_dir(&dir, c.force)?;
-    let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let choices = match &c.config {
-        Some(p) => spikeforge::config::load(p)?
-            .choices(&g)
-            .map_err(|e| format!("{}: {e}", p.display()))?,
+        Some(p) => {
+            let ch = spikeforge::config::load(p)?
+                .choices(&g)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            // The [model] conventions where the command line set none, then kinds' and
+            // layers' (more specific, so they win over both).
+            let explicit = conventions(c);
+            let model = spikeforge::frontend::conventions::Conventions {
+                reset: ch.conventions.reset.filter(|_| explicit.reset.is_none()),
+                compare: ch
+                    .conventions
+                    .compare
+                    .filter(|_| explicit.compare.is_none()),
+            };
+            let apply = |g: &mut ir::Graph, layer: Option<&str>, conv| {
+                match layer {
+                    None => spikeforge::frontend::conventions::apply(g, conv),
+                    Some(l) => spikeforge::frontend::conventions::apply_to(g, l, conv),
+                }
+                .map_err(|e| format!("{}: {e}", p.display()))
+            };
+            apply(&mut g, None, &model)?;
+            for (layer, conv) in &ch.layer_conventions {
+                apply(&mut g, Some(layer), conv)?;
+            }
+            ch
+        }
         None => Default::default(),
     };
+    let frontend_ir = c.dump_ir.then(|| ir::text::print(&g));
     let arch = match c.arch {
         Some(ArchArg::Parallel) => Arch::Parallel,
         Some(ArchArg::Folded) => Arch::Folded,
@@ -863,7 +905,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         None => choices.arch.unwrap_or(Arch::Auto),
     };
     // An explicit --arch replaces the config's model-wide default; per-layer choices stay.
-    let mut layers = choices.layers;
+    let mut layers = choices.layers.clone();
     for spec in &c.layer_arch {
         let (name, a) = spec
             .split_once('=')
@@ -888,7 +930,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
         (None, None) => None,
     };
     let options = flow::Options {
-        quant: opts(c, dt),
+        quant: opts(c, dt, &choices),
         arch,
         layers,
         prune: !c.no_prune,
@@ -918,7 +960,7 @@ fn compile(c: &Common) -> Result<(Compiled, PathBuf, Vec<PathBuf>, Value, f64), 
     let report = json!({
         "model": c.model.display().to_string(),
         "top": compiled.design.top,
-        "options": {"weight_bits": c.weight_bits, "dt": dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits, "guard_bits": c.guard_bits,
+                    "options": {"weight_bits": options.quant.weight_bits, "dt": dt, "frac_bits": c.frac_bits, "max_state_bits": c.max_state_bits, "guard_bits": c.guard_bits,
                     "framework": m.framework.map(|(f, _)| f.name()), "framework_from": m.framework.map(|(_, why)| why),
                     "reset": c.reset.map(|r| match r { ResetArg::Zero => "zero", ResetArg::Subtract => "subtract", ResetArg::ZeroNext => "zero-next", ResetArg::SubtractNext => "subtract-next" }),
                     "threshold": c.threshold.map(|t| match t { CompareArg::Gt => "gt", CompareArg::Ge => "ge" }),
@@ -1282,7 +1324,8 @@ fn run(cli: Cli) -> Result<(), String> {
                     c.model.display()
                 ));
             }
-            let mut findings = spikeforge::lint::lint(&g, &defaulted, &opts(&c, m.dt));
+            let mut findings =
+                spikeforge::lint::lint(&g, &defaulted, &opts(&c, m.dt, &Default::default()));
             if let Some((f, why)) = m.framework {
                 findings.insert(
                     0,
@@ -1409,7 +1452,7 @@ fn run(cli: Cli) -> Result<(), String> {
             // What quantisation costs, measured on the cosim stimulus.
             let fid = flow::fidelity(&compiled, &s, dt).map_err(|e| e.to_string())?;
             report["quantisation"] = json!({
-                "weight_bits": a.common.weight_bits,
+                "weight_bits": report["options"]["weight_bits"].clone(),
                 "layers": compiled.layers,
                 "agreement": fid.layers,
                 "outputs": fid.outputs,
@@ -1421,6 +1464,28 @@ fn run(cli: Cli) -> Result<(), String> {
                     r.mismatches
                 ));
             }
+            Ok(())
+        }
+        Cmd::Init(a) => {
+            if a.out.exists() && !a.force {
+                return Err(format!(
+                    "{}: exists; pass --force to replace it",
+                    a.out.display()
+                ));
+            }
+            let g = flow::load(&a.model).map_err(|e| e.to_string())?;
+            let text = spikeforge::config::init_text(
+                &g,
+                &a.model.display().to_string(),
+                &a.out.display().to_string(),
+            );
+            write(&a.out, &text)?;
+            println!(
+                "wrote {} ({} neuron layers); use it with --config {}",
+                a.out.display(),
+                text.matches("\n[layer.").count(),
+                a.out.display()
+            );
             Ok(())
         }
         Cmd::Estimate(a) => {

@@ -977,3 +977,81 @@ fn project_folder_lints_and_its_testbench_checks_the_rtl() {
         );
     }
 }
+
+/// `init` writes a config that compiles to the same RTL as no config; editing one layer's
+/// weight bits and reset changes that layer alone; `init` will not overwrite a file unasked.
+#[test]
+fn init_config_round_trips_and_per_layer_entries_take_effect() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let m = example();
+    let m = m.to_str().unwrap();
+    let (code, out, err) = spikeforge(&["init", m, "-o", "sf.toml"], p);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 neuron layers"), "{out}");
+    let (code, _, err) = spikeforge(&["init", m, "-o", "sf.toml"], p);
+    assert!(code != 0 && err.contains("sf.toml: exists"), "{err}");
+    let compile = |dir: &str, extra: &[&str]| {
+        let mut args = vec!["compile", m, "-o", dir, "--dump-ir"];
+        args.extend_from_slice(extra);
+        let (code, _, err) = spikeforge(&args, p);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(p.join(dir).join("ir/03-pruned.sfir")).unwrap()
+    };
+    let plain = compile("plain", &[]);
+    assert_eq!(compile("cfg", &["--config", "sf.toml"]), plain);
+    let text = std::fs::read_to_string(p.join("sf.toml")).unwrap();
+    let edited = text.replacen(
+        "[layer.\"lif1\"]\n# arch = \"parallel\"\nweight_bits = 8",
+        "[layer.\"lif1\"]\nreset = \"subtract\"\nweight_bits = 3",
+        1,
+    );
+    assert_ne!(edited, text, "the lif1 table is where init puts it");
+    std::fs::write(p.join("edited.toml"), edited).unwrap();
+    let ir = compile("edited", &["--config", "edited.toml"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("edited/report.json")).unwrap())
+            .unwrap();
+    let notes: Vec<&str> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["note"].as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(&"weights 3 bits, gain of 'lif1' folded in"),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(&"weights 8 bits, gain of 'lif2' folded in"),
+        "{notes:?}"
+    );
+    let line = |ir: &str, name: &str| {
+        ir.lines()
+            .find(|l| l.trim_start().starts_with(&format!("%{name}:")))
+            .unwrap_or_else(|| panic!("no %{name} in {ir}"))
+            .to_string()
+    };
+    // lif1: subtractive reset and 3-bit weights (|w| <= 3, shifted by the guard bits);
+    // lif2 and its weights as before.
+    assert!(
+        line(&ir, "lif1").contains("reset = subtract"),
+        "{}",
+        line(&ir, "lif1")
+    );
+    assert!(line(&plain, "lif1").contains("reset = zero"));
+    let max_weight = |l: String| -> i64 {
+        let after = l.split_once("weight = <").unwrap().1;
+        let list = after.split_once(">[").unwrap().1.split_once(']').unwrap().0;
+        list.split(',')
+            .map(|w| w.trim().parse::<i64>().unwrap().abs())
+            .max()
+            .unwrap()
+    };
+    // fc1 and rec1 share lif1's per-neuron scales; the larger of the two reaches full scale.
+    let most = |ir: &str| max_weight(line(ir, "fc1")).max(max_weight(line(ir, "rec1")));
+    assert_eq!(most(&ir), 3 << 3);
+    assert_eq!(most(&plain), 127 << 3);
+    assert_eq!(line(&ir, "lif2"), line(&plain, "lif2"));
+    assert_eq!(line(&ir, "fc2"), line(&plain, "fc2"));
+}

@@ -97,6 +97,20 @@ impl Conventions {
 /// Sets the conventions on every spiking float neuron; returns how many layers changed.
 /// Integer graphs carry their semantics already and are refused.
 pub fn apply(g: &mut Graph, c: &Conventions) -> Result<usize, String> {
+    apply_where(g, c, &|_| true)
+}
+
+/// Sets the conventions on the spiking float neuron layer `layer` alone (a config's kind and
+/// layer entries).
+pub fn apply_to(g: &mut Graph, layer: &str, c: &Conventions) -> Result<usize, String> {
+    apply_where(g, c, &|name| name == layer)
+}
+
+fn apply_where(
+    g: &mut Graph,
+    c: &Conventions,
+    which: &dyn Fn(&str) -> bool,
+) -> Result<usize, String> {
     if c.is_empty() {
         return Ok(0);
     }
@@ -107,6 +121,9 @@ pub fn apply(g: &mut Graph, c: &Conventions) -> Result<usize, String> {
     }
     let mut changed = 0;
     for node in &mut g.nodes {
+        if !which(&node.name) {
+            continue;
+        }
         if let Op::Neuron(nr) = &mut node.op {
             if !nr.kind.spikes() {
                 continue;

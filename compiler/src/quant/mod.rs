@@ -35,6 +35,9 @@ pub struct QuantOptions {
     /// Fraction bits the neuron state keeps below a weight's least significant bit, so the
     /// flooring leak loses 2^-guard_bits of a weight step per update instead of a whole one.
     pub guard_bits: u32,
+    /// Weight bits of the synapses into particular neuron layers (by node name), overriding
+    /// `weight_bits` (a config's kind and layer entries).
+    pub layer_weight_bits: BTreeMap<String, u32>,
 }
 
 impl Default for QuantOptions {
@@ -45,6 +48,7 @@ impl Default for QuantOptions {
             frac_bits: 12,
             max_state_bits: 32,
             guard_bits: 3,
+            layer_weight_bits: BTreeMap::new(),
         }
     }
 }
@@ -219,11 +223,13 @@ fn round_i64(node: &str, what: &str, v: f64) -> Result<i64, QuantError> {
 #[allow(clippy::needless_range_loop)]
 /// Quantises a verified float graph into a verified integer graph plus a per-layer report.
 pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>), QuantError> {
-    if !(2..=16).contains(&opt.weight_bits) {
-        return Err(qerr(
-            &g.name,
-            format!("weight bits {} outside 2..=16", opt.weight_bits),
-        ));
+    for (at, &b) in std::iter::once((&g.name, &opt.weight_bits)).chain(&opt.layer_weight_bits) {
+        if !(2..=16).contains(&b) {
+            return Err(qerr(at, format!("weight bits {b} outside 2..=16")));
+        }
+        if at != &g.name && g.find(at).is_none() {
+            return Err(qerr(at, "weight bits for a layer the graph does not have"));
+        }
     }
     if !(1..=24).contains(&opt.frac_bits) {
         return Err(qerr(
@@ -372,6 +378,12 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                     .collect::<Result<_, _>>()?;
                 let gains: Vec<f64> = (0..n).map(|j| input_gain(nr, j, opt.dt)).collect();
                 let guard = (1u64 << opt.guard_bits) as f64;
+                let bits = opt
+                    .layer_weight_bits
+                    .get(&node.name)
+                    .copied()
+                    .unwrap_or(opt.weight_bits);
+                let qmax = ((1i64 << (bits - 1)) - 1) as f64;
                 let scales = neuron_scales(&syns, &gains, qmax);
                 let (smin, smax) = min_max(&scales);
                 let mut dense_ids = Vec::new();
@@ -392,10 +404,7 @@ pub fn quantise(g: &Graph, opt: &QuantOptions) -> Result<(Graph, Vec<LayerQuant>
                         scale_max: smax,
                         bits: out.node(d).ty.elem_bits().unwrap_or(0),
                         saturate: false,
-                        note: format!(
-                            "weights {} bits, gain of '{}' folded in",
-                            opt.weight_bits, node.name
-                        ),
+                        note: format!("weights {} bits, gain of '{}' folded in", bits, node.name),
                     });
                     dense_ids.push(d);
                 }
@@ -809,6 +818,7 @@ mod tests {
         frac_bits: 12,
         max_state_bits: 32,
         guard_bits: 0,
+        layer_weight_bits: BTreeMap::new(),
     };
 
     /// input(2) -> linear([[0.5, -0.25]]) -> LIF(dt/tau = 1/4, r = 4) -> output.
