@@ -18,6 +18,9 @@
 #include "Vdut.h"
 #include "Vdut___024root.h"
 #include "verilated.h"
+#ifdef SF_VCD
+#include "verilated_vcd_c.h"
+#endif
 #include "sf_trace.h"
 
 #include <cstdint>
@@ -171,7 +174,20 @@ static bool read_stimulus(const char* path, std::vector<Beat>& beats) {
 
 int main(int argc, char** argv) {
     VerilatedContext ctx;
+#ifdef SF_VCD
+    ctx.traceEverOn(true);
+#endif
     Vdut dut(&ctx);
+#ifdef SF_VCD
+    // Waveforms (spikeforge cosim --vcd): every signal at every clock edge, to $SF_VCD.
+    VerilatedVcdC vcd;
+    dut.trace(&vcd, 99);
+    vcd.open(getenv("SF_VCD") ? getenv("SF_VCD") : "cosim.vcd");
+    uint64_t vcd_time = 0;
+#define SF_DUMP() vcd.dump(vcd_time += 5)
+#else
+#define SF_DUMP()
+#endif
     std::vector<Lane*> lanes;
     std::vector<uint64_t> cycles_per_step;
 #define SF_PUT(expr, bits) fputc(' ', f); put_hex(f, dut.rootp->expr, bits);
@@ -214,6 +230,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 4; ++i) {
         dut.clk = !dut.clk;
         dut.eval();
+        SF_DUMP();
     }
     dut.rst = 0;
     for (uint64_t cycle = 0;; ++cycle) {
@@ -229,12 +246,17 @@ int main(int argc, char** argv) {
         if (!running) break;
         dut.clk = 0;
         dut.eval();
+        SF_DUMP();
         for (Lane* L : lanes)
             if (!L->done() && cycle < L->limit) L->observe(cycle);
         dut.clk = 1;
         dut.eval();
+        SF_DUMP();
     }
     dut.final();
+#ifdef SF_VCD
+    vcd.close();
+#endif
     int status = 0;
     for (int k = 0; k < n; ++k) {
         fclose(lanes[k]->out);

@@ -178,8 +178,25 @@ pub fn cosim(
     dir: &Path,
     seed: u64,
 ) -> Result<CosimReport, FlowError> {
+    cosim_with(c, stim, dir, seed, None)
+}
+
+/// [`cosim`], also writing the RTL's waveforms to `vcd`.
+pub fn cosim_with(
+    c: &Compiled,
+    stim: &Stimulus,
+    dir: &Path,
+    seed: u64,
+    vcd: Option<&Path>,
+) -> Result<CosimReport, FlowError> {
     let golden = golden::run(&c.int, stim)?;
-    Ok(cosim::run(&c.int, &c.design, stim, &golden, dir, seed)?)
+    let case = cosim::Case {
+        graph: &c.int,
+        design: &c.design,
+        stimulus: stim,
+        golden: &golden,
+    };
+    Ok(cosim::run_batch_with(&[case], dir, seed, vcd)?.remove(0))
 }
 
 /// Spike agreement between the float reference and the golden model, per spiking node present

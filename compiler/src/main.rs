@@ -301,6 +301,14 @@ struct SimArgs {
     /// (sim) Write every node's golden values per step to <out>/sim/golden_trace.json.
     #[arg(long)]
     trace: bool,
+    /// cosim: also write the RTL's waveforms (every signal, every clock edge) to
+    /// <out>/cosim/waves.vcd, for GTKWave or Surfer.
+    #[arg(long)]
+    vcd: bool,
+    /// cosim: write one layer's golden and RTL values side by side, per step and neuron, to
+    /// <out>/cosim/layer_<NAME>.csv, and print the first steps.
+    #[arg(long, value_name = "NAME")]
+    trace_layer: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -996,6 +1004,49 @@ fn estimate_on(c: &Compiled, target: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Writes one layer's golden and RTL values side by side (`cosim/layer_<name>.csv`); returns
+/// the lines to print: where the file is and the first steps.
+fn trace_layer(
+    c: &Compiled,
+    s: &Stimulus,
+    dir: &Path,
+    id: ir::NodeId,
+) -> Result<Vec<String>, String> {
+    let name = &c.int.node(id).name;
+    let path = dir.join("cosim/trace.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rtl = spikeforge::cosim::rtl_values(&c.design, &text, id).ok_or_else(|| {
+        format!("--trace-layer {name}: the design does not trace this node's values")
+    })?;
+    let golden = spikeforge::golden::run(&c.int, s).map_err(|e| e.to_string())?;
+    let want = &golden.values[id.index()];
+    let mut csv = String::from("step,neuron,golden,rtl\n");
+    let mut lines = Vec::new();
+    for (t, (g, r)) in want.iter().zip(&rtl).enumerate() {
+        for (j, (a, b)) in g.iter().zip(r).enumerate() {
+            csv.push_str(&format!("{t},{j},{a},{b}\n"));
+        }
+        if t < 4 {
+            let show = |v: &[i64]| {
+                let head: Vec<String> = v.iter().take(12).map(|x| x.to_string()).collect();
+                format!(
+                    "[{}{}]",
+                    head.join(" "),
+                    if v.len() > 12 { " ..." } else { "" }
+                )
+            };
+            lines.push(format!("  step {t}: golden {}  rtl {}", show(g), show(r)));
+        }
+    }
+    let file = dir.join(format!("cosim/layer_{}.csv", sanitize(name)));
+    write(&file, &csv)?;
+    lines.insert(
+        0,
+        format!("layer '{name}' side by side: {}", file.display()),
+    );
+    Ok(lines)
+}
+
 /// Keeps the first sample's spikes and membranes for the HTML report.
 fn save_traces(
     dir: &Path,
@@ -1396,6 +1447,12 @@ fn run(cli: Cli) -> Result<(), String> {
             finish(&dir, &report, c.json, &summary)
         }
         Cmd::Sim(a) => {
+            if a.vcd || a.trace_layer.is_some() {
+                return Err(
+                    "--vcd and --trace-layer show the RTL: use them with cosim (sim runs the golden model alone; --trace dumps it)"
+                        .into(),
+                );
+            }
             let (compiled, dir, _, mut report, dt) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
             let golden = spikeforge::golden::run(&compiled.int, &s).map_err(|e| e.to_string())?;
@@ -1438,8 +1495,31 @@ fn run(cli: Cli) -> Result<(), String> {
             let (compiled, dir, rtl, mut report, dt) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
             cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
-            let r = flow::cosim(&compiled, &s, &dir.join("cosim"), a.seed)
+            let layer = match &a.trace_layer {
+                None => None,
+                Some(name) => Some(compiled.int.find(name).ok_or_else(|| {
+                    let names: Vec<&str> = compiled
+                        .design
+                        .traces
+                        .iter()
+                        .map(|t| compiled.int.node(t.node).name.as_str())
+                        .collect();
+                    format!(
+                        "--trace-layer {name}: no such node (traced: {})",
+                        names.join(", ")
+                    )
+                })?),
+            };
+            let vcd = a.vcd.then(|| dir.join("cosim/waves.vcd"));
+            let r = flow::cosim_with(&compiled, &s, &dir.join("cosim"), a.seed, vcd.as_deref())
                 .map_err(|e| e.to_string())?;
+            let mut extra = Vec::new();
+            if let Some(v) = &vcd {
+                extra.push(format!("waveforms: {}", v.display()));
+            }
+            if let Some(id) = layer {
+                extra.extend(trace_layer(&compiled, &s, &dir, id)?);
+            }
             let summary = match &r.first_mismatch {
                 None => format!("cosim: {} steps, {} values compared, 0 mismatches (lint clean)", r.steps, r.values_compared),
                 Some(m) => format!(
@@ -1449,6 +1529,10 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             report["cosim"] = serde_json::to_value(&r).map_err(|e| e.to_string())?;
             save_traces(&dir, &compiled, &s, None, "cosim")?;
+            let summary = std::iter::once(summary)
+                .chain(extra)
+                .collect::<Vec<_>>()
+                .join("\n");
             // What quantisation costs, measured on the cosim stimulus.
             let fid = flow::fidelity(&compiled, &s, dt).map_err(|e| e.to_string())?;
             report["quantisation"] = json!({

@@ -1055,3 +1055,61 @@ fn init_config_round_trips_and_per_layer_entries_take_effect() {
     assert_eq!(line(&ir, "lif2"), line(&plain, "lif2"));
     assert_eq!(line(&ir, "fc2"), line(&plain, "fc2"));
 }
+
+/// `cosim --vcd` writes the RTL's waveforms under the design's own signal names, and
+/// `--trace-layer` puts one layer's golden and RTL values side by side for every step and
+/// neuron; a wrong layer name or using them with `sim` is one line saying what to do.
+#[test]
+fn cosim_writes_waveforms_and_one_layer_side_by_side() {
+    let d = tempfile::tempdir().unwrap();
+    let m = example().parent().unwrap().join("tiny_rsnn.sfir");
+    let m = m.to_str().unwrap();
+    let (code, out, err) = spikeforge(
+        &[
+            "cosim",
+            m,
+            "-o",
+            "w",
+            "-T",
+            "20",
+            "--vcd",
+            "--trace-layer",
+            "lif1",
+        ],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("0 mismatches") && out.contains("step 1: golden"),
+        "{out}"
+    );
+    let vcd = std::fs::read_to_string(d.path().join("w/cosim/waves.vcd")).unwrap();
+    assert!(vcd.contains("$enddefinitions") && vcd.contains(" clk $end"));
+    assert!(
+        vcd.contains("$scope module u0 $end"),
+        "the design's own hierarchy"
+    );
+    // Two value changes of the clock per cycle, at least one cycle per step.
+    assert!(vcd.matches("\n#").count() >= 2 * 20);
+    let csv = std::fs::read_to_string(d.path().join("w/cosim/layer_lif1.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 20 * 3, "20 steps x 3 neurons");
+    for r in &rows {
+        let f: Vec<&str> = r.split(',').collect();
+        assert_eq!(f[2], f[3], "golden and RTL agree: {r}");
+    }
+    assert!(
+        rows.iter().any(|r| r.ends_with(",1,1")),
+        "some spike is shown"
+    );
+    let (code, _, err) = spikeforge(
+        &["cosim", m, "-o", "w", "-T", "5", "--trace-layer", "nope"],
+        d.path(),
+    );
+    assert!(
+        code != 0 && err.lines().count() == 1 && err.contains("lif1"),
+        "{err}"
+    );
+    let (code, _, err) = spikeforge(&["sim", m, "-o", "w", "--vcd"], d.path());
+    assert!(code != 0 && err.contains("use them with cosim"), "{err}");
+}

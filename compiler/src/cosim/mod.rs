@@ -239,7 +239,13 @@ const LONG_RUN_CYCLES: u64 = 2_000_000;
 /// temporary folder and only the simulator is copied back. `cycles` (how long it will run)
 /// sets the C++ optimisation: unoptimised code compiles about 2.5x faster, which wins until a
 /// run is millions of cycles long.
-pub fn build(designs: &[&Design], dir: &Path, cycles: u64) -> Result<PathBuf, ToolError> {
+/// `vcd` builds in waveform tracing (the simulator then writes the VCD named by `SF_VCD`).
+pub fn build(
+    designs: &[&Design],
+    dir: &Path,
+    cycles: u64,
+    vcd: bool,
+) -> Result<PathBuf, ToolError> {
     std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
     let full = dir
         .canonicalize()
@@ -250,7 +256,7 @@ pub fn build(designs: &[&Design], dir: &Path, cycles: u64) -> Result<PathBuf, To
             .map_or(0, |d| d.as_nanos());
         let tmp =
             std::env::temp_dir().join(format!("spikeforge-build-{}-{nanos}", std::process::id()));
-        let built = build_in(designs, &tmp, cycles);
+        let built = build_in(designs, &tmp, cycles, vcd);
         let out = built.and_then(|sim| {
             let dest = full.join("sim");
             std::fs::copy(&sim, &dest)
@@ -263,7 +269,7 @@ pub fn build(designs: &[&Design], dir: &Path, cycles: u64) -> Result<PathBuf, To
         let _ = std::fs::remove_dir_all(&tmp);
         return out;
     }
-    build_in(designs, dir, cycles)
+    build_in(designs, dir, cycles, vcd)
 }
 
 /// The designs of a batch and their wrapper as one design (top `cosim_batch`), to lint or
@@ -301,7 +307,7 @@ fn write_batch_rtl(designs: &[&Design], dir: &Path) -> Result<Vec<PathBuf>, Tool
     write_rtl(&batch_design(designs)?, dir)
 }
 
-fn build_in(designs: &[&Design], dir: &Path, cycles: u64) -> Result<PathBuf, ToolError> {
+fn build_in(designs: &[&Design], dir: &Path, cycles: u64, vcd: bool) -> Result<PathBuf, ToolError> {
     std::fs::create_dir_all(dir).map_err(|e| ToolError::Io(format!("{}: {e}", dir.display())))?;
     // Verilator and its make both run inside obj_dir and see only paths relative to it, so no
     // character of the output folder's path (spaces, parentheses) reaches a makefile.
@@ -348,6 +354,9 @@ fn build_in(designs: &[&Design], dir: &Path, cycles: u64) -> Result<PathBuf, Too
     cmd.arg("-MAKEFLAGS")
         .arg(format!("OPT_FAST={opt} OPT_SLOW=-O0 OPT_GLOBAL={opt}"));
     cmd.arg("-CFLAGS").arg(format!("-I{}", up(&tb).display()));
+    if vcd {
+        cmd.args(["--trace", "-CFLAGS", "-DSF_VCD"]);
+    }
     cmd.arg("--Mdir").arg(".");
     cmd.arg("-o").arg("sim");
     cmd.arg(up(&tb.join("verilator.vlt")));
@@ -389,13 +398,23 @@ pub fn run(
 /// compares each with its golden trace; the reports come in the order of `cases`, all with
 /// the one build's time.
 pub fn run_batch(cases: &[Case], dir: &Path, seed: u64) -> Result<Vec<CosimReport>, ToolError> {
+    run_batch_with(cases, dir, seed, None)
+}
+
+/// [`run_batch`], also writing the RTL's waveforms to `vcd` (every signal, every clock edge).
+pub fn run_batch_with(
+    cases: &[Case],
+    dir: &Path,
+    seed: u64,
+    vcd: Option<&Path>,
+) -> Result<Vec<CosimReport>, ToolError> {
     let t0 = Instant::now();
     let designs: Vec<&Design> = cases.iter().map(|c| c.design).collect();
     let cycles = cases
         .iter()
         .map(|c| c.stimulus.steps() as u64 * c.design.cycles_per_step.max(1))
         .sum();
-    let sim = build(&designs, dir, cycles)?;
+    let sim = build(&designs, dir, cycles, vcd.is_some())?;
     let build_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let files = |k: usize, what: &str| {
@@ -407,6 +426,9 @@ pub fn run_batch(cases: &[Case], dir: &Path, seed: u64) -> Result<Vec<CosimRepor
     };
     let mut cmd = Command::new(&sim);
     cmd.arg(seed.to_string()).arg("1");
+    if let Some(v) = vcd {
+        cmd.env("SF_VCD", v);
+    }
     for (k, c) in cases.iter().enumerate() {
         write_stimulus(c.stimulus, &input_widths(c.graph), &files(k, "stimulus"))?;
         cmd.arg(files(k, "stimulus")).arg(files(k, "trace"));
@@ -498,6 +520,21 @@ fn compare_trace(c: &Case, text: &str) -> Result<CosimReport, ToolError> {
         )));
     }
     Ok(report)
+}
+
+/// The RTL's values of traced node `node` at every step, read back from a simulator trace
+/// (`trace.txt`); `None` when the design does not trace that node.
+pub fn rtl_values(design: &Design, trace: &str, node: crate::ir::NodeId) -> Option<Vec<Vec<i64>>> {
+    let k = design.traces.iter().position(|t| t.node == node)?;
+    let t = &design.traces[k];
+    trace
+        .lines()
+        .filter(|l| l.starts_with("T "))
+        .map(|l| {
+            let h = l.split_whitespace().nth(1 + k)?;
+            Some(decode(&unhex(h, t.bits())?, t))
+        })
+        .collect()
 }
 
 fn compare(
