@@ -27,6 +27,9 @@ struct Cli {
     /// same for any count.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: Option<u64>,
+    /// Print nothing but errors (no summary, no progress); the exit code still says how it went.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -61,6 +64,13 @@ enum Cmd {
     ///
     /// Example: spikeforge init model.nir -o spikeforge.toml
     Init(InitArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: spikeforge completions bash > /etc/bash_completion.d/spikeforge
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Report pitfalls: defaulted fields, a dt that contradicts the exporter's convention,
     /// Euler overshoot, weights and leaks the chosen precision rounds away.
     ///
@@ -572,6 +582,7 @@ fn main() -> ExitCode {
         }
     }));
     let cli = Cli::parse();
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     spikeforge::tool::set_timeout(cli.timeout.map(std::time::Duration::from_secs));
     if let Some(n) = cli.threads {
         spikeforge::opt::set_threads(n as usize);
@@ -1157,6 +1168,9 @@ fn write_report(dir: &Path, kept: Option<(Value, Value)>, fresh: &Value) -> Resu
 /// report, with `json_out`).
 fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
     save(dir, report)?;
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     if json_out {
         // Scripts get everything, the times included.
         println!(
@@ -1168,6 +1182,23 @@ fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(
         println!("report: {}", dir.join("report.json").display());
     }
     Ok(())
+}
+
+/// `--quiet`: no summaries, no progress.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A spinner on stderr while a long step runs (hidden when quiet or not on a terminal).
+fn spinner(what: &str) -> indicatif::ProgressBar {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let p = indicatif::ProgressBar::new_spinner().with_message(what.to_string());
+    p.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    p.enable_steady_tick(std::time::Duration::from_millis(120));
+    p
 }
 
 /// The writing half of [`finish`].
@@ -1234,7 +1265,17 @@ fn run(cli: Cli) -> Result<(), String> {
             None => {
                 let target = synth::target::load(&a.target)?;
                 let work = tempfile_dir()?;
-                let mut last = std::time::Instant::now();
+                let bar = if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+                    indicatif::ProgressBar::hidden()
+                } else {
+                    indicatif::ProgressBar::new(0)
+                };
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "dataset {bar:30} {pos}/{len} designs, {elapsed} ({eta} left)",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
                 let ran = spikeforge::dataset::run(
                     &target,
                     a.n,
@@ -1244,20 +1285,20 @@ fn run(cli: Cli) -> Result<(), String> {
                     &a.out,
                     &work,
                     &mut |k, total| {
-                        if k == total || last.elapsed().as_secs() >= 2 {
-                            eprint!("\rdataset: {k}/{total} designs");
-                            last = std::time::Instant::now();
-                        }
+                        bar.set_length(total);
+                        bar.set_position(k);
                     },
                 );
+                bar.finish_and_clear();
                 let _ = std::fs::remove_dir_all(&work);
                 let ran = ran?;
-                eprintln!();
-                println!(
-                    "dataset: {ran} designs synthesised for {} into {}",
-                    target.name,
-                    a.out.display()
-                );
+                if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+                    println!(
+                        "dataset: {ran} designs synthesised for {} into {}",
+                        target.name,
+                        a.out.display()
+                    );
+                }
                 Ok(())
             }
         },
@@ -1494,7 +1535,11 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Cosim(a) => {
             let (compiled, dir, rtl, mut report, dt) = compile(&a.common)?;
             let s = stim(&a, &compiled.int)?;
-            cosim::lint(&compiled.design, &rtl).map_err(|e| e.to_string())?;
+            let busy = spinner("cosim: verilator --lint-only -Wall");
+            let lint = cosim::lint(&compiled.design, &rtl);
+            busy.finish_and_clear();
+            lint.map_err(|e| e.to_string())?;
+            let busy = spinner("cosim: Verilator build and run");
             let layer = match &a.trace_layer {
                 None => None,
                 Some(name) => Some(compiled.int.find(name).ok_or_else(|| {
@@ -1511,8 +1556,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 })?),
             };
             let vcd = a.vcd.then(|| dir.join("cosim/waves.vcd"));
-            let r = flow::cosim_with(&compiled, &s, &dir.join("cosim"), a.seed, vcd.as_deref())
-                .map_err(|e| e.to_string())?;
+            let r = flow::cosim_with(&compiled, &s, &dir.join("cosim"), a.seed, vcd.as_deref());
+            busy.finish_and_clear();
+            let r = r.map_err(|e| e.to_string())?;
             let mut extra = Vec::new();
             if let Some(v) = &vcd {
                 extra.push(format!("waveforms: {}", v.display()));
@@ -1548,6 +1594,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     r.mismatches
                 ));
             }
+            Ok(())
+        }
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "spikeforge", &mut std::io::stdout());
             Ok(())
         }
         Cmd::Init(a) => {
@@ -1628,8 +1679,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 clock_mhz: a.pnr_clock,
                 stream_bits: Some((d.in_bits, d.out_bits)),
             };
-            let r = synth::synth_with(&d.top, &rtl, &target, &dir.join("synth"), &opt)
-                .map_err(|e| e.to_string())?;
+            let busy = spinner(&format!(
+                "Yosys: synthesising {} for {}",
+                d.top, target.name
+            ));
+            let r = synth::synth_with(&d.top, &rtl, &target, &dir.join("synth"), &opt);
+            busy.finish_and_clear();
+            let r = r.map_err(|e| e.to_string())?;
             let mut summary = match &r.asic {
                 Some(x) => format!(
                     "synth ({}, {}): {} cells{}{}",

@@ -1113,3 +1113,27 @@ fn cosim_writes_waveforms_and_one_layer_side_by_side() {
     let (code, _, err) = spikeforge(&["sim", m, "-o", "w", "--vcd"], d.path());
     assert!(code != 0 && err.contains("use them with cosim"), "{err}");
 }
+
+/// Shell completions know every subcommand; `--quiet` prints nothing but still writes the
+/// folder and reports failure through the exit code and one line on stderr.
+#[test]
+fn completions_and_quiet() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, script, _) = spikeforge(&["completions", "bash"], d.path());
+    assert_eq!(code, 0);
+    for sub in ["compile", "cosim", "estimate", "init", "synth", "dataset"] {
+        assert!(
+            script.contains(sub),
+            "{sub} missing from the bash completions"
+        );
+    }
+    let m = example();
+    let (code, out, err) = spikeforge(&["-q", "compile", m.to_str().unwrap(), "-o", "q"], d.path());
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    assert!(d.path().join("q/report.html").exists());
+    let (code, out, err) = spikeforge(&["compile", "missing.nir", "--quiet"], d.path());
+    assert!(
+        code != 0 && out.is_empty() && err.lines().count() == 1,
+        "{err}"
+    );
+}
