@@ -1137,3 +1137,58 @@ fn completions_and_quiet() {
         "{err}"
     );
 }
+
+/// The tutorial runs as written: every `spikeforge` and `make` command of its shell blocks,
+/// on the bundled example instead of the reader's own model (synthesis and installation
+/// aside: other tests synthesise, and CI installs the tools).
+#[test]
+fn tutorial_commands_run_as_written() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/tutorial.md"))
+            .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let model = example();
+    let mut ran = 0;
+    for block in doc.split("```sh\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for line in block.lines() {
+            let cmd = line.split('#').next().unwrap().trim();
+            let skip = [
+                "make setup",
+                "export ",
+                "spikeforge completions",
+                "spikeforge synth",
+            ];
+            if cmd.is_empty() || skip.iter().any(|s| cmd.starts_with(s)) {
+                continue;
+            }
+            let cmd = cmd.replace("my_snn.nir", model.to_str().unwrap());
+            if let Some(rest) = cmd.strip_prefix("spikeforge ") {
+                let args: Vec<&str> = rest.split_whitespace().collect();
+                let (code, out, err) = spikeforge(&args, d.path());
+                assert_eq!(code, 0, "{cmd}: {err}");
+                if args[0] == "cosim" {
+                    assert!(out.contains("0 mismatches"), "{out}");
+                }
+            } else if let Some(rest) = cmd.strip_prefix("cd out/my_snn && make ") {
+                for target in rest.split_whitespace() {
+                    let (ok, log) = make(target, &d.path().join("out/my_snn"));
+                    assert!(ok, "make {target}: {log}");
+                }
+            } else {
+                panic!("the tutorial runs a command this test does not know: {cmd}");
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran >= 7, "only {ran} commands found");
+    let out = d.path().join("out/my_snn");
+    for f in [
+        "report.html",
+        "cosim/waves.vcd",
+        "cosim/layer_lif1.csv",
+        "ir/03-pruned.sfir",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}
