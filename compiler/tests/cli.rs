@@ -1190,3 +1190,56 @@ fn tutorial_commands_run_as_written() {
         assert!(out.join(f).exists(), "{f}");
     }
 }
+
+/// `docs/cli.md` is the `--help` of every subcommand, as the binary prints it today (run with
+/// `SPIKEFORGE_BLESS=1` to regenerate it after changing an option); every subcommand's help
+/// carries an example.
+#[test]
+fn cli_reference_is_current_and_every_subcommand_has_an_example() {
+    let d = tempfile::tempdir().unwrap();
+    let (_, top, _) = spikeforge(&["--help"], d.path());
+    let subs: Vec<String> = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| *s != "help")
+        .map(String::from)
+        .collect();
+    assert!(subs.len() >= 13, "{subs:?}");
+    let mut doc = String::from(
+        "# Command-line reference\n\nGenerated from `spikeforge --help` (the CLI test \
+         `cli_reference_is_current_and_every_subcommand_has_an_example` keeps it current).\n\
+         Exit codes: 0 success, 1 an error (one line on stderr naming the file, node and \
+         reason; cosim also when the RTL and the golden model disagree), 2 a usage error.\n\n\
+         ```text\n",
+    );
+    doc += &top;
+    doc += "```\n";
+    let nested = [vec!["surrogate".to_string(), "train".to_string()]];
+    for s in subs.iter().map(|s| vec![s.clone()]).chain(nested) {
+        let mut args: Vec<&str> = s.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, help, _) = spikeforge(&args, d.path());
+        assert_eq!(code, 0);
+        let name = s.join(" ");
+        assert!(
+            help.contains("Example: spikeforge"),
+            "{name} --help has no example"
+        );
+        doc += &format!("\n## spikeforge {name}\n\n```text\n{help}```\n");
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+    if std::env::var_os("SPIKEFORGE_BLESS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == doc,
+        "docs/cli.md is stale: SPIKEFORGE_BLESS=1 cargo test --test cli cli_reference"
+    );
+}
