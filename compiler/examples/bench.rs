@@ -56,7 +56,8 @@ fn main() {
             "targets" => (targets_section(tmp.path()), TARGET_MARKS),
             "transformer" => (transformer_section(tmp.path()), TRANSFORMER_MARKS),
             "encoder" => (encoder_section(tmp.path()), ENCODER_MARKS),
-            _ => panic!("--only takes mlp, targets, transformer or encoder"),
+            "surrogate" => (surrogate_section(), SURROGATE_MARKS),
+            _ => panic!("--only takes mlp, targets, transformer, encoder or surrogate"),
         };
         let old = std::fs::read_to_string(&out).expect("an existing benchmarks file");
         let new = match (old.find(begin), old.find(end)) {
@@ -324,6 +325,7 @@ fn main() {
     md.push_str(&targets_section(tmp.path()));
     md.push_str(&transformer_section(tmp.path()));
     md.push_str(&encoder_section(tmp.path()));
+    md.push_str(&surrogate_section());
     // The Python benchmarks own the sections between their markers; keep them.
     if let Ok(old) = std::fs::read_to_string(&out) {
         for (begin, end) in KEPT {
@@ -578,6 +580,102 @@ fn model_rows(tmp: &Path, tag: &str, designs: &[ModelRow]) -> String {
         }
         eprintln!("bench: {tag} {name} T={steps} done");
     }
+    md
+}
+
+/// Markers around the surrogate section (`--only surrogate`).
+const SURROGATE_MARKS: (&str, &str) = (
+    "<!-- surrogate-bench:begin -->",
+    "<!-- surrogate-bench:end -->",
+);
+
+/// `spikeforge estimate` against the synthesis it replaces, on the committed dataset's
+/// designs: each recompiled and estimated here, against the seconds its sweep recorded for
+/// compile plus Yosys; and the shipped weights' held-out errors.
+fn surrogate_section() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (begin, end) = SURROGATE_MARKS;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "\n{begin}\n## Resource surrogate: speed and accuracy\n\n\
+         `spikeforge estimate` (compile, then the learned surrogate) against synthesis (compile, \
+         then Yosys), on the first 60 synthesised designs of each committed dataset \
+         (`datasets/`): the estimate is timed here, synthesis is the wall time the sweep recorded \
+         (run at low priority beside other work, so somewhat long). Errors: the shipped weights' \
+         (`targets/surrogate/`) median and 90th-percentile absolute error with each model family \
+         held out of training, worst family (`spikeforge surrogate train`). Refreshed alone by \
+         `cargo run --release --example bench -- BENCHMARKS.md --only surrogate`.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| target | designs | synthesis s (median) | estimate s (median) | speedup median | speedup min | LUT error median / p90 | FF error median / p90 | trained on |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for (target, family) in [("xc7a35t", "xc7"), ("ice40up5k", "ice40")] {
+        let zcat = |f: &str| -> String {
+            let out = std::process::Command::new("zcat")
+                .arg(root.join("datasets").join(f))
+                .output()
+                .expect("zcat runs");
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let records: Vec<serde_json::Value> = zcat(&format!("{target}.jsonl.gz"))
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let secs: std::collections::BTreeMap<u64, f64> = zcat(&format!("{target}.timing.jsonl.gz"))
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some((v["id"].as_u64()?, v["seconds"].as_f64()?)))
+            .collect();
+        let t = synth::target::load(target).expect("built-in target");
+        let (mut synth_s, mut est_s, mut speed) = (Vec::new(), Vec::new(), Vec::new());
+        for r in records.iter().filter(|r| r.get("error").is_none()).take(60) {
+            let (Some(id), Some(seed)) = (r["id"].as_u64(), r["seed"].as_u64()) else {
+                continue;
+            };
+            let Some(fam) = spikeforge::dataset::FAMILIES
+                .iter()
+                .find(|f| r["family"].as_str() == Some(**f))
+            else {
+                continue;
+            };
+            let Some(&ys) = secs.get(&id) else { continue };
+            let t0 = Instant::now();
+            let spec = spikeforge::dataset::spec_of(seed, id, fam);
+            let c = spikeforge::dataset::compile(&spec).expect("a recorded design compiles");
+            spikeforge::surrogate::estimate::estimate(&c, &t).expect("shipped weights");
+            let es = t0.elapsed().as_secs_f64();
+            synth_s.push(ys);
+            est_s.push(es);
+            speed.push(ys / es.max(1e-9));
+        }
+        let n = speed.len();
+        let min = speed.iter().copied().fold(f64::INFINITY, f64::min);
+        let m = spikeforge::surrogate::estimate::shipped(family).expect("weights ship");
+        let worst = |f: fn(&spikeforge::surrogate::HeldOut) -> (f64, f64)| {
+            m.held_out
+                .iter()
+                .map(f)
+                .fold((0.0f64, 0.0f64), |a, b| (a.0.max(b.0), a.1.max(b.1)))
+        };
+        let (lut, ff) = (worst(|h| h.lut), worst(|h| h.ff));
+        let _ = writeln!(
+            md,
+            "| {target} | {n} | {:.1} | {:.4} | {:.0}x | {:.0}x | {:.0}% / {:.0}% | {:.0}% / {:.0}% | {} |",
+            median(synth_s),
+            median(est_s),
+            median(speed),
+            min,
+            lut.0,
+            lut.1,
+            ff.0,
+            ff.1,
+            m.trained_on
+        );
+    }
+    let _ = writeln!(md, "{end}");
     md
 }
 

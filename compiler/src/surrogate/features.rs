@@ -9,9 +9,11 @@ use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 22] = [
+pub const TERMS: [&str; 24] = [
     "one",
     "io_bits",
+    "skid_bits",
+    "latched_io_bits",
     "folded_design",
     "adder_bits",
     "parallel_state_bits",
@@ -69,6 +71,13 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
     };
     add_to("top", "one", 1.0);
     add_to("top", "io_bits", (d.in_bits + d.out_bits) as f64);
+    // The stream's registers: a parallel design's two-entry output skid buffer; a folded
+    // design's latched input beat and output register.
+    if d.folded {
+        add_to("top", "latched_io_bits", (d.in_bits + d.out_bits) as f64);
+    } else {
+        add_to("top", "skid_bits", 2.0 * d.out_bits as f64);
+    }
     add_to("top", "folded_design", d.folded as u8 as f64);
     for (owner, b) in &d.blocks {
         add_to(owner, "adder_bits", b.onebit_adders as f64);
