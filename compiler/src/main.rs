@@ -419,6 +419,10 @@ enum SurrogateCmd {
         /// and residual analysis).
         #[arg(long, value_name = "CSV")]
         terms: Option<PathBuf>,
+        /// Also write predicted-against-synthesised plots (each family held out of training)
+        /// as DIR/lut.svg and DIR/ff.svg.
+        #[arg(long, value_name = "DIR")]
+        plot: Option<PathBuf>,
     },
 }
 
@@ -1303,7 +1307,13 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         },
         Cmd::Surrogate {
-            cmd: SurrogateCmd::Train { data, out, terms },
+            cmd:
+                SurrogateCmd::Train {
+                    data,
+                    out,
+                    terms,
+                    plot,
+                },
         } => {
             use spikeforge::surrogate;
             let mut all = surrogate::Loaded::default();
@@ -1367,6 +1377,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 std::fs::write(&csv, surrogate::csv(&all.samples, &m))
                     .map_err(|e| format!("{}: {e}", csv.display()))?;
                 println!("terms: {}", csv.display());
+            }
+            if let Some(dir) = plot {
+                let (lut, ff) = surrogate::plots(&all.samples, &all.target);
+                write(&dir.join("lut.svg"), &lut)?;
+                write(&dir.join("ff.svg"), &ff)?;
+                println!("plots: {}/lut.svg, ff.svg", dir.display());
             }
             Ok(())
         }

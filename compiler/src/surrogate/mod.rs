@@ -193,6 +193,52 @@ pub struct HeldOut {
     pub bram_exact: f64,
 }
 
+/// Every design's LUT and FF as predicted by a model fitted without its family, in sample
+/// order: what the validation plot shows.
+pub fn held_out_predictions(samples: &[Sample]) -> Vec<(f64, f64)> {
+    let mut out = vec![(0.0, 0.0); samples.len()];
+    let mut fams: Vec<&str> = samples.iter().map(|s| s.family.as_str()).collect();
+    fams.sort();
+    fams.dedup();
+    for f in fams {
+        let train: Vec<&Sample> = samples.iter().filter(|s| s.family != f).collect();
+        let m = fit(&train, "", "");
+        for (k, s) in samples.iter().enumerate().filter(|(_, s)| s.family == f) {
+            out[k] = (predict(&m.lut, &s.terms), predict(&m.ff, &s.terms));
+        }
+    }
+    out
+}
+
+/// Predicted (held out) against synthesised LUT and FF, coloured by family: two SVG plots.
+pub fn plots(samples: &[Sample], target: &str) -> (String, String) {
+    let mut fams: Vec<String> = samples.iter().map(|s| s.family.clone()).collect();
+    fams.sort();
+    fams.dedup();
+    let pred = held_out_predictions(samples);
+    let group = |s: &Sample| fams.iter().position(|f| *f == s.family).unwrap_or(0);
+    let points = |which: fn(&Sample) -> f64, p: fn(&(f64, f64)) -> f64| -> Vec<(f64, f64, usize)> {
+        samples
+            .iter()
+            .zip(&pred)
+            .map(|(s, q)| (which(s), p(q).max(1.0), group(s)))
+            .collect()
+    };
+    let plot = |what: &str, pts: Vec<(f64, f64, usize)>| {
+        crate::report::svg::scatter(
+            &format!("{what} on {target}: family held out of training (dashed: +-25%)"),
+            (&format!("{what}, Yosys"), &format!("{what}, surrogate")),
+            &fams,
+            &pts,
+            0.25,
+        )
+    };
+    (
+        plot("LUT", points(|s| s.lut, |q| q.0)),
+        plot("FF", points(|s| s.ff, |q| q.1)),
+    )
+}
+
 /// Per family, the errors of a model fitted on the other families alone.
 pub fn leave_one_family_out(samples: &[Sample]) -> Vec<HeldOut> {
     let mut fams: Vec<String> = samples.iter().map(|s| s.family.clone()).collect();
@@ -269,5 +315,13 @@ mod tests {
             assert!((p - s.lut).abs() <= 0.01 * s.lut, "{p} vs {}", s.lut);
         }
         assert!(m.lut.iter().all(|&c| c >= 0.0));
+        // The validation plots: a point per design in each, every family in the legend.
+        let (lut, ff) = plots(&l.samples, "t");
+        for svg in [&lut, &ff] {
+            assert_eq!(svg.matches("<circle").count(), l.samples.len());
+            for s in &l.samples {
+                assert!(svg.contains(&s.family), "{} not in the legend", s.family);
+            }
+        }
     }
 }
