@@ -28,7 +28,7 @@ demo: setup build
 	$(BIN) sim $(EXAMPLE) -o $(OUT) -T 256
 	$(BIN) cosim $(EXAMPLE) -o $(OUT) -T 256 --samples 2 --stimulus random
 	$(BIN) synth $(EXAMPLE) -o $(OUT) --target xc7a35t
-	@echo "demo done: RTL in $(OUT)/rtl, report in $(OUT)/report.json"
+	@echo "demo done: RTL in $(OUT)/rtl, report in $(OUT)/report.html (open it in a browser) and $(OUT)/report.json"
 
 test: setup
 	$(CARGO) test --release --locked --workspace

@@ -595,6 +595,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            // On a terminal, a located error (FILE:LINE:COL: ...) also shows the source line;
+            // scripts reading stderr still get the one line.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                if let Some(x) = excerpt(&e) {
+                    eprint!("{x}");
+                }
+            }
             ExitCode::from(1)
         }
     }
@@ -1801,5 +1808,39 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             finish(&dir, &report, a.common.json, &summary)
         }
+    }
+}
+
+/// The source line a `FILE:LINE:COL: message` error points at, with a caret under the column.
+fn excerpt(error: &str) -> Option<String> {
+    let mut parts = error.splitn(4, ':');
+    let (file, line, col) = (parts.next()?, parts.next()?, parts.next()?);
+    let (line, col): (usize, usize) = (line.trim().parse().ok()?, col.trim().parse().ok()?);
+    let text = std::fs::read_to_string(file).ok()?;
+    let src = text.lines().nth(line.checked_sub(1)?)?;
+    let n = line.to_string().len();
+    Some(format!(
+        "{:n$} |\n{line} | {src}\n{:n$} | {}^\n",
+        "",
+        "",
+        " ".repeat(src.chars().take(col.saturating_sub(1)).count())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A located error shows its line with a caret under the column; anything else, nothing.
+    #[test]
+    fn located_errors_show_their_source_line() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("bad.sfir");
+        std::fs::write(&f, "graph g {\n  %x: spike[4] = bogus(%in)\n}\n").unwrap();
+        let e = format!("{}:2:18: unknown op 'bogus'", f.display());
+        assert_eq!(
+            super::excerpt(&e).unwrap(),
+            "  |\n2 |   %x: spike[4] = bogus(%in)\n  |                  ^\n"
+        );
+        assert!(super::excerpt("model.nir: node 'lif1': NaN weight").is_none());
+        assert!(super::excerpt(&format!("{}:9:1: past the end", f.display())).is_none());
     }
 }
