@@ -9,11 +9,12 @@ use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 24] = [
+pub const TERMS: [&str; 25] = [
     "one",
     "io_bits",
     "skid_bits",
-    "latched_io_bits",
+    "latched_in_bits",
+    "folded_out_bits",
     "folded_design",
     "adder_bits",
     "parallel_state_bits",
@@ -72,9 +73,11 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
     add_to("top", "one", 1.0);
     add_to("top", "io_bits", (d.in_bits + d.out_bits) as f64);
     // The stream's registers: a parallel design's two-entry output skid buffer; a folded
-    // design's latched input beat and output register.
+    // design's latched input beat, and its outputs (registered in the last layer, gathered
+    // and held in the output register).
     if d.folded {
-        add_to("top", "latched_io_bits", (d.in_bits + d.out_bits) as f64);
+        add_to("top", "latched_in_bits", d.in_bits as f64);
+        add_to("top", "folded_out_bits", d.out_bits as f64);
     } else {
         add_to("top", "skid_bits", 2.0 * d.out_bits as f64);
     }
