@@ -1243,3 +1243,43 @@ fn cli_reference_is_current_and_every_subcommand_has_an_example() {
         "docs/cli.md is stale: SPIKEFORGE_BLESS=1 cargo test --test cli cli_reference"
     );
 }
+
+/// Every bundled example compiles as the README says (default options) into a complete
+/// output folder: RTL, report.html with its plots, the testbench with one expected beat per
+/// stimulus beat, and the project files.
+#[test]
+fn every_bundled_example_compiles_into_a_complete_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = example().parent().unwrap().to_path_buf();
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let p = e.path();
+        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+        if !["nir", "sfir", "onnx"].contains(&ext) {
+            continue;
+        }
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        let out = d.path().join(&name);
+        let (code, _, err) = spikeforge(
+            &[
+                "-q",
+                "compile",
+                p.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            d.path(),
+        );
+        assert_eq!(code, 0, "{name}: {err}");
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.matches("<svg").count() >= 2, "{name}: resource plots");
+        let stim = std::fs::read_to_string(out.join("tb/stimulus.hex")).unwrap();
+        let want = std::fs::read_to_string(out.join("tb/expected.hex")).unwrap();
+        assert_eq!(stim.lines().count(), want.lines().count(), "{name}");
+        for f in ["Makefile", "README.md", "constraints"] {
+            assert!(out.join(f).exists(), "{name}: {f}");
+        }
+        n += 1;
+    }
+    assert!(n >= 11, "only {n} examples");
+}
