@@ -3,6 +3,7 @@
 
 use crate::backend::{self, Design};
 use crate::cosim::{self, CosimReport};
+use crate::frontend::conventions::{self, Conventions, Framework};
 use crate::golden::{self, Stimulus};
 use crate::ir::{self, Graph};
 use crate::opt::prune::{self, PruneReport};
@@ -23,6 +24,59 @@ pub enum FlowError {
     Golden(#[from] golden::GoldenError),
     #[error("{0}")]
     Tool(#[from] cosim::ToolError),
+}
+
+/// A model as the command line and the Python package load it: the graph with its
+/// conventions applied, and what was assumed on the way.
+pub struct Model {
+    pub graph: Graph,
+    /// NIR fields the file left out and the reader defaulted (for `lint`).
+    pub defaulted: Vec<crate::frontend::nir::Defaulted>,
+    pub dt: f64,
+    /// The framework whose conventions apply, and where it came from.
+    pub framework: Option<(Framework, &'static str)>,
+}
+
+/// Loads a model and applies conventions: `explicit` over `framework` (a caller's choice)
+/// over the framework the file's metadata names; `dt` over the framework's, else 1e-4 s.
+/// Integer graphs carry their semantics already, so no framework applies to them.
+pub fn load_model(
+    path: &Path,
+    framework: Option<Framework>,
+    explicit: Conventions,
+    dt: Option<f64>,
+) -> Result<Model, String> {
+    let shown = path.display();
+    let (mut graph, defaulted, meta) =
+        if path.extension().is_some_and(|e| e == "sfir" || e == "onnx") {
+            (
+                load(path).map_err(|e| e.to_string())?,
+                vec![],
+                Default::default(),
+            )
+        } else {
+            let f = crate::frontend::nir::load_file(path).map_err(|e| e.to_string())?;
+            ir::verify::verify(&f.graph).map_err(|e| format!("{shown}: {e}"))?;
+            (f.graph, f.defaulted, f.metadata)
+        };
+    let framework = match framework {
+        Some(f) => Some((f, "--framework")),
+        None => Framework::from_metadata(&meta).map(|f| (f, "file metadata")),
+    }
+    .filter(|_| !graph.is_integer());
+    let base = framework.map_or(Conventions::default(), |(f, _)| f.conventions());
+    let conv = Conventions {
+        reset: explicit.reset.or(base.reset),
+        compare: explicit.compare.or(base.compare),
+    };
+    conventions::apply(&mut graph, &conv).map_err(|e| format!("{shown}: {e}"))?;
+    let dt = dt.or(framework.and_then(|(f, _)| f.dt())).unwrap_or(1e-4);
+    Ok(Model {
+        graph,
+        defaulted,
+        dt,
+        framework,
+    })
 }
 
 /// Reads a model by its extension: `.nir` (HDF5) or `.sfir` (text). The graph is verified.

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use spikeforge::backend::Arch;
 use spikeforge::cosim::stimulus;
 use spikeforge::flow::{self, Compiled};
-use spikeforge::frontend::conventions::{self, Conventions, Framework};
+use spikeforge::frontend::conventions::{Conventions, Framework};
 use spikeforge::golden::Stimulus;
 use spikeforge::quant::QuantOptions;
 use spikeforge::{cosim, ir, synth};
@@ -495,61 +495,17 @@ enum CompareArg {
 
 /// What the model means: its graph after the conventions, the timestep, and where the
 /// conventions came from.
-struct Model {
-    graph: ir::Graph,
-    defaulted: Vec<spikeforge::frontend::nir::Defaulted>,
-    dt: f64,
-    framework: Option<(Framework, &'static str)>,
-}
-
-/// Loads the model and applies conventions: explicit options over `--framework` over the
-/// framework the file's metadata names.
-fn load_model(c: &Common) -> Result<Model, String> {
-    let shown = c.model.display();
-    let (mut graph, defaulted, meta) = if c
-        .model
-        .extension()
-        .is_some_and(|e| e == "sfir" || e == "onnx")
-    {
-        (
-            flow::load(&c.model).map_err(|e| e.to_string())?,
-            vec![],
-            Default::default(),
-        )
-    } else {
-        let f = spikeforge::frontend::nir::load_file(&c.model).map_err(|e| e.to_string())?;
-        ir::verify::verify(&f.graph).map_err(|e| format!("{shown}: {e}"))?;
-        (f.graph, f.defaulted, f.metadata)
-    };
-    let framework = match c.framework {
-        Some(f) => Some((
-            match f {
-                FrameworkArg::Nir => Framework::Nir,
-                FrameworkArg::Snntorch => Framework::Snntorch,
-                FrameworkArg::Sinabs => Framework::Sinabs,
-                FrameworkArg::Norse => Framework::Norse,
-                FrameworkArg::Spikingjelly => Framework::SpikingJelly,
-            },
-            "--framework",
-        )),
-        None => Framework::from_metadata(&meta).map(|f| (f, "file metadata")),
-    };
-    // Integer graphs carry their semantics already.
-    let framework = framework.filter(|_| !graph.is_integer());
-    let base = framework.map_or(Conventions::default(), |(f, _)| f.conventions());
-    let explicit = conventions(c);
-    let conv = Conventions {
-        reset: explicit.reset.or(base.reset),
-        compare: explicit.compare.or(base.compare),
-    };
-    conventions::apply(&mut graph, &conv).map_err(|e| format!("{shown}: {e}"))?;
-    let dt = c.dt.or(framework.and_then(|(f, _)| f.dt())).unwrap_or(1e-4);
-    Ok(Model {
-        graph,
-        defaulted,
-        dt,
-        framework,
-    })
+/// Loads the model and applies conventions (`flow::load_model`): explicit options over
+/// `--framework` over the framework the file's metadata names.
+fn load_model(c: &Common) -> Result<flow::Model, String> {
+    let framework = c.framework.map(|f| match f {
+        FrameworkArg::Nir => Framework::Nir,
+        FrameworkArg::Snntorch => Framework::Snntorch,
+        FrameworkArg::Sinabs => Framework::Sinabs,
+        FrameworkArg::Norse => Framework::Norse,
+        FrameworkArg::Spikingjelly => Framework::SpikingJelly,
+    });
+    flow::load_model(&c.model, framework, conventions(c), c.dt)
 }
 
 fn conventions(c: &Common) -> Conventions {
