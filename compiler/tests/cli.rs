@@ -1283,3 +1283,40 @@ fn every_bundled_example_compiles_into_a_complete_folder() {
     }
     assert!(n >= 11, "only {n} examples");
 }
+
+/// `estimate` on a family without trained weights says so in one line and points at synth;
+/// on a trained one it prints a row per layer that sums to the total.
+#[test]
+fn estimate_refuses_untrained_families_and_its_layers_sum_to_the_total() {
+    let d = tempfile::tempdir().unwrap();
+    let m = example();
+    let m = m.to_str().unwrap();
+    for t in ["lfe5u85f", "asic"] {
+        let (code, _, err) = spikeforge(&["estimate", m, "-o", "e", "--target", t], d.path());
+        assert!(code != 0 && err.lines().count() == 1, "{err}");
+        assert!(
+            err.contains("no surrogate weights") && err.contains("spikeforge synth"),
+            "{err}"
+        );
+    }
+    let (code, out, err) = spikeforge(
+        &["estimate", m, "-o", "e", "--target", "ice40up5k", "--json"],
+        d.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let e = &v["estimate"];
+    let sum: f64 = e["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["lut"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (sum.round() - e["lut"].as_f64().unwrap()).abs() <= 1.0,
+        "{sum} vs {}",
+        e["lut"]
+    );
+    assert_eq!(e["target"], "ice40up5k");
+    assert_eq!(e["cycles_per_step"], v["cycles_per_step"]);
+}
