@@ -1135,7 +1135,7 @@ fn write_report(dir: &Path, kept: Option<(Value, Value)>, fresh: &Value) -> Resu
 /// report, with `json_out`).
 fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(), String> {
     save(dir, report)?;
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+    if quiet() {
         return Ok(());
     }
     if json_out {
@@ -1154,9 +1154,13 @@ fn finish(dir: &Path, report: &Value, json_out: bool, summary: &str) -> Result<(
 /// `--quiet`: no summaries, no progress.
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A spinner on stderr while a long step runs (hidden when quiet or not on a terminal).
 fn spinner(what: &str) -> indicatif::ProgressBar {
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+    if quiet() {
         return indicatif::ProgressBar::hidden();
     }
     let p = indicatif::ProgressBar::new_spinner().with_message(what.to_string());
@@ -1232,7 +1236,7 @@ fn run(cli: Cli) -> Result<(), String> {
             None => {
                 let target = synth::target::load(&a.target)?;
                 let work = tempfile_dir()?;
-                let bar = if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+                let bar = if quiet() {
                     indicatif::ProgressBar::hidden()
                 } else {
                     indicatif::ProgressBar::new(0)
@@ -1259,7 +1263,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 bar.finish_and_clear();
                 let _ = std::fs::remove_dir_all(&work);
                 let ran = ran?;
-                if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+                if !quiet() {
                     println!(
                         "dataset: {ran} designs synthesised for {} into {}",
                         target.name,
