@@ -206,16 +206,6 @@ fn summary(h: &mut String, r: &Value) {
     }
 }
 
-/// Width of a layer's state or values, from the quantiser's per-layer record.
-fn layer_bits(r: &Value, node: &str) -> Option<i64> {
-    r["layers"]
-        .as_array()?
-        .iter()
-        .find(|l| l["node"] == node)?
-        .get("bits")?
-        .as_i64()
-}
-
 fn layer_table(h: &mut String, r: &Value) {
     let Some(layers) = r["estimate"]["layers"].as_array() else {
         return;
@@ -245,7 +235,7 @@ fn layer_table(h: &mut String, r: &Value) {
             escape(node),
             escape(l["kind"].as_str().unwrap_or("")),
             escape(l["arch"].as_str().unwrap_or("-")),
-            layer_bits(r, node).map_or("-".into(), |b| b.to_string()),
+            l["bits"].as_u64().map_or("-".into(), |b| b.to_string()),
             weights,
             sparsity,
             num(&l["lut"]).unwrap_or(0.0),

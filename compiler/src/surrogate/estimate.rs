@@ -35,6 +35,8 @@ pub struct LayerEstimate {
     pub dsp: f64,
     pub bram: f64,
     pub cycles: Option<u64>,
+    /// State bits of a neuron layer (membrane, synaptic current); value bits of others.
+    pub bits: Option<u32>,
     /// Weights and how many are nonzero, for layers that hold weights.
     pub weights: Option<(usize, usize)>,
 }
@@ -86,6 +88,10 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
             }
             .map(|w| (w.len(), w.iter().filter(|&&x| x != 0).count()));
             let layer = c.design.layers.iter().find(|l| l.0 == node);
+            let bits = id.and_then(|id| match &g.node(id).op {
+                Op::IntNeuron(nr) => Some(nr.state_bits()),
+                _ => g.node(id).ty.elem_bits(),
+            });
             LayerEstimate {
                 kind: op.map_or("top", |o| o.keyword()).to_string(),
                 arch: layer.map(|l| l.1.to_string()),
@@ -95,6 +101,7 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
                 dsp: predict(&m.dsp, &terms).max(0.0),
                 bram: predict(&m.bram, &terms).max(0.0),
                 weights,
+                bits,
                 node,
             }
         })
