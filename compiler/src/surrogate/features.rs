@@ -9,7 +9,7 @@ use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 25] = [
+pub const TERMS: [&str; 26] = [
     "one",
     "io_bits",
     "skid_bits",
@@ -20,6 +20,7 @@ pub const TERMS: [&str; 25] = [
     "parallel_state_bits",
     "parallel_neurons",
     "decay_multiplies",
+    "folded_decay_multiplies",
     "folded_layers",
     "folded_lane_bits",
     "folded_taps",
@@ -110,6 +111,15 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
                     continue;
                 };
                 let sb = nr.state_bits() as f64;
+                // Per-neuron leaks read from a table need a true multiplier in every lane.
+                let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
+                let muls = varies(&nr.mem_decay) as u8
+                    + (nr.kind.has_synapse() && varies(&nr.syn_decay)) as u8;
+                add_to(
+                    name,
+                    "folded_decay_multiplies",
+                    s.lanes as f64 * muls as f64,
+                );
                 add_to(name, "folded_layers", 1.0);
                 add_to(name, "folded_lane_bits", s.lanes as f64 * sb);
                 let taps: usize = s.syns.iter().map(|&(n, _)| n).sum();
