@@ -9,7 +9,7 @@ use super::hardwired::{self, InputBus};
 use super::tensor::{round_clamp, sext};
 use super::{render, signed_lit};
 use crate::ir::tensor_ops::{LayerNorm, Softmax, TensorOp, SOFTMAX_RECIP_BITS};
-use crate::ir::{signed_width, Elem, Type};
+use crate::ir::{signed_width, widest_constant, Elem, Type};
 use crate::quant::interval::Interval;
 use askama::Template;
 
@@ -57,13 +57,7 @@ impl Store {
         l.push(format!("reg [{w}-1:0] mem [0:{n}-1];"));
         l.push(format!("reg [{aw}-1:0] wa;"));
         for p in 0..self.ports {
-            l.push(format!("wire [{aw}-1:0] r{p}_a = r{p}_addr[{aw}-1:0];"));
-            if aw < 32 {
-                l.push(format!(
-                    "wire [{}-1:0] unused_r{p}_addr = r{p}_addr[31:{aw}];",
-                    32 - aw
-                ));
-            }
+            narrow(l, &format!("r{p}_a"), &format!("r{p}_addr"), aw);
             l.push(format!("assign r{p}_data = mem[r{p}_a];"));
         }
     }
@@ -192,14 +186,20 @@ fn read(u: &mut Unit, k: usize, name: &str, bus: &str, idx: &str, t: &Type, w: u
 fn select(l: &mut Vec<String>, dst: &str, bus: &str, total: usize, off: &str, w: usize) {
     let ow = cw(total);
     l.push(format!("wire [31:0] {dst}_at = {off};"));
-    l.push(format!("wire [{ow}-1:0] {dst}_o = {dst}_at[{ow}-1:0];"));
-    if ow < 32 {
+    narrow(l, &format!("{dst}_o"), &format!("{dst}_at"), ow);
+    l.push(format!("wire [{w}-1:0] {dst} = {bus}[{dst}_o +: {w}];"));
+}
+
+/// `name`: the low `w` bits of the 32-bit `src` (an index or address computed in 32 bits);
+/// the bits above are marked unused, so lint stays clean.
+fn narrow(l: &mut Vec<String>, name: &str, src: &str, w: u32) {
+    l.push(format!("wire [{w}-1:0] {name} = {src}[{w}-1:0];"));
+    if w < 32 {
         l.push(format!(
-            "wire [{}-1:0] unused_{dst}_at = {dst}_at[31:{ow}];",
-            32 - ow
+            "wire [{}-1:0] unused_{src} = {src}[31:{w}];",
+            32 - w
         ));
     }
-    l.push(format!("wire [{w}-1:0] {dst} = {bus}[{dst}_o +: {w}];"));
 }
 
 /// Width of an element read as signed (spikes gain a zero sign bit).
@@ -671,18 +671,7 @@ fn layer_norm(u: &mut Unit, ln: &LayerNorm, x: &Type, ob: u32) {
         sext("dv", dw, zw),
         zw - rbits
     ));
-    let mb = ln
-        .mul
-        .iter()
-        .map(|&m| signed_width(m as i128, m as i128))
-        .max()
-        .unwrap_or(2);
-    let ab = ln
-        .add
-        .iter()
-        .map(|&a| signed_width(a as i128, a as i128))
-        .max()
-        .unwrap_or(2);
+    let (mb, ab) = (widest_constant(&ln.mul), widest_constant(&ln.add));
     let pw = (zw + mb).max(ab).max(ln.shift + 2) + 1;
     let per_channel = |name: &str, vals: &[i64], w: u32, l: &mut Vec<String>| -> String {
         if vals.len() == 1 {

@@ -21,4 +21,4 @@ pub use op::{
     Reset, Tensor, MAX_DELAY_STEPS,
 };
 pub use tensor_ops::{LayerNorm, Requant, Rounding, Softmax, TensorOp};
-pub use types::{signed_range, signed_width, Elem, Type};
+pub use types::{signed_range, signed_width, widest_constant, Elem, Type};

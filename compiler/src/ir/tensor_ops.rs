@@ -802,12 +802,7 @@ impl Requant {
     /// Bits of the widest multiplier, and of the product with an `ib`-bit input (wide enough
     /// for the quotient's low bit and sign too): the RTL's widths.
     pub fn widths(&self, ib: u32) -> (u32, u32) {
-        let mb = self
-            .mul
-            .iter()
-            .map(|&m| signed_width(m as i128, m as i128))
-            .max()
-            .unwrap_or(2);
+        let mb = super::widest_constant(&self.mul);
         (mb, (ib + mb).max(self.shift + 2))
     }
 

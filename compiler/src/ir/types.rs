@@ -94,6 +94,16 @@ impl fmt::Display for Type {
     }
 }
 
+/// Signed width of the widest of `values` (2 when there are none): the width of a register
+/// or literal holding any one of a table of constants.
+pub fn widest_constant(values: &[i64]) -> u32 {
+    values
+        .iter()
+        .map(|&v| signed_width(v as i128, v as i128))
+        .max()
+        .unwrap_or(2)
+}
+
 /// Smallest signed two's-complement width holding every value in `[lo, hi]` (at least 1).
 pub fn signed_width(lo: i128, hi: i128) -> u32 {
     let mut w = 1u32;
