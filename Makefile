@@ -5,7 +5,7 @@ EXAMPLE := examples/rsnn_16_32_10.nir
 OUT     := out/demo
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build demo test check bench fuzz clean
+.PHONY: setup build demo test python-test check bench fuzz clean
 
 # nextpnr for ECP5 comes from PyPI (YoWASP, pinned) into a private venv on PATH.
 TOOLS_VENV := target/tools-venv
@@ -32,6 +32,15 @@ demo: setup build
 
 test: setup
 	$(CARGO) test --release --locked --workspace
+	$(MAKE) python-test
+
+# The Python package (python/): built with maturin into a private venv, then its tests.
+PY_VENV := target/py-venv
+python-test:
+	@[ -x $(PY_VENV)/bin/maturin ] || \
+	  { python3 -m venv $(PY_VENV) && $(PY_VENV)/bin/pip install -q maturin==1.16.0 nir==1.0.8; }
+	cd python && VIRTUAL_ENV=$(CURDIR)/$(PY_VENV) $(CURDIR)/$(PY_VENV)/bin/maturin develop --release --locked -q
+	cd target && $(CURDIR)/$(PY_VENV)/bin/python -m unittest discover -s $(CURDIR)/python/tests -v
 
 # Formatting and lints, as CI runs them.
 check:

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod cosim;
 pub mod dataset;

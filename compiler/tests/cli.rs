@@ -279,6 +279,27 @@ fn help_has_an_example_for_every_subcommand() {
     let (code, stdout, _) = spikeforge(&["targets"], Path::new("."));
     assert_eq!(code, 0);
     assert!(stdout.contains("xc7a35t") && stdout.contains("ice40up5k"));
+    // --json: every target's file, the same rows the table shows.
+    let (code, stdout, err) = spikeforge(&["targets", "--json"], Path::new("."));
+    assert_eq!(code, 0, "{err}");
+    let all: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"xc7a35t") && names.contains(&"asic"),
+        "{names:?}"
+    );
+    let xc7 = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "xc7a35t")
+        .unwrap();
+    assert_eq!(xc7["luts"], 20800);
 }
 
 #[test]
@@ -989,6 +1010,16 @@ fn init_config_round_trips_and_per_layer_entries_take_effect() {
     assert!(out.contains("2 neuron layers"), "{out}");
     let (code, _, err) = spikeforge(&["init", m, "-o", "sf.toml"], p);
     assert!(code != 0 && err.contains("sf.toml: exists"), "{err}");
+    let (code, out, err) = spikeforge(&["init", m, "-o", "j.toml", "--json"], p);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["layers"], serde_json::json!(["lif1", "lif2"]));
+    assert_eq!(
+        std::fs::read_to_string(p.join("j.toml")).unwrap(),
+        std::fs::read_to_string(p.join("sf.toml"))
+            .unwrap()
+            .replace("sf.toml", "j.toml")
+    );
     let compile = |dir: &str, extra: &[&str]| {
         let mut args = vec!["compile", m, "-o", dir, "--dump-ir"];
         args.extend_from_slice(extra);
