@@ -13,6 +13,16 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `println!` unless `--quiet`: for a command's summary lines, not for the output it exists to
+/// print (JSON, lint findings, the target list).
+macro_rules! say {
+    ($($t:tt)*) => {
+        if !quiet() {
+            println!($($t)*);
+        }
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "spikeforge",
@@ -734,7 +744,7 @@ fn ramp(a: &RampArgs) -> Result<(), String> {
                 .check
                 .as_ref()
                 .map_or(String::new(), |c| format!(", {} inputs verified", c.inputs));
-            println!(
+            say!(
                 "{:<9} {:>4} thresholds, at most {:>3} cycles{synth}{check}",
                 v.name(),
                 r.unit.thresholds,
@@ -757,7 +767,7 @@ fn ramp(a: &RampArgs) -> Result<(), String> {
     if a.json {
         println!("{report}");
     } else {
-        println!(
+        say!(
             "{}: max error {:.3} LSB ({:.3} from rounding inside the output range); report in {}",
             func.name(),
             table.max_error_lsb,
@@ -1245,7 +1255,7 @@ fn run(cli: Cli) -> Result<Done, String> {
                 v["seconds"] = json!(secs);
                 println!("{v}");
             } else {
-                println!(
+                say!(
                     "{}: {} adders, {} one-bit adders, depth {} ({:.3} s)",
                     a.out.display(),
                     stats.adders,
@@ -1261,7 +1271,7 @@ fn run(cli: Cli) -> Result<Done, String> {
             Some(DatasetCmd::Merge { inputs, out }) => {
                 let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
                 let n = crate::dataset::merge(&paths, out)?;
-                println!("merged {n} designs into {}", out.display());
+                say!("merged {n} designs into {}", out.display());
                 Ok(None)
             }
             None => {
@@ -1338,19 +1348,19 @@ fn run(cli: Cli) -> Result<Done, String> {
                     surrogate::features::TERMS.len()
                 ));
             }
-            println!(
+            say!(
                 "{} designs for {} ({} failed syntheses and {} stale records skipped)",
                 all.samples.len(),
                 all.target,
                 all.failed,
                 all.stale
             );
-            println!(
+            say!(
                 "held-out family   designs   LUT APE median / p90   FF APE median / p90   DSP exact   BRAM exact"
             );
             let held_out = surrogate::leave_one_family_out(&all.samples);
             for h in &held_out {
-                println!(
+                say!(
                     "{:<16} {:>8}   {:>8.1}% / {:>6.1}%      {:>7.1}% / {:>6.1}%   {:>8.1}%   {:>9.1}%",
                     h.family,
                     h.designs,
@@ -1370,17 +1380,17 @@ fn run(cli: Cli) -> Result<Done, String> {
                 serde_json::to_string_pretty(&m).map_err(|e| e.to_string())? + "\n",
             )
             .map_err(|e| format!("{}: {e}", out.display()))?;
-            println!("weights: {}", out.display());
+            say!("weights: {}", out.display());
             if let Some(csv) = terms {
                 std::fs::write(&csv, surrogate::csv(&all.samples, &m))
                     .map_err(|e| format!("{}: {e}", csv.display()))?;
-                println!("terms: {}", csv.display());
+                say!("terms: {}", csv.display());
             }
             if let Some(dir) = plot {
                 let (lut, ff) = surrogate::plots(&all.samples, &all.target);
                 write(&dir.join("lut.svg"), &lut)?;
                 write(&dir.join("ff.svg"), &ff)?;
-                println!("plots: {}/lut.svg, ff.svg", dir.display());
+                say!("plots: {}/lut.svg, ff.svg", dir.display());
             }
             Ok(None)
         }

@@ -1160,6 +1160,19 @@ fn completions_and_quiet() {
     let (code, out, err) = spikeforge(&["-q", "compile", m.to_str().unwrap(), "-o", "q"], d.path());
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
     assert!(d.path().join("q/report.html").exists());
+    // Commands that write a file say nothing either, and still write it.
+    std::fs::write(d.path().join("m.json"), r#"{"weights": [[3, -5], [7, 0]]}"#).unwrap();
+    for (args, file) in [
+        (
+            vec!["init", m.to_str().unwrap(), "-o", "q.toml", "-q"],
+            "q.toml",
+        ),
+        (vec!["cmvm", "m.json", "-o", "m.v", "-q"], "m.v"),
+    ] {
+        let (code, out, err) = spikeforge(&args, d.path());
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "{args:?}");
+        assert!(d.path().join(file).exists(), "{file}");
+    }
     let (code, out, err) = spikeforge(&["compile", "missing.nir", "--quiet"], d.path());
     assert!(
         code != 0 && out.is_empty() && err.lines().count() == 1,
