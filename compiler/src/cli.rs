@@ -1358,7 +1358,7 @@ fn run(cli: Cli) -> Result<Done, String> {
             say!(
                 "held-out family   designs   LUT APE median / p90   FF APE median / p90   DSP exact   BRAM exact"
             );
-            let held_out = surrogate::leave_one_family_out(&all.samples);
+            let held_out = surrogate::leave_one_family_out(&all.samples, &all.target);
             for h in &held_out {
                 say!(
                     "{:<16} {:>8}   {:>8.1}% / {:>6.1}%      {:>7.1}% / {:>6.1}%   {:>8.1}%   {:>9.1}%",

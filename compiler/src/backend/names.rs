@@ -152,29 +152,7 @@ impl Namer {
 
     /// A new safe identifier derived from `base`, distinct from every one handed out so far.
     pub fn fresh(&mut self, name: &str) -> String {
-        let mut base: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        while base.contains("__") {
-            base = base.replace("__", "_");
-        }
-        let base = base.trim_matches('_').to_string();
-        let mut base = if base.is_empty() {
-            "n".to_string()
-        } else {
-            base
-        };
-        if base.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&base.as_str()) {
-            base = format!("n_{base}");
-        }
-        base.truncate(48);
+        let base = safe(name);
         let mut cand = base.clone();
         let mut k = 1;
         while self.used.contains(&cand) {
@@ -184,6 +162,35 @@ impl Namer {
         self.used.insert(cand.clone());
         cand
     }
+}
+
+/// `name` as a Verilog identifier before uniquing: lower-case alphanumerics and single
+/// underscores, never a keyword or a leading digit, at most 48 characters.
+pub fn safe(name: &str) -> String {
+    let mut base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while base.contains("__") {
+        base = base.replace("__", "_");
+    }
+    let base = base.trim_matches('_').to_string();
+    let mut base = if base.is_empty() {
+        "n".to_string()
+    } else {
+        base
+    };
+    if base.starts_with(|c: char| c.is_ascii_digit()) || KEYWORDS.contains(&base.as_str()) {
+        base = format!("n_{base}");
+    }
+    base.truncate(48);
+    base
 }
 
 /// Text safe inside a `//` comment: printable ASCII only, quoted.

@@ -10,7 +10,7 @@ use crate::synth::target::Target;
 use serde::Serialize;
 
 /// Weights trained per target family (Yosys counts do not depend on the device's size).
-const SHIPPED: [(&str, &str); 2] = [
+pub(crate) const SHIPPED: [(&str, &str); 2] = [
     ("xc7", include_str!("../../../targets/surrogate/xc7.json")),
     (
         "ice40",
@@ -21,7 +21,7 @@ const SHIPPED: [(&str, &str); 2] = [
 /// The shipped weights for a target family, if any were trained.
 pub fn shipped(family: &str) -> Option<Model> {
     let (_, text) = SHIPPED.iter().find(|(f, _)| *f == family)?;
-    serde_json::from_str(text).ok()
+    serde_json::from_str::<Model>(text).ok().map(Model::aligned)
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -4,12 +4,13 @@
 //! folded lanes, bus taps, memories, units, registers), so one coefficient per term carries
 //! across model families; that is what lets a held-out family be predicted at all.
 
-use crate::backend::{folded, ramp, stream, LayerArch};
+use super::census;
+use crate::backend::{folded, names, ramp, stream, LayerArch};
 use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 26] = [
+pub const TERMS: [&str; 41] = [
     "one",
     "io_bits",
     "skid_bits",
@@ -36,6 +37,55 @@ pub const TERMS: [&str; 26] = [
     "serial_multiplier_bits",
     "serial_read_bits",
     "stream_memory_bits",
+    // The register and operator census of the emitted Verilog (`census`), in its field order.
+    "rtl_ff_bits",
+    "rtl_ram_bits",
+    "rtl_small_ram_bits",
+    "rtl_rom_bits",
+    "rtl_add_bits",
+    "rtl_cmp_bits",
+    "rtl_eq_bits",
+    "rtl_mux_bits",
+    "rtl_logic_bits",
+    "rtl_mul_bits",
+    "rtl_const_mul_bits",
+    "rtl_mul_tiles",
+    "rtl_const_mul_tiles",
+    "rtl_block_rams",
+    "rtl_block_rams_4k",
+];
+
+/// The DSP model: a DSP block is a multiplier, so the leak multipliers count one each
+/// (coefficient fixed at 1: exact on 260 of 267 xc7a35t designs, where fitted weights round
+/// wrong on a held-out family), and the tensor units' multipliers are fitted.
+pub const DSP_EXACT_TERMS: [&str; 2] = ["decay_multiplies", "folded_decay_multiplies"];
+pub const DSP_TERMS: [&str; 2] = ["serial_units", "serial_multiplier_bits"];
+
+/// The block RAM model likewise: the RAMs and ROMs the backend marks for block RAM count
+/// exactly in the family's blocks (the census's aspect-ratio count matches Yosys on 266 of 267
+/// xc7a35t designs), and large unmarked arrays are fitted.
+pub fn bram_exact_term(family: &str) -> &'static str {
+    if family == "ice40" {
+        "rtl_block_rams_4k"
+    } else {
+        "rtl_block_rams"
+    }
+}
+pub const BRAM_TERMS: [&str; 1] = ["rtl_ram_bits"];
+
+/// The terms the flip-flop model may use: registers, memories and the stream's bits. Flip-flops
+/// are registers that survive synthesis, so logic terms would only fit noise, and a family
+/// held out of training then pays for it (xc7a35t, 267 designs: p90 error 21-81% with every
+/// term, 11-42% with these).
+pub const FF_TERMS: [&str; 8] = [
+    "one",
+    "io_bits",
+    "memory_bits",
+    "rom_logic_bits",
+    "rtl_ff_bits",
+    "rtl_ram_bits",
+    "rtl_small_ram_bits",
+    "rtl_rom_bits",
 ];
 
 /// The term vector of a compiled design (same order as [`TERMS`]): the sum of its
@@ -48,6 +98,39 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
         }
     }
     t
+}
+
+/// DSP-sized multipliers (25 x 18 tiles) that per-neuron leaks need: in a folded lane, one
+/// multiplier by a value read from a table, as wide as the widest leak; in a parallel layer,
+/// one per neuron whose constant is not a power of two (synthesis makes those shifts). A
+/// layer-wide leak is shift-adds, so none.
+fn leak_multipliers(nr: &crate::ir::IntNeuron, folded: bool) -> f64 {
+    let bits = |d: i64| 65 - d.unsigned_abs().leading_zeros() as u64;
+    let tiles = |a: u64, b: u64| {
+        let t = |x: u64, y: u64| x.div_ceil(25).max(1) * y.div_ceil(18).max(1);
+        t(a, b).min(t(b, a)) as f64
+    };
+    let mut n = 0.0;
+    let mut leak = |decays: &[i64], width: u32| {
+        if decays.iter().all(|&x| x == decays[0]) {
+            return;
+        }
+        if folded {
+            let widest = decays.iter().map(|&d| bits(d)).max().unwrap_or(1);
+            n += tiles(width as u64, widest);
+        } else {
+            for &d in decays {
+                if d != 0 && !d.unsigned_abs().is_power_of_two() {
+                    n += tiles(width as u64, bits(d));
+                }
+            }
+        }
+    };
+    leak(&nr.mem_decay, nr.mem_bits);
+    if nr.kind.has_synapse() {
+        leak(&nr.syn_decay, nr.syn_bits);
+    }
+    n
 }
 
 /// The terms split by the layer (IR node) whose hardware they count, in graph order; the top
@@ -95,10 +178,7 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
                 let sb = nr.state_bits() as f64;
                 add_to(name, "parallel_state_bits", n * sb);
                 add_to(name, "parallel_neurons", n);
-                let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
-                let muls = varies(&nr.mem_decay) as u8
-                    + (nr.kind.has_synapse() && varies(&nr.syn_decay)) as u8;
-                add_to(name, "decay_multiplies", n * muls as f64);
+                add_to(name, "decay_multiplies", leak_multipliers(nr, false));
                 add_to(name, "register_bits", n * sb);
             }
             (Op::IntNeuron(nr), LayerArch::Folded { .. } | LayerArch::Event) => {
@@ -111,14 +191,10 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
                     continue;
                 };
                 let sb = nr.state_bits() as f64;
-                // Per-neuron leaks read from a table need a true multiplier in every lane.
-                let varies = |v: &[i64]| v.iter().any(|&x| x != v[0]);
-                let muls = varies(&nr.mem_decay) as u8
-                    + (nr.kind.has_synapse() && varies(&nr.syn_decay)) as u8;
                 add_to(
                     name,
                     "folded_decay_multiplies",
-                    s.lanes as f64 * muls as f64,
+                    s.lanes as f64 * leak_multipliers(nr, true),
                 );
                 add_to(name, "folded_layers", 1.0);
                 add_to(name, "folded_lane_bits", s.lanes as f64 * sb);
@@ -261,6 +337,31 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
             .any(|r| g.node(r).inputs.iter().any(|p| p.delayed && p.node == id))
         {
             add_to(&node.name, "register_bits", bits);
+        }
+    }
+    // The census, each top-level instance charged to the IR node its module was named after
+    // (`{top}_{node}_{kind}`), the top module's own registers to `top`.
+    let first = TERMS
+        .iter()
+        .position(|&n| n == "rtl_ff_bits")
+        .expect("census terms");
+    let idents: Vec<(String, &str)> = g
+        .nodes
+        .iter()
+        .map(|n| (names::safe(&n.name), n.name.as_str()))
+        .collect();
+    for (_, module, c) in census::census(&d.files, &d.top) {
+        let rest = module
+            .strip_prefix(&d.top)
+            .and_then(|r| r.strip_prefix('_'))
+            .unwrap_or("");
+        let owner = idents
+            .iter()
+            .filter(|(s, _)| rest.starts_with(s.as_str()) && rest[s.len()..].starts_with('_'))
+            .max_by_key(|(s, _)| s.len())
+            .map_or("top", |(_, name)| *name);
+        for (k, v) in c.fields().into_iter().enumerate() {
+            add_to(owner, TERMS[first + k], v);
         }
     }
     rows

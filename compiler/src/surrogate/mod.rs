@@ -4,6 +4,7 @@
 //! features always come from today's compiler, and keeps a record only while the RTL digest
 //! still matches what Yosys saw. Validation holds whole model families out.
 
+pub mod census;
 pub mod estimate;
 pub mod features;
 pub mod nnls;
@@ -116,30 +117,104 @@ pub struct Model {
     pub held_out: Vec<HeldOut>,
 }
 
-/// Weights for one resource: NNLS, relative error (each row divided by its count) or absolute.
-fn fit_one(samples: &[&Sample], y: &dyn Fn(&Sample) -> f64, relative: bool) -> Vec<f64> {
-    let cols = features::TERMS.len();
-    let mut a = Vec::with_capacity(samples.len() * cols);
+/// Weights for one resource: NNLS, relative error (each row divided by its count) or absolute,
+/// over the terms `used` allows (the others weigh 0).
+fn fit_one(
+    samples: &[&Sample],
+    y: &dyn Fn(&Sample) -> f64,
+    relative: bool,
+    used: &dyn Fn(&str) -> bool,
+) -> Vec<f64> {
+    let cols: Vec<usize> = (0..features::TERMS.len())
+        .filter(|&k| used(features::TERMS[k]))
+        .collect();
+    let mut a = Vec::with_capacity(samples.len() * cols.len());
     let mut b = Vec::with_capacity(samples.len());
     for s in samples {
         let w = if relative { 1.0 / y(s).max(1.0) } else { 1.0 };
-        a.extend(s.terms.iter().map(|t| t * w));
+        a.extend(cols.iter().map(|&k| s.terms[k] * w));
         b.push(y(s) * w);
     }
-    nnls::nnls(&a, &b, cols)
+    let x = nnls::nnls(&a, &b, cols.len());
+    let mut coef = vec![0.0; features::TERMS.len()];
+    for (&k, v) in cols.iter().zip(x) {
+        coef[k] = v;
+    }
+    coef
+}
+
+/// Weights for a resource counted structurally: the `exact` terms weigh 1 each, and the
+/// `fitted` ones are fitted (least squares, absolute) to what the exact ones leave.
+fn fit_counted(
+    samples: &[&Sample],
+    y: &dyn Fn(&Sample) -> f64,
+    exact: &[&str],
+    fitted: &[&str],
+) -> Vec<f64> {
+    let fixed: Vec<usize> = exact
+        .iter()
+        .filter_map(|t| features::TERMS.iter().position(|x| x == t))
+        .collect();
+    let rest = |s: &Sample| y(s) - fixed.iter().map(|&k| s.terms[k]).sum::<f64>();
+    let mut c = fit_one(samples, &rest, false, &|t| fitted.contains(&t));
+    for &k in &fixed {
+        c[k] = 1.0;
+    }
+    c
 }
 
 pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
+    let family = crate::synth::target::load(target)
+        .map(|t| t.family)
+        .unwrap_or_default();
     Model {
         target: target.to_string(),
         yosys: yosys.to_string(),
         terms: features::TERMS.iter().map(|s| s.to_string()).collect(),
-        lut: fit_one(samples, &|s| s.lut, true),
-        ff: fit_one(samples, &|s| s.ff, true),
-        dsp: fit_one(samples, &|s| s.dsp, false),
-        bram: fit_one(samples, &|s| s.bram, false),
+        lut: fit_one(samples, &|s| s.lut, true, &|_| true),
+        ff: fit_one(samples, &|s| s.ff, true, &|t| {
+            features::FF_TERMS.contains(&t)
+        }),
+        dsp: fit_counted(
+            samples,
+            &|s| s.dsp,
+            &features::DSP_EXACT_TERMS,
+            &features::DSP_TERMS,
+        ),
+        bram: fit_counted(
+            samples,
+            &|s| s.bram,
+            &[features::bram_exact_term(&family)],
+            &features::BRAM_TERMS,
+        ),
         trained_on: samples.len(),
         held_out: Vec::new(),
+    }
+}
+
+impl Model {
+    /// The weights in [`features::TERMS`] order, matched by name (a term the file lacks
+    /// weighs 0), so weights trained before a term was added still predict what they did.
+    pub fn aligned(mut self) -> Model {
+        let remap = |coef: &[f64], names: &[String]| -> Vec<f64> {
+            features::TERMS
+                .iter()
+                .map(|t| {
+                    names
+                        .iter()
+                        .position(|n| n == t)
+                        .and_then(|k| coef.get(k).copied())
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        };
+        let names = std::mem::take(&mut self.terms);
+        self.lut = remap(&self.lut, &names);
+        self.ff = remap(&self.ff, &names);
+        self.dsp = remap(&self.dsp, &names);
+        self.bram = remap(&self.bram, &names);
+        self.terms = features::TERMS.iter().map(|s| s.to_string()).collect();
+        self
     }
 }
 
@@ -195,14 +270,14 @@ pub struct HeldOut {
 
 /// Every design's LUT and FF as predicted by a model fitted without its family, in sample
 /// order: what the validation plot shows.
-pub fn held_out_predictions(samples: &[Sample]) -> Vec<(f64, f64)> {
+pub fn held_out_predictions(samples: &[Sample], target: &str) -> Vec<(f64, f64)> {
     let mut out = vec![(0.0, 0.0); samples.len()];
     let mut fams: Vec<&str> = samples.iter().map(|s| s.family.as_str()).collect();
     fams.sort();
     fams.dedup();
     for f in fams {
         let train: Vec<&Sample> = samples.iter().filter(|s| s.family != f).collect();
-        let m = fit(&train, "", "");
+        let m = fit(&train, target, "");
         for (k, s) in samples.iter().enumerate().filter(|(_, s)| s.family == f) {
             out[k] = (predict(&m.lut, &s.terms), predict(&m.ff, &s.terms));
         }
@@ -215,7 +290,7 @@ pub fn plots(samples: &[Sample], target: &str) -> (String, String) {
     let mut fams: Vec<String> = samples.iter().map(|s| s.family.clone()).collect();
     fams.sort();
     fams.dedup();
-    let pred = held_out_predictions(samples);
+    let pred = held_out_predictions(samples, target);
     let group = |s: &Sample| fams.iter().position(|f| *f == s.family).unwrap_or(0);
     let points = |which: fn(&Sample) -> f64, p: fn(&(f64, f64)) -> f64| -> Vec<(f64, f64, usize)> {
         samples
@@ -240,7 +315,7 @@ pub fn plots(samples: &[Sample], target: &str) -> (String, String) {
 }
 
 /// Per family, the errors of a model fitted on the other families alone.
-pub fn leave_one_family_out(samples: &[Sample]) -> Vec<HeldOut> {
+pub fn leave_one_family_out(samples: &[Sample], target: &str) -> Vec<HeldOut> {
     let mut fams: Vec<String> = samples.iter().map(|s| s.family.clone()).collect();
     fams.sort();
     fams.dedup();
@@ -248,7 +323,7 @@ pub fn leave_one_family_out(samples: &[Sample]) -> Vec<HeldOut> {
         .map(|f| {
             let train: Vec<&Sample> = samples.iter().filter(|s| &s.family != f).collect();
             let test: Vec<&Sample> = samples.iter().filter(|s| &s.family == f).collect();
-            let m = fit(&train, "", "");
+            let m = fit(&train, target, "");
             let ape = |coef: &[f64], y: &dyn Fn(&Sample) -> f64| {
                 let mut e: Vec<f64> = test
                     .iter()
@@ -322,6 +397,50 @@ mod tests {
             for s in &l.samples {
                 assert!(svg.contains(&s.family), "{} not in the legend", s.family);
             }
+        }
+    }
+
+    /// Weights are matched to terms by name: a file from before a term existed predicts as it
+    /// did, and the shipped files name every current term (retrain when one is added).
+    #[test]
+    fn weights_follow_term_names_and_shipped_ones_are_current() {
+        let names: Vec<String> = ["io_bits", "no_longer_a_term", "one"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = Model {
+            target: "t".into(),
+            yosys: "y".into(),
+            terms: names,
+            lut: vec![2.0, 5.0, 100.0],
+            ff: vec![1.0, 5.0, 0.0],
+            dsp: vec![],
+            bram: vec![],
+            trained_on: 0,
+            held_out: vec![],
+        }
+        .aligned();
+        let mut t = vec![0.0; features::TERMS.len()];
+        t[features::TERMS.iter().position(|&n| n == "one").unwrap()] = 1.0;
+        t[features::TERMS
+            .iter()
+            .position(|&n| n == "io_bits")
+            .unwrap()] = 10.0;
+        assert_eq!(predict(&m.lut, &t), 120.0);
+        assert_eq!(predict(&m.ff, &t), 10.0);
+        assert_eq!(predict(&m.dsp, &t), 0.0);
+        for family in ["xc7", "ice40"] {
+            let text = estimate::SHIPPED
+                .iter()
+                .find(|(f, _)| *f == family)
+                .map(|(_, t)| *t)
+                .expect("shipped");
+            let m: Model = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                m.terms,
+                features::TERMS,
+                "{family}: retrain the shipped weights"
+            );
         }
     }
 }
