@@ -56,7 +56,7 @@ fn main() {
             "targets" => (targets_section(tmp.path()), TARGET_MARKS),
             "transformer" => (transformer_section(tmp.path()), TRANSFORMER_MARKS),
             "encoder" => (encoder_section(tmp.path()), ENCODER_MARKS),
-            "surrogate" => (surrogate_section(), SURROGATE_MARKS),
+            "surrogate" => (surrogate_section(tmp.path()), SURROGATE_MARKS),
             _ => panic!("--only takes mlp, targets, transformer, encoder or surrogate"),
         };
         let old = std::fs::read_to_string(&out).expect("an existing benchmarks file");
@@ -325,7 +325,7 @@ fn main() {
     md.push_str(&targets_section(tmp.path()));
     md.push_str(&transformer_section(tmp.path()));
     md.push_str(&encoder_section(tmp.path()));
-    md.push_str(&surrogate_section());
+    md.push_str(&surrogate_section(tmp.path()));
     // The Python benchmarks own the sections between their markers; keep them.
     if let Ok(old) = std::fs::read_to_string(&out) {
         for (begin, end) in KEPT {
@@ -592,7 +592,7 @@ const SURROGATE_MARKS: (&str, &str) = (
 /// `spikeforge estimate` against the synthesis it replaces, on the committed dataset's
 /// designs: each recompiled and estimated here, against the seconds its sweep recorded for
 /// compile plus Yosys; and the shipped weights' held-out errors.
-fn surrogate_section() -> String {
+fn surrogate_section(tmp: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let (begin, end) = SURROGATE_MARKS;
     let mut md = String::new();
@@ -675,7 +675,68 @@ fn surrogate_section() -> String {
             m.trained_on
         );
     }
+    md.push_str(&surrogate_examples(tmp));
     let _ = writeln!(md, "{end}");
+    md
+}
+
+/// The shipped estimate against Yosys on the repository's own examples (those Yosys finishes
+/// in minutes), per target: how far to trust `estimate` on a real model.
+fn surrogate_examples(tmp: &Path) -> String {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut md = String::from(
+        "\nOn the repository's examples (default options: `spikeforge estimate` against \
+         `spikeforge synth`; error = |estimate - Yosys| / Yosys):\n\n\
+         | example | target | LUT estimate / Yosys | error | FF estimate / Yosys | error | DSP estimate / Yosys | BRAM estimate / Yosys |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let names = [
+        "tiny_rsnn.sfir",
+        "multispike.sfir",
+        "rsnn_16_32_10.nir",
+        "conv1d_snn_4x16.nir",
+        "conv_snn_2x8x8.nir",
+        "int_mlp_16_64_32_32_5.sfir",
+        "sdsa_16x16_h2.sfir",
+    ];
+    let err = |e: f64, y: f64| format!("{:.0}%", 100.0 * (e - y).abs() / y.max(1.0));
+    for (k, name) in names.iter().enumerate() {
+        let path = examples.join(name);
+        let m = flow::load_model(&path, None, Default::default(), None).expect("example loads");
+        let opts = flow::Options {
+            quant: spikeforge::quant::QuantOptions {
+                dt: m.dt,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let c = flow::compile_opts(m.graph, &opts).expect("example compiles");
+        let dir = tmp.join(format!("surrogate{k}"));
+        let rtl = cosim::write_rtl(&c.design, &dir.join("rtl")).expect("rtl");
+        for target in ["xc7a35t", "ice40up5k"] {
+            let t = synth::target::load(target).expect("built-in target");
+            let e = spikeforge::surrogate::estimate::estimate(&c, &t).expect("shipped weights");
+            let y = synth::synth(&c.design.top, &rtl, &t, &dir.join(target))
+                .unwrap_or_else(|e| panic!("yosys {target} {name}: {e}"));
+            let (lut, bram) = (
+                (y.lut + y.lutram) as f64,
+                y.bram36 + (y.bram_18k + y.bram_4k) as f64,
+            );
+            let _ = writeln!(
+                md,
+                "| {name} | {target} | {:.0} / {lut:.0} | {} | {:.0} / {} | {} | {:.0} / {} | {:.1} / {bram} |",
+                e.lut,
+                err(e.lut, lut),
+                e.ff,
+                y.ff,
+                err(e.ff, y.ff as f64),
+                e.dsp,
+                y.dsp,
+                e.bram,
+            );
+            eprintln!("bench: surrogate {name} {target} done");
+        }
+    }
     md
 }
 

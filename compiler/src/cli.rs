@@ -312,7 +312,8 @@ struct SimArgs {
     /// Timesteps per sample.
     #[arg(short = 'T', long = "steps", default_value_t = 100)]
     steps: usize,
-    /// `random` or a stimulus file (one line of 0/1 per step; a blank line ends a sample).
+    /// `random` or a stimulus file (a line per step: 0/1 characters, or integers separated by
+    /// spaces; a blank line ends a sample).
     #[arg(long, default_value = "random")]
     stimulus: String,
     /// Samples of random stimulus.
@@ -1062,7 +1063,6 @@ fn save_traces(
 }
 
 fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
-    let n = flow::input_len(g);
     if a.stimulus == "random" {
         Ok(stimulus::random_for(
             g,
@@ -1074,7 +1074,8 @@ fn stim(a: &SimArgs, g: &ir::Graph) -> Result<Stimulus, String> {
     } else {
         let text =
             std::fs::read_to_string(&a.stimulus).map_err(|e| format!("{}: {e}", a.stimulus))?;
-        stimulus::parse(&text, n).map_err(|e| format!("{}: {e}", a.stimulus))
+        stimulus::parse(&text, &stimulus::input_ranges(g))
+            .map_err(|e| format!("{}: {e}", a.stimulus))
     }
 }
 

@@ -344,6 +344,61 @@ fn cosim_with_a_stimulus_file_reports_zero_mismatches() {
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("bad.txt: line 2"), "{stderr}");
+    // A quantised network's integer inputs: space-separated, each within its type (fix<8,0>).
+    let mlp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/int_mlp_16_64_32_32_5.sfir");
+    let row = |k: i64| {
+        (0..16)
+            .map(|j| ((j * 37 + k * 11) % 256 - 128).to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    std::fs::write(
+        dir.path().join("ints.txt"),
+        format!(
+            "{}\n{}\n-128 127 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+            row(1),
+            row(2)
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = spikeforge(
+        &[
+            "cosim",
+            mlp.to_str().unwrap(),
+            "-o",
+            "m",
+            "--stimulus",
+            "ints.txt",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["cosim"]["steps"], 3);
+    assert_eq!(report["cosim"]["mismatches"], 0);
+    std::fs::write(
+        dir.path().join("wide.txt"),
+        format!("{}\n", row(1).replacen("-", "-2", 1)),
+    )
+    .unwrap();
+    let (code, _, stderr) = spikeforge(
+        &[
+            "cosim",
+            mlp.to_str().unwrap(),
+            "-o",
+            "m2",
+            "--stimulus",
+            "wide.txt",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("wide.txt: line 1: input")
+            && stderr.contains("outside its range -128..=127"),
+        "{stderr}"
+    );
 }
 
 #[test]

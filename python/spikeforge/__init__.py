@@ -87,8 +87,8 @@ def sim(model: Model, stimulus: Any = None, **options: Any) -> Result:
     """Runs the bit-exact golden model (and the float reference, for agreement).
 
     ``stimulus``: ``"random"`` (the default; see ``steps``, ``samples``, ``rate``, ``seed``), a
-    path to a stimulus file, or an array of 0/1 spikes shaped (steps, inputs) or
-    (samples, steps, inputs)."""
+    path to a stimulus file, or an array of inputs (0/1 spikes, or a quantised network's
+    integers) shaped (steps, inputs) or (samples, steps, inputs)."""
     return _command("sim", model, options, stimulus)
 
 
@@ -166,8 +166,9 @@ def _model_path(model: Model, name: Optional[str]) -> str:
 
 
 def _stimulus_arg(stimulus: Any, scratch: Path) -> str:
-    """A path or ``"random"`` as given; an array of spikes written in the stimulus file format
-    (a line of 0/1 per step, a blank line between samples)."""
+    """A path or ``"random"`` as given; an array of inputs written in the stimulus file format
+    (a line of integers per step, a blank line between samples; the compiler checks each
+    against its input's range)."""
     if isinstance(stimulus, (str, os.PathLike)):
         return os.fspath(stimulus)
     samples = _as_samples(stimulus)
@@ -176,12 +177,13 @@ def _stimulus_arg(stimulus: Any, scratch: Path) -> str:
         if s:
             lines.append("")
         for step in sample:
-            bits = []
+            values = []
             for x in step:
-                if x not in (0, 1):
-                    raise SpikeforgeError(f"stimulus: spikes are 0 or 1, got {x!r}")
-                bits.append("1" if x else "0")
-            lines.append("".join(bits))
+                if isinstance(x, float) and not x.is_integer():
+                    raise SpikeforgeError(f"stimulus: inputs are integers, got {x!r}")
+                values.append(str(int(x)))
+            # Integers separated by spaces: spikes (0/1) or a quantised network's inputs.
+            lines.append(" ".join(values))
     path = scratch / "stimulus.txt"
     path.write_text("\n".join(lines) + "\n")
     return str(path)

@@ -139,7 +139,8 @@ class PythonGraphs(unittest.TestCase):
             (lambda: spikeforge.compile(bad, out=self.tmp / "nan"), "fc"),
             (lambda: spikeforge.compile(self.tmp / "missing.nir"), "missing.nir"),
             (lambda: spikeforge.compile(self.graph, no_such_option=1), "--no-such-option"),
-            (lambda: spikeforge.sim(self.graph, stimulus=[[0, 2, 0, 0, 0, 0]]), "0 or 1"),
+            (lambda: spikeforge.sim(self.graph, stimulus=[[0, 2, 0, 0, 0, 0]]), "input 1 is 2, outside its range 0..=1"),
+            (lambda: spikeforge.sim(self.graph, stimulus=[[0.5] * 6]), "integers"),
             (lambda: spikeforge.compile(42), "nir.NIRGraph"),
         ]
         for call, culprit in cases:

@@ -1,7 +1,9 @@
 //! Stimulus: seeded random spike trains, and a plain text file format for users' own.
 //!
-//! File format: one line per timestep, `0`/`1` characters (one per input element, element 0
-//! first); a blank line ends a sample. `#` starts a comment (a comment-only line is skipped).
+//! File format: one line per timestep, one value per input element (element 0 first): `0`/`1`
+//! characters run together (`0110`), or integers separated by white space (`3 -7 0 12`: a
+//! quantised network's integer inputs, checked against each input's type); a blank line ends
+//! a sample. `#` starts a comment (a comment-only line is skipped).
 
 use crate::golden::Stimulus;
 use crate::ir::Graph;
@@ -67,8 +69,10 @@ pub fn random_for(g: &Graph, samples: usize, steps: usize, p: f64, seed: u64) ->
     }
 }
 
-/// Parses the text format; errors name the line.
-pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
+/// Parses the text format for inputs of these ranges ([`input_ranges`]); errors name the line
+/// and, for a value out of range, the input.
+pub fn parse(text: &str, ranges: &[(i64, i64)]) -> Result<Stimulus, String> {
+    let in_len = ranges.len();
     let mut samples = vec![];
     let mut cur: Vec<Vec<i64>> = vec![];
     for (i, raw) in text.lines().enumerate() {
@@ -83,21 +87,43 @@ pub fn parse(text: &str, in_len: usize) -> Result<Stimulus, String> {
         if line.is_empty() {
             continue;
         }
-        if line.len() != in_len {
+        let beat = if line.contains(char::is_whitespace) {
+            line.split_whitespace()
+                .map(|w| {
+                    w.parse::<i64>()
+                        .map_err(|_| format!("line {}: '{w}' is not an integer", i + 1))
+                })
+                .collect::<Result<Vec<i64>, String>>()?
+        } else {
+            line.chars()
+                .map(|c| match c {
+                    '0' => Ok(0),
+                    '1' => Ok(1),
+                    _ => Err(format!(
+                        "line {}: '{c}' is not 0 or 1 (separate integers with spaces)",
+                        i + 1
+                    )),
+                })
+                .collect::<Result<Vec<i64>, String>>()?
+        };
+        if beat.len() != in_len {
             return Err(format!(
                 "line {}: {} values, the model has {in_len} inputs",
                 i + 1,
-                line.len()
+                beat.len()
             ));
         }
-        let beat = line
-            .chars()
-            .map(|c| match c {
-                '0' => Ok(0),
-                '1' => Ok(1),
-                _ => Err(format!("line {}: '{c}' is not 0 or 1", i + 1)),
-            })
-            .collect::<Result<Vec<i64>, String>>()?;
+        if let Some((k, (v, (lo, hi)))) = beat
+            .iter()
+            .zip(ranges)
+            .enumerate()
+            .find(|(_, (v, (lo, hi)))| *v < lo || *v > hi)
+        {
+            return Err(format!(
+                "line {}: input {k} is {v}, outside its range {lo}..={hi}",
+                i + 1
+            ));
+        }
         cur.push(beat);
     }
     if !cur.is_empty() {
@@ -115,19 +141,33 @@ mod tests {
 
     #[test]
     fn blank_lines_end_samples_and_comments_do_not() {
+        let spikes = [(0, 1); 2];
         let s = parse(
             "# two inputs\n10\n# still sample one\n01\n\n11 # tail comment\n",
-            2,
+            &spikes,
         )
         .unwrap();
         assert_eq!(
             s.samples,
             vec![vec![vec![1, 0], vec![0, 1]], vec![vec![1, 1]]]
         );
-        assert!(parse("101\n", 2).unwrap_err().contains("line 1"));
-        assert!(parse("# nothing\n", 2)
+        assert!(parse("101\n", &spikes).unwrap_err().contains("line 1"));
+        assert!(parse("# nothing\n", &spikes)
             .unwrap_err()
             .contains("no timesteps"));
+        // Integers, separated by spaces, each within its input's range.
+        let ints = [(-8, 7), (0, 255)];
+        let s = parse("-8 255\n3\t0\n", &ints).unwrap();
+        assert_eq!(s.samples, vec![vec![vec![-8, 255], vec![3, 0]]]);
+        let e = parse("1 1\n8 0\n", &ints).unwrap_err();
+        assert_eq!(e, "line 2: input 0 is 8, outside its range -8..=7");
+        assert!(parse("1 x\n", &ints)
+            .unwrap_err()
+            .contains("'x' is not an integer"));
+        assert!(parse("1 2 3\n", &ints).unwrap_err().contains("3 values"));
+        assert!(parse("0 2\n", &spikes)
+            .unwrap_err()
+            .contains("input 1 is 2"));
     }
 
     #[test]
