@@ -62,6 +62,9 @@ pub struct Estimate {
     pub cycles_per_step: u64,
     pub clock_mhz: f64,
     pub latency_us_per_step: f64,
+    /// Terms this design has that no training design had (hardware the surrogate never saw
+    /// synthesised): its cost is missing from the figures above.
+    pub unseen: Vec<String>,
 }
 
 /// Estimates `c` on target `t`; an error names the family when no weights were trained for it.
@@ -76,7 +79,20 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
         )
     })?;
     let g = &c.int;
-    let mut layers: Vec<LayerEstimate> = features::per_layer(c)
+    let rows = features::per_layer(c);
+    let unseen: Vec<String> = if m.seen.is_empty() {
+        Vec::new()
+    } else {
+        features::TERMS
+            .iter()
+            .enumerate()
+            .filter(|(k, t)| {
+                rows.iter().any(|(_, r)| r[*k] > 0.0) && !m.seen.iter().any(|s| s == *t)
+            })
+            .map(|(_, t)| t.to_string())
+            .collect()
+    };
+    let mut layers: Vec<LayerEstimate> = rows
         .into_iter()
         .map(|(node, terms)| {
             let id = g.find(&node);
@@ -145,5 +161,6 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
         cycles_per_step: cycles,
         clock_mhz: t.default_clock_mhz,
         latency_us_per_step: cycles as f64 / t.default_clock_mhz,
+        unseen,
     })
 }

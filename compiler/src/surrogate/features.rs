@@ -63,7 +63,8 @@ pub const DSP_TERMS: [&str; 2] = ["serial_units", "serial_multiplier_bits"];
 
 /// The block RAM model likewise: the RAMs and ROMs the backend marks for block RAM count
 /// exactly in the family's blocks (the census's aspect-ratio count matches Yosys on 266 of 267
-/// xc7a35t designs), and large unmarked arrays are fitted.
+/// xc7a35t designs). Nothing is fitted on top: a fitted share of unmarked arrays put 43 block
+/// RAMs on the transformer encoder, which Yosys builds in LUT RAM.
 pub fn bram_exact_term(family: &str) -> &'static str {
     if family == "ice40" {
         "rtl_block_rams_4k"
@@ -71,7 +72,7 @@ pub fn bram_exact_term(family: &str) -> &'static str {
         "rtl_block_rams"
     }
 }
-pub const BRAM_TERMS: [&str; 1] = ["rtl_ram_bits"];
+pub const BRAM_TERMS: [&str; 0] = [];
 
 /// The terms the flip-flop model may use: registers, memories and the stream's bits. Flip-flops
 /// are registers that survive synthesis, so logic terms would only fit noise, and a family

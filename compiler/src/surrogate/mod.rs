@@ -115,6 +115,10 @@ pub struct Model {
     /// The errors measured with each family held out of training.
     #[serde(default)]
     pub held_out: Vec<HeldOut>,
+    /// The terms some training design had: hardware outside them was never measured, so an
+    /// estimate of a design that has it says so.
+    #[serde(default)]
+    pub seen: Vec<String>,
 }
 
 /// Weights for one resource: NNLS, relative error (each row divided by its count) or absolute,
@@ -128,6 +132,10 @@ fn fit_one(
     let cols: Vec<usize> = (0..features::TERMS.len())
         .filter(|&k| used(features::TERMS[k]))
         .collect();
+    let mut coef = vec![0.0; features::TERMS.len()];
+    if cols.is_empty() {
+        return coef;
+    }
     let mut a = Vec::with_capacity(samples.len() * cols.len());
     let mut b = Vec::with_capacity(samples.len());
     for s in samples {
@@ -136,7 +144,6 @@ fn fit_one(
         b.push(y(s) * w);
     }
     let x = nnls::nnls(&a, &b, cols.len());
-    let mut coef = vec![0.0; features::TERMS.len()];
     for (&k, v) in cols.iter().zip(x) {
         coef[k] = v;
     }
@@ -189,6 +196,12 @@ pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
         ),
         trained_on: samples.len(),
         held_out: Vec::new(),
+        seen: features::TERMS
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| samples.iter().any(|s| s.terms[*k] > 0.0))
+            .map(|(_, t)| t.to_string())
+            .collect(),
     }
 }
 
@@ -418,6 +431,7 @@ mod tests {
             bram: vec![],
             trained_on: 0,
             held_out: vec![],
+            seen: vec![],
         }
         .aligned();
         let mut t = vec![0.0; features::TERMS.len()];
