@@ -195,6 +195,18 @@ fn summary(h: &mut String, r: &Value) {
         None => card(h, "cosim", "not run", ""),
     }
     h.push_str("</div>");
+    let unseen: Vec<&str> = e["unseen"]
+        .as_array()
+        .map(|u| u.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !unseen.is_empty() {
+        let _ = write!(
+            h,
+            "<p class=\"note bad\">The estimate leaves out hardware no design the surrogate was \
+             trained on had ({}); synthesise to measure it.</p>",
+            escape(&unseen.join(", "))
+        );
+    }
     if c.is_null() || s.is_null() {
         let _ = write!(
             h,
@@ -474,5 +486,15 @@ mod tests {
         );
         assert!(page.contains("0 mismatches") && page.contains("Quantisation error"));
         assert!(!page.contains("<script"), "self-contained, no scripts");
+        assert!(!page.contains("leaves out hardware"));
+        // Hardware the surrogate never saw is named on the page, not silently priced at 0.
+        let mut r = report.clone();
+        r["estimate"] = serde_json::json!({"lut": 10.0, "target": "xc7a35t",
+            "unseen": ["serial_units", "stream_memory_bits"]});
+        let page = html(&r, None);
+        assert!(
+            page.contains("leaves out hardware no design the surrogate was trained on had (serial_units, stream_memory_bits)"),
+            "{page}"
+        );
     }
 }
