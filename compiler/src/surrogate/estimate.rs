@@ -78,6 +78,11 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
             have.join(", ")
         )
     })?;
+    Ok(estimate_with(c, t, &m))
+}
+
+/// Estimates `c` on target `t` with the weights `m`.
+pub fn estimate_with(c: &Compiled, t: &Target, m: &Model) -> Estimate {
     let g = &c.int;
     let rows = features::per_layer(c);
     let unseen: Vec<String> = if m.seen.is_empty() {
@@ -145,7 +150,7 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
     }
     let worst = |f: fn(&HeldOut) -> f64| m.held_out.iter().map(f).fold(0.0, f64::max);
     let cycles = c.design.cycles_per_step;
-    Ok(Estimate {
+    Estimate {
         target: t.name.clone(),
         family: t.family.clone(),
         trained_on: m.trained_on,
@@ -162,5 +167,34 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
         clock_mhz: t.default_clock_mhz,
         latency_us_per_step: cycles as f64 / t.default_clock_mhz,
         unseen,
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A design with hardware outside the weights' training data gets those terms named,
+    /// and one within it none.
+    #[test]
+    fn hardware_the_weights_never_saw_is_named() {
+        let g = crate::ir::text::parse(
+            "graph g {
+  %in: spike[3] = input
+  %fc: real[2] = linear(%in) {weight = <2x3>[0.5, -0.25, 1.0, 0.75, 0.0, -1.0]}
+  %n: spike[2] = lif(%fc) {tau_mem = [0.002; 2], r = [10.0; 2], v_leak = [0.0; 2], v_threshold = [1.0; 2], v_reset = [0.0; 2], reset = zero, compare = gt}
+  %out: spike[2] = output(%n)
+}",
+        )
+        .expect("parses");
+        let c = crate::flow::compile(g, &Default::default()).expect("compiles");
+        let t = crate::synth::target::load("xc7a35t").expect("target");
+        let mut m = shipped("xc7").expect("shipped");
+        assert!(estimate_with(&c, &t, &m).unseen.is_empty());
+        m.seen.retain(|s| s != "parallel_state_bits");
+        assert_eq!(
+            estimate_with(&c, &t, &m).unseen,
+            vec!["parallel_state_bits"]
+        );
+    }
 }
