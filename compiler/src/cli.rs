@@ -1700,6 +1700,13 @@ fn run(cli: Cli) -> Result<Done, String> {
                 "  total: {:.0} LUT ({u_lut:.1}%), {:.0} FF ({u_ff:.1}%), {:.0} DSP ({u_dsp:.1}%), {} BRAM ({u_bram:.1}%)",
                 e.lut, e.ff, e.dsp, e.bram
             ));
+            if !e.beyond.is_empty() {
+                lines.push(format!(
+                    "  warning: this design has over {}x the {} of any training design: extrapolated, expect large errors",
+                    crate::surrogate::estimate::BEYOND,
+                    e.beyond.join(", ")
+                ));
+            }
             if !e.unseen.is_empty() {
                 lines.push(format!(
                     "  warning: no training design had this design's {}: their cost is not in these figures (`spikeforge synth` measures it)",

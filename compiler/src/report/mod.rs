@@ -199,6 +199,18 @@ fn summary(h: &mut String, r: &Value) {
         .as_array()
         .map(|u| u.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let beyond: Vec<&str> = e["beyond"]
+        .as_array()
+        .map(|u| u.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !beyond.is_empty() {
+        let _ = write!(
+            h,
+            "<p class=\"note bad\">The estimate is extrapolated: this design has far more {} \
+             than any design the surrogate was trained on.</p>",
+            escape(&beyond.join(", "))
+        );
+    }
     if !unseen.is_empty() {
         let _ = write!(
             h,

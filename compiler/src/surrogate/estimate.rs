@@ -65,6 +65,9 @@ pub struct Estimate {
     /// Terms this design has that no training design had (hardware the surrogate never saw
     /// synthesised): its cost is missing from the figures above.
     pub unseen: Vec<String>,
+    /// Terms this design has more than [`BEYOND`] times as much of as any training design:
+    /// their cost is extrapolated.
+    pub beyond: Vec<String>,
 }
 
 /// Estimates `c` on target `t`; an error names the family when no weights were trained for it.
@@ -85,18 +88,21 @@ pub fn estimate(c: &Compiled, t: &Target) -> Result<Estimate, String> {
 pub fn estimate_with(c: &Compiled, t: &Target, m: &Model) -> Estimate {
     let g = &c.int;
     let rows = features::per_layer(c);
-    let unseen: Vec<String> = if m.seen.is_empty() {
-        Vec::new()
-    } else {
+    // The design's total of each term against the training designs' largest.
+    let total = |k: usize| rows.iter().map(|(_, r)| r[k]).sum::<f64>();
+    let check = |keep: &dyn Fn(f64, Option<f64>) -> bool| -> Vec<String> {
+        if m.seen.is_empty() {
+            return Vec::new();
+        }
         features::TERMS
             .iter()
             .enumerate()
-            .filter(|(k, t)| {
-                rows.iter().any(|(_, r)| r[*k] > 0.0) && !m.seen.iter().any(|s| s == *t)
-            })
+            .filter(|(k, t)| keep(total(*k), m.seen.get(**t).copied()))
             .map(|(_, t)| t.to_string())
             .collect()
     };
+    let unseen = check(&|v, most| v > 0.0 && most.is_none());
+    let beyond = check(&|v, most| most.is_some_and(|most| v > BEYOND * most));
     let mut layers: Vec<LayerEstimate> = rows
         .into_iter()
         .map(|(node, terms)| {
@@ -167,15 +173,20 @@ pub fn estimate_with(c: &Compiled, t: &Target, m: &Model) -> Estimate {
         clock_mhz: t.default_clock_mhz,
         latency_us_per_step: cycles as f64 / t.default_clock_mhz,
         unseen,
+        beyond,
     }
 }
+
+/// How far past the training data a term may go before the estimate calls itself
+/// extrapolated.
+pub const BEYOND: f64 = 2.0;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A design with hardware outside the weights' training data gets those terms named,
-    /// and one within it none.
+    /// A design with hardware outside the weights' training data, or far more of it than they
+    /// saw, gets those terms named; one within it none.
     #[test]
     fn hardware_the_weights_never_saw_is_named() {
         let g = crate::ir::text::parse(
@@ -191,10 +202,14 @@ mod tests {
         let t = crate::synth::target::load("xc7a35t").expect("target");
         let mut m = shipped("xc7").expect("shipped");
         assert!(estimate_with(&c, &t, &m).unseen.is_empty());
-        m.seen.retain(|s| s != "parallel_state_bits");
+        assert!(estimate_with(&c, &t, &m).beyond.is_empty());
+        m.seen.remove("parallel_state_bits");
         assert_eq!(
             estimate_with(&c, &t, &m).unseen,
             vec!["parallel_state_bits"]
         );
+        // Far more of a term than any training design had is extrapolation.
+        m.seen.insert("io_bits".into(), 1.0);
+        assert_eq!(estimate_with(&c, &t, &m).beyond, vec!["io_bits"]);
     }
 }

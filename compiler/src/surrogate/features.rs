@@ -10,7 +10,7 @@ use crate::flow::Compiled;
 use crate::ir::{Op, TensorOp};
 
 /// The names of the terms, in vector order.
-pub const TERMS: [&str; 41] = [
+pub const TERMS: [&str; 43] = [
     "one",
     "io_bits",
     "skid_bits",
@@ -53,12 +53,22 @@ pub const TERMS: [&str; 41] = [
     "rtl_const_mul_tiles",
     "rtl_block_rams",
     "rtl_block_rams_4k",
+    // The leak multipliers in iCE40 SB_MAC16 (16 x 16) tiles.
+    "decay_multiplies_16",
+    "folded_decay_multiplies_16",
 ];
 
-/// The DSP model: a DSP block is a multiplier, so the leak multipliers count one each
-/// (coefficient fixed at 1: exact on 260 of 267 xc7a35t designs, where fitted weights round
-/// wrong on a held-out family), and the tensor units' multipliers are fitted.
-pub const DSP_EXACT_TERMS: [&str; 2] = ["decay_multiplies", "folded_decay_multiplies"];
+/// The DSP model: a DSP block is a multiplier tile, so the leak multipliers count one each per
+/// tile of the family's DSP (25 x 18 on Xilinx, 16 x 16 on iCE40), with the coefficient fixed
+/// at 1 (exact on 260 of 267 xc7a35t designs, where fitted weights round wrong on a held-out
+/// family); the tensor units' multipliers are fitted.
+pub fn dsp_exact_terms(family: &str) -> [&'static str; 2] {
+    if family == "ice40" {
+        ["decay_multiplies_16", "folded_decay_multiplies_16"]
+    } else {
+        ["decay_multiplies", "folded_decay_multiplies"]
+    }
+}
 pub const DSP_TERMS: [&str; 2] = ["serial_units", "serial_multiplier_bits"];
 
 /// The block RAM model likewise: the RAMs and ROMs the backend marks for block RAM count
@@ -73,6 +83,12 @@ pub fn bram_exact_term(family: &str) -> &'static str {
     }
 }
 pub const BRAM_TERMS: [&str; 0] = [];
+
+/// Terms the LUT model leaves out: a stream memory's bits cost LUTs as registers and
+/// multiplexers when shallow and as LUT RAM when deep, which the census's small and large
+/// array terms tell apart; one weight for both fitted on the sweep's small attention blocks put
+/// the transformer encoder at 8 times Yosys's count.
+pub const LUT_EXCLUDED: [&str; 1] = ["stream_memory_bits"];
 
 /// The terms the flip-flop model may use: registers, memories and the stream's bits. Flip-flops
 /// are registers that survive synthesis, so logic terms would only fit noise, and a family
@@ -105,10 +121,10 @@ pub fn terms(c: &Compiled) -> Vec<f64> {
 /// multiplier by a value read from a table, as wide as the widest leak; in a parallel layer,
 /// one per neuron whose constant is not a power of two (synthesis makes those shifts). A
 /// layer-wide leak is shift-adds, so none.
-fn leak_multipliers(nr: &crate::ir::IntNeuron, folded: bool) -> f64 {
+fn leak_multipliers(nr: &crate::ir::IntNeuron, folded: bool, tile: (u64, u64)) -> f64 {
     let bits = |d: i64| 65 - d.unsigned_abs().leading_zeros() as u64;
     let tiles = |a: u64, b: u64| {
-        let t = |x: u64, y: u64| x.div_ceil(25).max(1) * y.div_ceil(18).max(1);
+        let t = |x: u64, y: u64| x.div_ceil(tile.0).max(1) * y.div_ceil(tile.1).max(1);
         t(a, b).min(t(b, a)) as f64
     };
     let mut n = 0.0;
@@ -179,7 +195,16 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
                 let sb = nr.state_bits() as f64;
                 add_to(name, "parallel_state_bits", n * sb);
                 add_to(name, "parallel_neurons", n);
-                add_to(name, "decay_multiplies", leak_multipliers(nr, false));
+                add_to(
+                    name,
+                    "decay_multiplies",
+                    leak_multipliers(nr, false, (25, 18)),
+                );
+                add_to(
+                    name,
+                    "decay_multiplies_16",
+                    leak_multipliers(nr, false, (16, 16)),
+                );
                 add_to(name, "register_bits", n * sb);
             }
             (Op::IntNeuron(nr), LayerArch::Folded { .. } | LayerArch::Event) => {
@@ -195,7 +220,12 @@ pub fn per_layer(c: &Compiled) -> Vec<(String, Vec<f64>)> {
                 add_to(
                     name,
                     "folded_decay_multiplies",
-                    s.lanes as f64 * leak_multipliers(nr, true),
+                    s.lanes as f64 * leak_multipliers(nr, true, (25, 18)),
+                );
+                add_to(
+                    name,
+                    "folded_decay_multiplies_16",
+                    s.lanes as f64 * leak_multipliers(nr, true, (16, 16)),
                 );
                 add_to(name, "folded_layers", 1.0);
                 add_to(name, "folded_lane_bits", s.lanes as f64 * sb);

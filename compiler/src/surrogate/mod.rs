@@ -115,10 +115,11 @@ pub struct Model {
     /// The errors measured with each family held out of training.
     #[serde(default)]
     pub held_out: Vec<HeldOut>,
-    /// The terms some training design had: hardware outside them was never measured, so an
-    /// estimate of a design that has it says so.
+    /// Each term some training design had, with the largest value one had: hardware outside
+    /// them was never measured, and far beyond them is extrapolated, so an estimate of such a
+    /// design says so.
     #[serde(default)]
-    pub seen: Vec<String>,
+    pub seen: std::collections::BTreeMap<String, f64>,
 }
 
 /// Weights for one resource: NNLS, relative error (each row divided by its count) or absolute,
@@ -178,14 +179,16 @@ pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
         target: target.to_string(),
         yosys: yosys.to_string(),
         terms: features::TERMS.iter().map(|s| s.to_string()).collect(),
-        lut: fit_one(samples, &|s| s.lut, true, &|_| true),
+        lut: fit_one(samples, &|s| s.lut, true, &|t| {
+            !features::LUT_EXCLUDED.contains(&t)
+        }),
         ff: fit_one(samples, &|s| s.ff, true, &|t| {
             features::FF_TERMS.contains(&t)
         }),
         dsp: fit_counted(
             samples,
             &|s| s.dsp,
-            &features::DSP_EXACT_TERMS,
+            &features::dsp_exact_terms(&family),
             &features::DSP_TERMS,
         ),
         bram: fit_counted(
@@ -199,8 +202,11 @@ pub fn fit(samples: &[&Sample], target: &str, yosys: &str) -> Model {
         seen: features::TERMS
             .iter()
             .enumerate()
-            .filter(|(k, _)| samples.iter().any(|s| s.terms[*k] > 0.0))
-            .map(|(_, t)| t.to_string())
+            .map(|(k, t)| {
+                let most = samples.iter().map(|s| s.terms[k]).fold(0.0, f64::max);
+                (t.to_string(), most)
+            })
+            .filter(|(_, most)| *most > 0.0)
             .collect(),
     }
 }
@@ -431,7 +437,7 @@ mod tests {
             bram: vec![],
             trained_on: 0,
             held_out: vec![],
-            seen: vec![],
+            seen: Default::default(),
         }
         .aligned();
         let mut t = vec![0.0; features::TERMS.len()];
