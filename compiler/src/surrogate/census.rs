@@ -417,6 +417,12 @@ impl Eval<'_> {
     }
 }
 
+/// The value of `t` when all of it is one constant expression.
+fn const_value(t: &[Tok], params: &HashMap<String, i128>) -> Option<i128> {
+    let mut e = Eval { t, i: 0, params };
+    e.expr().filter(|_| e.i == t.len())
+}
+
 /// The index of the token closing the bracket opened at `open` (or the end).
 fn matching(t: &[Tok], open: usize) -> usize {
     let (o, c) = match t[open] {
@@ -465,12 +471,7 @@ impl Module {
         let mut pending: Option<f64> = None;
         let mut last_if: Option<f64> = None;
         let eval = |from: usize, to: usize, params: &HashMap<String, i128>| {
-            let mut e = Eval {
-                t: &t[from..to],
-                i: 0,
-                params,
-            };
-            e.expr().filter(|_| e.i == to - from)
+            const_value(&t[from..to], params)
         };
         let is = |k: usize, s: &str| matches!(t.get(k), Some(Tok::Sym(x)) if *x == s);
         let id = |k: usize, s: &str| matches!(t.get(k), Some(Tok::Id(x)) if x == s);
@@ -790,12 +791,7 @@ impl Operators<'_> {
     fn select_width(&self, from: usize, to: usize) -> Option<i128> {
         let t = self.t;
         if let Some(k) = (from..to).find(|&k| self.is(k, "+:") || self.is(k, "-:")) {
-            let mut e = Eval {
-                t: &t[k + 1..to],
-                i: 0,
-                params: self.params,
-            };
-            return e.expr().filter(|_| e.i == to - k - 1);
+            return const_value(&t[k + 1..to], self.params);
         }
         if (from..to).any(|k| self.is(k, ":")) {
             return range_len(t, from, to, self.params);
@@ -1010,28 +1006,29 @@ fn block_style(t: &[Tok], k: usize) -> bool {
 /// 36Kb block RAMs for `depth` words of `width` bits: the cheapest aspect ratio of 18Kb
 /// halves (512 x 36 up to 16K x 1, as Xilinx 7-series RAMB18s), 0.5 each.
 fn block_rams(depth: i128, width: i128) -> f64 {
-    [
+    let halves = [
         (512, 36),
         (1024, 18),
         (2048, 9),
         (4096, 4),
         (8192, 2),
         (16384, 1),
-    ]
-    .iter()
-    .map(|&(d, w)| ceil_div(depth, d) * ceil_div(width, w))
-    .min()
-    .unwrap_or(1) as f64
-        * 0.5
+    ];
+    0.5 * fewest_blocks(depth, width, &halves)
 }
 
-/// 4Kb block RAMs (iCE40) for `depth` words of `width` bits, the cheapest aspect ratio.
-fn block_rams_4k(depth: i128, width: i128) -> f64 {
-    [(256, 16), (512, 8), (1024, 4), (2048, 2)]
+/// The fewest blocks of one of these `(depth, width)` shapes that hold `depth` x `width`.
+fn fewest_blocks(depth: i128, width: i128, shapes: &[(i128, i128)]) -> f64 {
+    shapes
         .iter()
         .map(|&(d, w)| ceil_div(depth, d) * ceil_div(width, w))
         .min()
         .unwrap_or(1) as f64
+}
+
+/// 4Kb block RAMs (iCE40) for `depth` words of `width` bits, the cheapest aspect ratio.
+fn block_rams_4k(depth: i128, width: i128) -> f64 {
+    fewest_blocks(depth, width, &[(256, 16), (512, 8), (1024, 4), (2048, 2)])
 }
 
 /// `x / d` rounded up, at least 1.
@@ -1055,14 +1052,7 @@ fn dsp_tiles(a: i128, b: i128, result: i128) -> i128 {
 /// `msb:lsb` between `from` and `to` (exclusive) as a count of bits.
 fn range_len(t: &[Tok], from: usize, to: usize, params: &HashMap<String, i128>) -> Option<i128> {
     let colon = (from..to).find(|&k| t[k] == Tok::Sym(":"))?;
-    let ev = |a: usize, b: usize| {
-        let mut e = Eval {
-            t: &t[a..b],
-            i: 0,
-            params,
-        };
-        e.expr().filter(|_| e.i == b - a)
-    };
+    let ev = |a: usize, b: usize| const_value(&t[a..b], params);
     let (hi, lo) = (ev(from, colon)?, ev(colon + 1, to)?);
     let n = hi.checked_sub(lo)?.checked_abs()?.checked_add(1)?;
     // A width beyond any device is a misread, not a register.
@@ -1075,14 +1065,7 @@ fn trip_count(h: &[Tok], params: &HashMap<String, i128>) -> Option<i128> {
     if semi.len() != 2 {
         return None;
     }
-    let ev = |a: usize, b: usize| {
-        let mut e = Eval {
-            t: &h[a..b],
-            i: 0,
-            params,
-        };
-        e.expr().filter(|_| e.i == b - a)
-    };
+    let ev = |a: usize, b: usize| const_value(&h[a..b], params);
     // init: `v = A`
     let Tok::Id(v) = h.first()? else { return None };
     let start = ev(2, semi[0])?;
