@@ -417,6 +417,25 @@ impl Eval<'_> {
     }
 }
 
+/// After `reg`/`wire` at `k - 1`: the index past `signed` and the range, and the width.
+fn declared_width(t: &[Tok], k: usize, params: &HashMap<String, i128>) -> (usize, i128) {
+    let mut i = k;
+    if t.get(i) == Some(&Tok::Id("signed".into())) {
+        i += 1;
+    }
+    if t.get(i) == Some(&Tok::Sym("[")) {
+        let close = matching(t, i);
+        return (close + 1, range_len(t, i + 1, close, params).unwrap_or(1));
+    }
+    (i, 1)
+}
+
+/// A `,` at `i` that continues a declaration's names, not a port list moving to its next port.
+fn another_name(t: &[Tok], i: usize) -> bool {
+    t.get(i) == Some(&Tok::Sym(","))
+        && !matches!(t.get(i + 1), Some(Tok::Id(n)) if n == "input" || n == "output" || n == "inout")
+}
+
 /// The value of `t` when all of it is one constant expression.
 fn const_value(t: &[Tok], params: &HashMap<String, i128>) -> Option<i128> {
     let mut e = Eval { t, i: 0, params };
@@ -518,16 +537,8 @@ impl Module {
                 }
                 Tok::Id(k) if k == "reg" => {
                     let block = block_style(t, i);
-                    i += 1;
-                    if id(i, "signed") {
-                        i += 1;
-                    }
-                    let mut width = 1;
-                    if is(i, "[") {
-                        let close = matching(t, i);
-                        width = range_len(t, i + 1, close, &params).unwrap_or(1);
-                        i = close + 1;
-                    }
+                    let (next, width) = declared_width(t, i + 1, &params);
+                    i = next;
                     while let Some(Tok::Id(name)) = t.get(i).cloned() {
                         i += 1;
                         let mut depth = 1;
@@ -550,9 +561,7 @@ impl Module {
                             }
                         }
                         // Another name, unless the port list moves on to the next port.
-                        if is(i, ",")
-                            && !matches!(t.get(i + 1), Some(Tok::Id(n)) if n == "input" || n == "output" || n == "inout")
-                        {
+                        if another_name(t, i) {
                             i += 1;
                             continue;
                         }
@@ -561,16 +570,8 @@ impl Module {
                     continue;
                 }
                 Tok::Id(k) if k == "wire" => {
-                    i += 1;
-                    if id(i, "signed") {
-                        i += 1;
-                    }
-                    let mut width = 1;
-                    if is(i, "[") {
-                        let close = matching(t, i);
-                        width = range_len(t, i + 1, close, &params).unwrap_or(1);
-                        i = close + 1;
-                    }
+                    let (next, width) = declared_width(t, i + 1, &params);
+                    i = next;
                     while let Some(Tok::Id(name)) = t.get(i).cloned() {
                         widths.insert(name, (width, false));
                         i += 1;
@@ -584,9 +585,7 @@ impl Module {
                             o.count(i + 1, end, width, times, &mut ops);
                             i = end;
                         }
-                        if is(i, ",")
-                            && !matches!(t.get(i + 1), Some(Tok::Id(n)) if n == "input" || n == "output" || n == "inout")
-                        {
+                        if another_name(t, i) {
                             i += 1;
                             continue;
                         }
